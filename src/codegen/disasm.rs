@@ -1,0 +1,1 @@
+//! Disassembler for encoded eBPF, used by `--dump bpf` (kernel-style mnemonics).

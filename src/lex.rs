@@ -1,0 +1,1 @@
+//! The logos lexer: script text -> spanned tokens for the lalrpop grammar.

@@ -1,0 +1,18 @@
+//! rtrace: a bpftrace-compatible tracer that compiles scripts to eBPF itself.
+//!
+//! The pipeline, one stage a module, each with its own output type:
+//! source text -> `lex` tokens -> `parse` [`ast::Program`] -> `sema` [`sema::Checked`]
+//! -> `codegen::lower` [`codegen::ir::Function`] per probe -> `codegen` encoded instructions
+//! -> `runtime` (maps created, programs loaded and attached, events read, maps printed).
+
+pub mod ast;
+pub mod builtins;
+pub mod cli;
+pub mod codegen;
+pub mod diag;
+pub mod lex;
+pub mod parse;
+pub mod probes;
+pub mod runtime;
+pub mod sema;
+pub mod source;

@@ -1,0 +1,3 @@
+//! The runtime: create maps, load and attach programs, read events, print maps at exit.
+
+pub mod value;

@@ -1,0 +1,121 @@
+//! Decoded values of map keys, map values and event records, as the printer receives them.
+//! Produced by the runtime decoder from `sema::layout`; consumed by `runtime::print` and
+//! `runtime::printf`.
+
+/// One decoded scalar, string or tuple.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Value {
+    /// A signed integer (printed with its sign).
+    Int(i64),
+    /// An unsigned integer.
+    UInt(u64),
+    /// A string's bytes up to (not including) the first NUL.
+    Str(Vec<u8>),
+    Tuple(Vec<Value>),
+}
+
+/// Which function made a map's values; decides printing and sort order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AggKind {
+    /// `@m = expr`
+    Plain,
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    Stats,
+    Hist,
+    Lhist,
+}
+
+/// The value of one map entry, with per-CPU values already combined.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapValue {
+    /// Plain, count, sum, min and max values.
+    Scalar(Value),
+    Avg { count: u64, total: i64 },
+    Stats { count: u64, total: i64 },
+    /// Counts indexed by `hist_bucket`; trailing buckets may be missing (count 0).
+    Hist(Vec<u64>),
+    /// Counts indexed by `lhist_bucket`.
+    Lhist {
+        min: i64,
+        max: i64,
+        step: i64,
+        counts: Vec<u64>,
+    },
+}
+
+/// One map as printed at exit or by `print(@m)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapDump {
+    /// `@` or `@name`.
+    pub name: String,
+    pub kind: AggKind,
+    /// The key (`None` for a map written without `[...]`) and its value, in any order: the printer
+    /// sorts them as bpftrace 0.17 does.
+    pub entries: Vec<(Option<Value>, MapValue)>,
+}
+
+/// Number of hist buckets: index 0 holds negatives, 1 holds 0, 2 holds 1, and index `k >= 3`
+/// holds `[2^(k-2), 2^(k-1))`, up to `[2^62, 2^63)` at 64.
+pub const HIST_BUCKETS: usize = 65;
+
+/// The hist bucket of a value (see `HIST_BUCKETS`). Codegen computes the same in the kernel.
+pub fn hist_bucket(v: i64) -> usize {
+    if v < 0 {
+        0
+    } else if v == 0 {
+        1
+    } else {
+        2 + (63 - v.leading_zeros() as usize)
+    }
+}
+
+/// The number of lhist buckets for `min, max, step`: `(max - min) / step` in-range buckets plus
+/// one below and one at or above max.
+pub fn lhist_buckets(min: i64, max: i64, step: i64) -> usize {
+    ((max - min) / step) as usize + 2
+}
+
+/// The lhist bucket of a value: 0 below min, `1 + (v - min) / step` in range, and the last bucket
+/// (`[max, ...)`) at or above max or in a last partial bucket.
+pub fn lhist_bucket(v: i64, min: i64, max: i64, step: i64) -> usize {
+    let n = ((max - min) / step) as usize;
+    if v < min {
+        0
+    } else if v >= max {
+        n + 1
+    } else {
+        (((v - min) / step) as usize + 1).min(n + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hist_buckets_follow_powers_of_two() {
+        assert_eq!(hist_bucket(-5), 0);
+        assert_eq!(hist_bucket(0), 1);
+        assert_eq!(hist_bucket(1), 2);
+        assert_eq!(hist_bucket(2), 3);
+        assert_eq!(hist_bucket(3), 3);
+        assert_eq!(hist_bucket(4), 4);
+        assert_eq!(hist_bucket(1023), 11);
+        assert_eq!(hist_bucket(1024), 12);
+        assert_eq!(hist_bucket(i64::MAX), 64);
+    }
+
+    #[test]
+    fn lhist_buckets_clamp_both_ends() {
+        assert_eq!(lhist_buckets(0, 10, 3), 5);
+        assert_eq!(lhist_bucket(-1, 0, 10, 3), 0);
+        assert_eq!(lhist_bucket(0, 0, 10, 3), 1);
+        assert_eq!(lhist_bucket(8, 0, 10, 3), 3);
+        assert_eq!(lhist_bucket(9, 0, 10, 3), 4);
+        assert_eq!(lhist_bucket(10, 0, 10, 3), 4);
+    }
+}
