@@ -10,6 +10,7 @@ pub mod builtins;
 pub mod cli;
 pub mod codegen;
 pub mod diag;
+pub mod driver;
 pub mod lex;
 pub mod parse;
 pub mod probes;
