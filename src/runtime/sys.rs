@@ -1,0 +1,267 @@
+//! Raw `bpf()` syscall wrappers (byte-level map access, test runs, object enumeration); used by
+//! the runtime's maps, loader and teardown tests.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// `enum bpf_cmd` values, named as the kernel names them.
+const BPF_MAP_LOOKUP_ELEM: i64 = 1;
+const BPF_MAP_UPDATE_ELEM: i64 = 2;
+const BPF_MAP_DELETE_ELEM: i64 = 3;
+const BPF_MAP_GET_NEXT_KEY: i64 = 4;
+const BPF_PROG_LOAD: i64 = 5;
+const BPF_PROG_TEST_RUN: i64 = 10;
+const BPF_PROG_GET_NEXT_ID: i64 = 11;
+const BPF_MAP_GET_NEXT_ID: i64 = 12;
+const BPF_PROG_GET_FD_BY_ID: i64 = 13;
+const BPF_MAP_GET_FD_BY_ID: i64 = 14;
+const BPF_OBJ_GET_INFO_BY_FD: i64 = 15;
+const BPF_LINK_GET_FD_BY_ID: i64 = 30;
+const BPF_LINK_GET_NEXT_ID: i64 = 31;
+
+/// `BPF_ANY` flag of `BPF_MAP_UPDATE_ELEM`: create or replace.
+pub const BPF_ANY: u64 = 0;
+
+/// `union bpf_attr`, as 8-byte words; every command's fields fit in 128 bytes.
+#[repr(C, align(8))]
+struct Attr([u8; 128]);
+
+impl Default for Attr {
+    fn default() -> Self {
+        Attr([0; 128])
+    }
+}
+
+impl Attr {
+    fn put_u32(&mut self, off: usize, v: u32) {
+        self.0[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+    fn put_u64(&mut self, off: usize, v: u64) {
+        self.0[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+    fn get_u32(&self, off: usize) -> u32 {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&self.0[off..off + 4]);
+        u32::from_ne_bytes(b)
+    }
+}
+
+fn bpf(cmd: i64, attr: &mut Attr) -> io::Result<i64> {
+    // SAFETY: `attr` is a valid, writable 128-byte buffer for the duration of the call, and
+    // every pointer stored in it refers to memory the caller keeps alive and sized correctly.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr.0.as_mut_ptr(),
+            std::mem::size_of::<Attr>(),
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn ptr(b: &[u8]) -> u64 {
+    b.as_ptr() as u64
+}
+
+fn elem_attr(fd: RawFd, key: &[u8]) -> Attr {
+    let mut a = Attr::default();
+    a.put_u32(0, fd as u32);
+    a.put_u64(8, ptr(key));
+    a
+}
+
+/// `BPF_MAP_LOOKUP_ELEM`: copy the value for `key` into `value` (which must be the map's value
+/// size, or `possible_cpus() * round_up(value_size, 8)` for per-CPU maps).
+pub fn map_lookup(fd: RawFd, key: &[u8], value: &mut [u8]) -> io::Result<()> {
+    let mut a = elem_attr(fd, key);
+    a.put_u64(16, value.as_mut_ptr() as u64);
+    bpf(BPF_MAP_LOOKUP_ELEM, &mut a).map(drop)
+}
+
+/// `BPF_MAP_UPDATE_ELEM` with `flags` (`BPF_ANY` to create or replace).
+pub fn map_update(fd: RawFd, key: &[u8], value: &[u8], flags: u64) -> io::Result<()> {
+    let mut a = elem_attr(fd, key);
+    a.put_u64(16, ptr(value));
+    a.put_u64(24, flags);
+    bpf(BPF_MAP_UPDATE_ELEM, &mut a).map(drop)
+}
+
+/// `BPF_MAP_DELETE_ELEM`.
+pub fn map_delete(fd: RawFd, key: &[u8]) -> io::Result<()> {
+    let mut a = elem_attr(fd, key);
+    bpf(BPF_MAP_DELETE_ELEM, &mut a).map(drop)
+}
+
+/// `BPF_MAP_GET_NEXT_KEY`: the key after `key` (the first key when `key` is `None`) written to
+/// `next`. `Ok(false)` at the end of the map.
+pub fn map_get_next_key(fd: RawFd, key: Option<&[u8]>, next: &mut [u8]) -> io::Result<bool> {
+    let mut a = Attr::default();
+    a.put_u32(0, fd as u32);
+    a.put_u64(8, key.map_or(0, ptr));
+    a.put_u64(16, next.as_mut_ptr() as u64);
+    match bpf(BPF_MAP_GET_NEXT_KEY, &mut a) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `BPF_PROG_TEST_RUN` with `ctx_in` as the context (raw_tracepoint programs take an array of
+/// u64 arguments; an empty slice is fine). Returns the program's return value.
+pub fn prog_test_run(prog_fd: RawFd, ctx_in: &[u8]) -> io::Result<u32> {
+    let mut a = Attr::default();
+    a.put_u32(0, prog_fd as u32);
+    if !ctx_in.is_empty() {
+        a.put_u32(40, ctx_in.len() as u32); // ctx_size_in
+        a.put_u64(48, ptr(ctx_in)); // ctx_in
+    }
+    bpf(BPF_PROG_TEST_RUN, &mut a)?;
+    Ok(a.get_u32(4))
+}
+
+/// `BPF_PROG_LOAD` of raw instructions (8 bytes each) with a GPL license; the verifier log
+/// goes into the error text. For tests and small fixed programs; generated code loads
+/// through aya.
+pub fn prog_load(prog_type: u32, insns: &[u8], name: &str) -> io::Result<OwnedFd> {
+    let license = b"GPL\0";
+    let mut log = vec![0u8; 64 * 1024];
+    let mut a = Attr::default();
+    a.put_u32(0, prog_type);
+    a.put_u32(4, (insns.len() / 8) as u32);
+    a.put_u64(8, ptr(insns));
+    a.put_u64(16, ptr(license));
+    a.put_u32(24, 1); // log_level
+    a.put_u32(28, log.len() as u32);
+    a.put_u64(32, log.as_mut_ptr() as u64);
+    let n = name.as_bytes();
+    let len = n.len().min(15);
+    a.0[48..48 + len].copy_from_slice(&n[..len]); // prog_name
+    match bpf(BPF_PROG_LOAD, &mut a) {
+        Ok(fd) => Ok(owned(fd)),
+        Err(e) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let text = String::from_utf8_lossy(&log[..end]);
+            Err(io::Error::new(e.kind(), format!("{e}: {text}")))
+        }
+    }
+}
+
+fn owned(fd: i64) -> OwnedFd {
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+}
+
+/// The number of possible CPUs: the size of per-CPU value arrays.
+pub fn possible_cpus() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/possible")
+        .ok()
+        .and_then(|s| parse_cpu_list(&s))
+        .unwrap_or(1)
+}
+
+/// Counts the CPUs in a list like `0-3,5,7-8`.
+fn parse_cpu_list(s: &str) -> Option<usize> {
+    let mut max = None;
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        let hi = match part.split_once('-') {
+            Some((_, hi)) => hi.trim().parse::<usize>().ok()?,
+            None => part.trim().parse::<usize>().ok()?,
+        };
+        max = Some(max.map_or(hi, |m: usize| m.max(hi)));
+    }
+    max.map(|m| m + 1)
+}
+
+/// Walks ids with a `*_GET_NEXT_ID` command, opening each with a `*_GET_FD_BY_ID` command and
+/// reading `info_len` bytes of its info. Objects that vanish meanwhile are skipped.
+fn enumerate(next_cmd: i64, fd_cmd: i64, info_len: usize) -> Vec<(u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut id = 0u32;
+    loop {
+        let mut a = Attr::default();
+        a.put_u32(0, id);
+        if bpf(next_cmd, &mut a).is_err() {
+            break;
+        }
+        id = a.get_u32(4);
+        let mut a = Attr::default();
+        a.put_u32(0, id);
+        let fd = match bpf(fd_cmd, &mut a) {
+            Ok(fd) => owned(fd),
+            Err(_) => continue,
+        };
+        let mut info = vec![0u8; info_len];
+        let mut a = Attr::default();
+        a.put_u32(0, fd.as_raw_fd() as u32);
+        a.put_u32(4, info_len as u32);
+        a.put_u64(8, info.as_mut_ptr() as u64);
+        if bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a).is_ok() {
+            out.push((id, info));
+        }
+    }
+    out
+}
+
+fn c_name(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[off..off + 4]);
+    u32::from_ne_bytes(w)
+}
+
+/// Every BPF program loaded in the kernel: `(id, name)` (`bpf_prog_info.name`, 15 bytes max).
+pub fn loaded_programs() -> Vec<(u32, String)> {
+    enumerate(BPF_PROG_GET_NEXT_ID, BPF_PROG_GET_FD_BY_ID, 80)
+        .into_iter()
+        .map(|(id, info)| (id, c_name(&info[64..80])))
+        .collect()
+}
+
+/// Every BPF map in the kernel: `(id, name)` (`bpf_map_info.name`).
+pub fn loaded_maps() -> Vec<(u32, String)> {
+    enumerate(BPF_MAP_GET_NEXT_ID, BPF_MAP_GET_FD_BY_ID, 40)
+        .into_iter()
+        .map(|(id, info)| (id, c_name(&info[24..40])))
+        .collect()
+}
+
+/// Every BPF link in the kernel: `(link id, program id)` (links have no name).
+pub fn loaded_links() -> Vec<(u32, u32)> {
+    enumerate(BPF_LINK_GET_NEXT_ID, BPF_LINK_GET_FD_BY_ID, 16)
+        .into_iter()
+        .map(|(id, info)| (id, u32_at(&info, 8)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0\n"), Some(1));
+        assert_eq!(parse_cpu_list("0-3\n"), Some(4));
+        assert_eq!(parse_cpu_list("0-3,5,7-8"), Some(9));
+        assert_eq!(parse_cpu_list("x"), None);
+        assert!(possible_cpus() >= 1);
+    }
+
+    #[test]
+    fn attr_words() {
+        let mut a = Attr::default();
+        a.put_u32(4, 7);
+        a.put_u64(8, 0x1122_3344_5566_7788);
+        assert_eq!(a.get_u32(4), 7);
+        assert_eq!(u32_at(&a.0, 8), 0x5566_7788);
+        assert_eq!(c_name(b"abc\0def"), "abc");
+    }
+}
