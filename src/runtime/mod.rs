@@ -1,4 +1,9 @@
 //! The runtime: create maps, load and attach programs, read events, print maps at exit.
 
-pub mod value;
+pub mod attach;
+pub mod elf;
+pub mod load;
+pub mod maps;
+pub mod ringbuf;
 pub mod sys;
+pub mod value;
