@@ -1,0 +1,432 @@
+//! Loading and attaching: one in-memory ELF for every encoded program, verified and attached
+//! through aya; fed by codegen's encoded instructions (`ProgramImage`) and the probe list.
+//!
+//! Architecture invariant: aya is only touched here and in `runtime::attach`, so a
+//! direct `BPF_PROG_LOAD` path can replace `EbpfLoader` (which parses all of vmlinux BTF)
+//! without changing callers. Nothing is pinned: closing the fds (drop, exit, SIGKILL) detaches
+//! and unloads everything.
+
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+
+use aya::programs::Program;
+use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
+
+use super::attach::{attach_probe, chain};
+use super::{elf, sys};
+use crate::probes::Attach;
+use crate::source::Span;
+
+/// One encoded program and where it attaches.
+#[derive(Clone, Debug)]
+pub struct ProgramImage {
+    /// A valid C identifier, unique in the session (aya's program name; the kernel keeps 15
+    /// bytes of it).
+    pub name: String,
+    pub attach: Attach,
+    /// Encoded instructions; `ld_imm64` takes two slots.
+    pub insns: Vec<[u8; 8]>,
+    /// The source span of each instruction slot, to point verifier errors at the script.
+    pub spans: Vec<Span>,
+}
+
+/// Why loading or attaching failed. `program` is an index into the images given to `load`.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The verifier rejected program `program`; `insn` is the failing instruction slot parsed
+    /// from the log when possible (index into `ProgramImage::insns`/`spans`), `log` the
+    /// verifier log (or the syscall error when the kernel wrote none). Triggered by
+    /// `r0 = r5; exit` (R5 !read_ok).
+    Verifier {
+        program: usize,
+        insn: Option<usize>,
+        log: String,
+    },
+    /// Attaching failed: missing tracepoint or uprobe target, kprobes or fentry unavailable
+    /// on this kernel, permission. Triggered by `kprobe:vfs_read` on a kernel without
+    /// CONFIG_KPROBES.
+    Attach { program: usize, message: String },
+    /// Anything else (invalid image, object rejected by aya, BTF unreadable).
+    Other(String),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Verifier { program, insn, log } => {
+                write!(f, "the BPF verifier rejected program {program}")?;
+                if let Some(i) = insn {
+                    write!(f, " at instruction {i}")?;
+                }
+                match log_summary(log) {
+                    Some(line) => write!(f, ": {line}"),
+                    None => Ok(()),
+                }
+            }
+            LoadError::Attach { message, .. } => f.write_str(message),
+            LoadError::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// The loaded programs of one run.
+pub struct Session {
+    /// `None` once an attach failure has dropped everything.
+    ebpf: Option<Ebpf>,
+    /// Name and attach point per image, in the caller's order.
+    probes: Vec<(String, Attach)>,
+}
+
+impl Session {
+    /// Builds one ELF holding every program, loads it with aya and verifies every program.
+    /// Nothing is attached yet.
+    pub fn load(images: &[ProgramImage]) -> Result<Session, LoadError> {
+        check_names(images)?;
+        let programs: Vec<elf::ElfProgram<'_>> = images
+            .iter()
+            .map(|im| elf::ElfProgram {
+                section: section_name(im),
+                symbol: &im.name,
+                code: im.insns.concat(),
+            })
+            .collect();
+        let bytes = elf::write(&programs).map_err(LoadError::Other)?;
+        let mut ebpf = EbpfLoader::new()
+            .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS)
+            .load(&bytes)
+            .map_err(|e| LoadError::Other(format!("cannot load the BPF object: {}", chain(&e))))?;
+        let mut btf = None;
+        for (i, im) in images.iter().enumerate() {
+            let prog = ebpf.program_mut(&im.name).ok_or_else(|| {
+                LoadError::Other(format!("program {} missing from the object", im.name))
+            })?;
+            verify(prog, &im.attach, &mut btf).map_err(|e| e.at(i, im))?;
+        }
+        Ok(Session {
+            ebpf: Some(ebpf),
+            probes: images
+                .iter()
+                .map(|im| (im.name.clone(), im.attach.clone()))
+                .collect(),
+        })
+    }
+
+    /// Attaches every program except BEGIN/END. Returns the probe count bpftrace prints in
+    /// "Attaching N probes...": one per program, BEGIN and END included, a profile or software
+    /// probe once however many CPUs it runs on. On failure everything is detached and
+    /// unloaded, and the session is closed.
+    pub fn attach(&mut self, pid: Option<i32>) -> Result<usize, LoadError> {
+        let ebpf = self.ebpf.as_mut().ok_or_else(closed)?;
+        for (i, (name, attach)) in self.probes.iter().enumerate() {
+            if matches!(attach, Attach::Begin | Attach::End) {
+                continue;
+            }
+            let result = match ebpf.program_mut(name) {
+                Some(prog) => attach_probe(prog, attach, pid),
+                None => Err(format!("program {name} is not loaded")),
+            };
+            if let Err(message) = result {
+                // Dropping the object closes every link and program fd.
+                self.ebpf = None;
+                return Err(LoadError::Attach {
+                    program: i,
+                    message,
+                });
+            }
+        }
+        Ok(self.probes.len())
+    }
+
+    /// Fires every BEGIN program once, in order, with BPF_PROG_TEST_RUN.
+    pub fn run_begin(&self) -> Result<(), LoadError> {
+        self.run(&Attach::Begin)
+    }
+
+    /// Fires every END program once, in order.
+    pub fn run_end(&self) -> Result<(), LoadError> {
+        self.run(&Attach::End)
+    }
+
+    /// The kernel fd of program `index` (for test runs and statistics), while loaded.
+    pub fn program_fd(&self, index: usize) -> Option<RawFd> {
+        let (name, _) = self.probes.get(index)?;
+        let prog = self.ebpf.as_ref()?.program(name)?;
+        Some(prog.fd().ok()?.as_fd().as_raw_fd())
+    }
+
+    /// Detaches and unloads everything now (dropping the session does the same).
+    pub fn close(self) {}
+
+    fn run(&self, which: &Attach) -> Result<(), LoadError> {
+        if self.ebpf.is_none() {
+            return Err(closed());
+        }
+        // A raw_tracepoint context is an array of up to 12 u64 arguments: hand over 12
+        // zeroes so a program reading its arguments reads zeroes, not a NULL context.
+        let ctx = [0u8; 8 * 12];
+        for (i, (_, attach)) in self.probes.iter().enumerate() {
+            if attach != which {
+                continue;
+            }
+            let fd = self.program_fd(i).ok_or_else(closed)?;
+            sys::prog_test_run(fd, &ctx).map_err(|e| LoadError::Attach {
+                program: i,
+                message: format!("cannot run {}: BPF_PROG_TEST_RUN: {e}", probe_text(attach)),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn closed() -> LoadError {
+    LoadError::Other("the BPF session is closed".into())
+}
+
+/// Names must be distinct C identifiers: aya keys programs by symbol name.
+fn check_names(images: &[ProgramImage]) -> Result<(), LoadError> {
+    let mut seen = std::collections::HashSet::new();
+    for im in images {
+        let mut chars = im.name.chars();
+        let ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(LoadError::Other(format!(
+                "invalid program name {:?}",
+                im.name
+            )));
+        }
+        if !seen.insert(im.name.as_str()) {
+            return Err(LoadError::Other(format!(
+                "duplicate program name {}",
+                im.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The ELF section name that tells aya the program type.
+fn section_name(im: &ProgramImage) -> String {
+    match &im.attach {
+        Attach::Begin | Attach::End => format!("raw_tp/{}", im.name),
+        Attach::Tracepoint { category, name } => format!("tracepoint/{category}/{name}"),
+        Attach::RawTracepoint { name } => format!("raw_tp/{name}"),
+        Attach::Interval { .. } | Attach::Profile { .. } | Attach::Software { .. } => {
+            "perf_event".into()
+        }
+        Attach::Uprobe { ret: false, .. } => format!("uprobe/{}", im.name),
+        Attach::Uprobe { ret: true, .. } => format!("uretprobe/{}", im.name),
+        Attach::Kprobe {
+            func, ret: false, ..
+        } => format!("kprobe/{func}"),
+        Attach::Kprobe {
+            func, ret: true, ..
+        } => format!("kretprobe/{func}"),
+        Attach::Fentry { func, ret: false } => format!("fentry/{func}"),
+        Attach::Fentry { func, ret: true } => format!("fexit/{func}"),
+    }
+}
+
+/// A load failure before its program index is known.
+enum Failure {
+    Verifier { log: String },
+    Attach(String),
+    Other(String),
+}
+
+impl Failure {
+    fn at(self, program: usize, im: &ProgramImage) -> LoadError {
+        match self {
+            Failure::Verifier { log } => LoadError::Verifier {
+                program,
+                insn: failing_insn(&log, im.insns.len()),
+                log,
+            },
+            Failure::Attach(message) => LoadError::Attach { program, message },
+            Failure::Other(message) => LoadError::Other(message),
+        }
+    }
+}
+
+/// Loads (verifies) one program of the object.
+fn verify(prog: &mut Program, attach: &Attach, btf: &mut Option<Btf>) -> Result<(), Failure> {
+    let result = match (prog, attach) {
+        (Program::TracePoint(p), _) => p.load(),
+        (Program::RawTracePoint(p), _) => p.load(),
+        (Program::PerfEvent(p), _) => p.load(),
+        (Program::UProbe(p), _) => p.load(),
+        (Program::KProbe(p), _) => p.load(),
+        (Program::FEntry(p), Attach::Fentry { func, .. }) => {
+            let btf = vmlinux_btf(btf)?;
+            p.load(func, btf)
+        }
+        (Program::FExit(p), Attach::Fentry { func, .. }) => {
+            let btf = vmlinux_btf(btf)?;
+            p.load(func, btf)
+        }
+        _ => {
+            return Err(Failure::Other(
+                "unexpected program type in the object".into(),
+            ))
+        }
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(aya::programs::ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        }) => {
+            let log = verifier_log.to_string();
+            if let (Attach::Fentry { .. }, true) = (attach, log.trim().is_empty()) {
+                return Err(Failure::Attach(format!(
+                    "{} is not available on this kernel: it refuses BPF trampolines \
+                     (BPF_PROG_LOAD: {io_error})",
+                    probe_text(attach)
+                )));
+            }
+            if log.trim().is_empty() {
+                return Err(Failure::Verifier {
+                    log: format!("BPF_PROG_LOAD: {io_error}"),
+                });
+            }
+            Err(Failure::Verifier { log })
+        }
+        Err(e) => Err(Failure::Attach(format!(
+            "cannot load {}: {}",
+            probe_text(attach),
+            chain(&e)
+        ))),
+    }
+}
+
+fn vmlinux_btf(btf: &mut Option<Btf>) -> Result<&Btf, Failure> {
+    if btf.is_none() {
+        let parsed = Btf::from_sys_fs()
+            .map_err(|e| Failure::Other(format!("cannot read the kernel BTF: {}", chain(&e))))?;
+        *btf = Some(parsed);
+    }
+    btf.as_ref()
+        .ok_or_else(|| Failure::Other("cannot read the kernel BTF".into()))
+}
+
+/// The failing instruction slot from a verifier log: the last `N: (op) ...` line the
+/// verifier printed (with log level 1 the log holds only the failing path), else an
+/// instruction number named in the last lines (`unreachable insn 3`, `jump out of range from
+/// insn 1 to 9`).
+pub fn failing_insn(log: &str, n_insns: usize) -> Option<usize> {
+    let valid = |i: usize| (i < n_insns).then_some(i);
+    let traced = log.lines().rev().find_map(|line| {
+        let (num, rest) = line.trim_start().split_once(": (")?;
+        num.parse::<usize>().ok().filter(|_| rest.contains(')'))
+    });
+    if let Some(i) = traced {
+        return valid(i);
+    }
+    for line in log.lines().rev().take(4) {
+        if line.contains("last insn is not an exit or jmp") {
+            return n_insns.checked_sub(1);
+        }
+        let mut words = line.split(|c: char| c.is_whitespace() || c == ',');
+        while let Some(w) = words.next() {
+            if w == "insn" || w == "insn_idx" {
+                if let Some(i) = words.next().and_then(|n| n.parse::<usize>().ok()) {
+                    return valid(i);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The line of a verifier log that says what went wrong: the last one that is not a
+/// statistics line.
+fn log_summary(log: &str) -> Option<&str> {
+    log.lines().map(str::trim).rev().find(|l| {
+        !l.is_empty()
+            && !l.starts_with("processed ")
+            && !l.starts_with("verification time")
+            && !l.starts_with("stack depth")
+    })
+}
+
+/// The attach point as a script would write it, for messages.
+pub fn probe_text(attach: &Attach) -> String {
+    match attach {
+        Attach::Begin => "BEGIN".into(),
+        Attach::End => "END".into(),
+        Attach::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
+        Attach::RawTracepoint { name } => format!("rawtracepoint:{name}"),
+        Attach::Interval { period_ns } => format!("interval:ns:{period_ns}"),
+        Attach::Profile { period_ns } => format!("profile:ns:{period_ns}"),
+        Attach::Software { event, count } => format!("software:{event}:{count}"),
+        Attach::Uprobe {
+            path,
+            symbol,
+            offset,
+            ret,
+        } => {
+            let kind = if *ret { "uretprobe" } else { "uprobe" };
+            match symbol {
+                Some(s) if *offset == 0 => format!("{kind}:{path}:{s}"),
+                Some(s) => format!("{kind}:{path}:{s}+{offset}"),
+                None => format!("{kind}:{path}:{offset:#x}"),
+            }
+        }
+        Attach::Kprobe { func, offset, ret } => {
+            let kind = if *ret { "kretprobe" } else { "kprobe" };
+            if *offset == 0 {
+                format!("{kind}:{func}")
+            } else {
+                format!("{kind}:{func}+{offset}")
+            }
+        }
+        Attach::Fentry { func, ret } => {
+            format!("{}:{func}", if *ret { "kretfunc" } else { "kfunc" })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failing_insn_is_the_last_traced_instruction() {
+        let log = "func#0 @0\n0: R1=ctx() R10=fp0\n0: (b7) r0 = 0                        ; R0_w=0\n1: (bf) r0 = r5\nR5 !read_ok\nprocessed 2 insns (limit 1000000) max_states_per_insn 0\n";
+        assert_eq!(failing_insn(log, 3), Some(1));
+        assert_eq!(failing_insn(log, 1), None);
+        assert_eq!(log_summary(log), Some("R5 !read_ok"));
+    }
+
+    #[test]
+    fn failing_insn_from_cfg_checks() {
+        assert_eq!(failing_insn("unreachable insn 2\n", 4), Some(2));
+        assert_eq!(
+            failing_insn("jump out of range from insn 1 to 9\n", 4),
+            Some(1)
+        );
+        assert_eq!(
+            failing_insn("last insn is not an exit or jmp\nprocessed 0 insns\n", 5),
+            Some(4)
+        );
+        assert_eq!(failing_insn("some other failure\n", 4), None);
+    }
+
+    #[test]
+    fn names_must_be_unique_identifiers() {
+        let im = |name: &str| ProgramImage {
+            name: name.into(),
+            attach: Attach::Begin,
+            insns: vec![],
+            spans: vec![],
+        };
+        assert!(check_names(&[im("a_1"), im("_b")]).is_ok());
+        assert!(check_names(&[im("1a")]).is_err());
+        assert!(check_names(&[im("a-b")]).is_err());
+        assert!(check_names(&[im("a"), im("a")]).is_err());
+    }
+}
