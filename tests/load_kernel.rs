@@ -255,6 +255,13 @@ fn missing_uprobe_target_is_an_attach_error() {
     }
 }
 
+/// The getpid syscall's kernel function on this architecture.
+const GETPID_FUNC: &str = if cfg!(target_arch = "aarch64") {
+    "__arm64_sys_getpid"
+} else {
+    "__x64_sys_getpid"
+};
+
 fn kprobes_here() -> bool {
     std::path::Path::new("/sys/bus/event_source/devices/kprobe/type").exists()
         || std::path::Path::new("/sys/kernel/tracing/kprobe_events").exists()
@@ -267,7 +274,7 @@ fn kprobe_attaches_or_says_kprobes_are_unavailable() {
     let images = [image(
         "ld_kprobe",
         Attach::Kprobe {
-            func: "__x64_sys_getpid".into(),
+            func: GETPID_FUNC.into(),
             offset: 0,
             ret: false,
         },
@@ -286,7 +293,7 @@ fn kprobe_attaches_or_says_kprobes_are_unavailable() {
             Err(e @ LoadError::Attach { program: 0, .. }) => {
                 let text = e.to_string();
                 assert!(text.contains("kprobes are not available"), "{text}");
-                assert!(text.contains("kprobe:__x64_sys_getpid"), "{text}");
+                assert!(text.contains(&format!("kprobe:{GETPID_FUNC}")), "{text}");
             }
             other => panic!(
                 "expected an attach error, got {:?}",
