@@ -6,4 +6,5 @@ pub mod load;
 pub mod maps;
 pub mod ringbuf;
 pub mod sys;
+pub mod print;
 pub mod value;

@@ -1,1 +1,0 @@
-//! Lowering the checked program to IR: one `ir::Function` per probe. Fed by `sema::Checked`.
