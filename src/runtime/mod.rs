@@ -6,5 +6,6 @@ pub mod load;
 pub mod maps;
 pub mod ringbuf;
 pub mod sys;
+pub mod json;
 pub mod print;
 pub mod value;

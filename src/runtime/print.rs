@@ -335,4 +335,4 @@ fn lhist_number(n: i64) -> String {
 
 #[cfg(test)]
 #[path = "print_tests.rs"]
-mod tests;
+pub(crate) mod tests;
