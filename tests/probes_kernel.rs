@@ -208,3 +208,54 @@ fn ringbuf_records_reach_userspace() {
     assert_eq!(got, vec![want; 3]);
     assert_eq!(reader.drain(|_| panic!("record twice")), 0);
 }
+
+/// `bpftrace -l [-v] PATTERN`, or `None` (with the reason printed) when bpftrace is missing.
+fn bpftrace_list(pattern: &str, verbose: bool) -> Option<String> {
+    let flag = if verbose { "-lv" } else { "-l" };
+    match std::process::Command::new("bpftrace")
+        .args([flag, pattern])
+        .output()
+    {
+        Ok(out) => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Err(e) => {
+            eprintln!("skipping the diff against bpftrace: cannot run bpftrace: {e}");
+            None
+        }
+    }
+}
+
+#[test]
+fn listing_matches_bpftrace() {
+    std::env::remove_var("RTRACE_TRACEFS");
+    let cases = [
+        ("tracepoint:sched:*", false),
+        ("t:syscalls:sys_enter_*", false),
+        ("tracepoint:*sched*", false),
+        ("tracepoint:sched*:*switch", false),
+        ("tracepoint:*", false),
+        ("tracepoint:syscalls:sys_enter_execve", true),
+        ("tracepoint:sched:*", true),
+        ("tracepoint:*", true),
+        ("uprobe:/bin/bash:readl*", false),
+    ];
+    for (pattern, verbose) in cases {
+        let ours = rtrace::probes::list::list(Some(pattern), verbose).expect(pattern);
+        assert!(!ours.is_empty(), "{pattern}: empty listing");
+        let Some(theirs) = bpftrace_list(pattern, verbose) else {
+            return;
+        };
+        if ours != theirs {
+            let first = ours
+                .lines()
+                .zip(theirs.lines())
+                .find(|(a, b)| a != b)
+                .map(|(a, b)| format!("ours {a:?} vs bpftrace {b:?}"))
+                .unwrap_or_else(|| "one is a prefix of the other".into());
+            panic!(
+                "{pattern} (verbose {verbose}): {} vs {} lines; first difference: {first}",
+                ours.lines().count(),
+                theirs.lines().count()
+            );
+        }
+    }
+}
