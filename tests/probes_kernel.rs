@@ -173,7 +173,7 @@ fn iteration_survives_concurrent_deletes() {
 fn ringbuf_records_reach_userspace() {
     let map = KernelMap::create(&def("ringbuf", MapKind::RingBuf, 0, 0, 4096 * 4)).expect("create");
     let fd = map.fd();
-    let mut code = vec![
+    let code = vec![
         insn(0x7a, 10, 0, -16, 0x1122_3344), // *(u64 *)(r10 - 16) = 0x11223344
         insn(0x7a, 10, 0, -8, -1),           // *(u64 *)(r10 - 8) = -1
         insn(0x18, 1, 1, 0, fd),             // r1 = map fd (ld_imm64, BPF_PSEUDO_MAP_FD)
@@ -188,7 +188,6 @@ fn ringbuf_records_reach_userspace() {
     ];
     let prog =
         sys::prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, &program(&code), "rtrace_t_rb").expect("load");
-    code.clear();
     let mut reader = EventReader::new(map).expect("reader");
     assert!(reader.raw_fd() > 0);
     assert!(
@@ -258,4 +257,20 @@ fn listing_matches_bpftrace() {
             );
         }
     }
+}
+
+#[test]
+fn links_are_listed_until_closed() {
+    let code = program(&[insn(0xb7, 0, 0, 0, 0), insn(0x95, 0, 0, 0, 0)]);
+    let prog = sys::prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, &code, "rtrace_t_link").expect("load");
+    let id = sys::loaded_programs()
+        .into_iter()
+        .find(|(_, n)| n == "rtrace_t_link")
+        .map(|(id, _)| id)
+        .expect("program listed");
+    let link = sys::raw_tracepoint_open(prog.as_raw_fd(), "sched_switch").expect("attach");
+    assert!(sys::loaded_links().iter().any(|&(_, p)| p == id));
+    drop(link);
+    assert!(!sys::loaded_links().iter().any(|&(_, p)| p == id));
+    assert!(sys::raw_tracepoint_open(prog.as_raw_fd(), "no_such_tracepoint_x").is_err());
 }

@@ -12,6 +12,7 @@ const BPF_MAP_GET_NEXT_KEY: i64 = 4;
 const BPF_PROG_LOAD: i64 = 5;
 const BPF_PROG_TEST_RUN: i64 = 10;
 const BPF_PROG_GET_NEXT_ID: i64 = 11;
+const BPF_RAW_TRACEPOINT_OPEN: i64 = 17;
 const BPF_MAP_GET_NEXT_ID: i64 = 12;
 const BPF_PROG_GET_FD_BY_ID: i64 = 13;
 const BPF_MAP_GET_FD_BY_ID: i64 = 14;
@@ -149,6 +150,17 @@ pub fn prog_load(prog_type: u32, insns: &[u8], name: &str) -> io::Result<OwnedFd
             Err(io::Error::new(e.kind(), format!("{e}: {text}")))
         }
     }
+}
+
+/// `BPF_RAW_TRACEPOINT_OPEN`: attaches a raw_tracepoint program to `name` (`sched_switch`);
+/// the link lives as long as the returned fd.
+pub fn raw_tracepoint_open(prog_fd: RawFd, name: &str) -> io::Result<OwnedFd> {
+    let name = std::ffi::CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in tracepoint name"))?;
+    let mut a = Attr::default();
+    a.put_u64(0, name.as_ptr() as u64);
+    a.put_u32(8, prog_fd as u32);
+    bpf(BPF_RAW_TRACEPOINT_OPEN, &mut a).map(owned)
 }
 
 fn owned(fd: i64) -> OwnedFd {
