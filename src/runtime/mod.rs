@@ -8,4 +8,5 @@ pub mod ringbuf;
 pub mod sys;
 pub mod json;
 pub mod print;
+pub mod printf;
 pub mod value;
