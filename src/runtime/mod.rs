@@ -10,3 +10,7 @@ pub mod json;
 pub mod print;
 pub mod printf;
 pub mod value;
+pub mod child;
+pub mod decode;
+pub mod run;
+pub mod signals;

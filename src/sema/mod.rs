@@ -1,4 +1,503 @@
 //! Semantic analysis: names, types, and byte layouts of map keys, values and event records.
 //! Fed by `ast::Program`; produces `Checked`, which codegen and the runtime decoder share.
 
+pub mod dump;
+mod expr;
 pub mod layout;
+mod stmt;
+pub mod typed;
+pub mod types;
+
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::probes::{self, Attach, TpFormat};
+use crate::runtime::value::AggKind;
+use crate::source::Span;
+use layout::{MapDef, MapKind};
+use std::collections::{BTreeSet, HashMap};
+use typed::*;
+use types::Type;
+
+/// What the checker needs to know beyond the script.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    /// Positional parameters `$1...`.
+    pub params: Vec<String>,
+    /// `-c CMD` was given, so `cpid` has a value.
+    pub has_command: bool,
+    /// `--unsafe` was given.
+    pub unsafe_actions: bool,
+}
+
+/// Maximum number of entries of a user map (bpftrace's BPFTRACE_MAP_KEYS_MAX default).
+pub const MAP_MAX_ENTRIES: u32 = 4096;
+/// Ring buffer size: a power-of-two multiple of the page size.
+pub const RINGBUF_BYTES: u32 = 1 << 20;
+
+/// Checks a parsed program against the environment; on success every expression is typed and
+/// every map, variable and printf record has a layout.
+pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>> {
+    let mut names = BTreeSet::new();
+    collect_map_names(prog, &mut names);
+    let mut checker = Checker {
+        env,
+        diags: Vec::new(),
+        report: false,
+        map_ids: names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect(),
+        maps: names.iter().map(|n| MapDecl::new(n)).collect(),
+        printfs: Vec::new(),
+        vars: HashMap::new(),
+        var_types: Vec::new(),
+        probe_index: 0,
+        ctx: ProbeCtx::default(),
+        loop_depth: 0,
+    };
+    let targets = match expand_attach_points(prog) {
+        Ok(t) => t,
+        Err(d) => return Err(d),
+    };
+    // Pass 1 learns map and variable types from every assignment; pass 2 checks with them.
+    let mut probes = Vec::new();
+    for pass in 0..2 {
+        checker.report = pass == 1;
+        checker.printfs.clear();
+        probes.clear();
+        for (i, (probe, attach, text, format)) in targets.iter().enumerate() {
+            checker.begin_probe(i, attach.clone(), format.clone());
+            probes.push(checker.probe(probe, attach, text));
+        }
+    }
+    if !checker.diags.is_empty() {
+        return Err(dedup(checker.diags));
+    }
+    let mut maps = Vec::new();
+    for decl in &checker.maps {
+        match decl.finish() {
+            Ok(m) => maps.push(m),
+            Err(d) => checker.diags.push(d),
+        }
+    }
+    if !checker.diags.is_empty() {
+        return Err(dedup(checker.diags));
+    }
+    let ringbuf = maps.len() as u32;
+    maps.push(internal_map("ringbuf", MapKind::RingBuf, 0, 0, RINGBUF_BYTES));
+    let lost = maps.len() as u32;
+    maps.push(internal_map("lost", MapKind::PerCpuArray, 4, 8, 1));
+    Ok(Checked {
+        probes,
+        maps,
+        printfs: checker.printfs,
+        ringbuf,
+        lost,
+    })
+}
+
+fn internal_map(name: &str, kind: MapKind, key: u32, value: u32, entries: u32) -> MapInfo {
+    MapInfo {
+        name: name.to_string(),
+        keys: Vec::new(),
+        value: MapValueType::Plain(Type::Void),
+        def: MapDef {
+            name: name.to_string(),
+            kind,
+            key_size: key,
+            value_size: value,
+            max_entries: entries,
+        },
+        internal: true,
+    }
+}
+
+fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for d in diags {
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    out
+}
+
+type Target<'a> = (&'a ast::Probe, Attach, String, Option<TpFormat>);
+
+/// Expands every attach point (wildcards included) into one target each.
+fn expand_attach_points(prog: &ast::Program) -> Result<Vec<Target<'_>>, Vec<Diagnostic>> {
+    let mut out = Vec::new();
+    let mut diags = Vec::new();
+    for probe in &prog.probes {
+        for ap in &probe.attach_points {
+            match probes::parse_attach(&ap.raw) {
+                Ok(list) => {
+                    for attach in list {
+                        let format = match &attach {
+                            Attach::Tracepoint { category, name } => {
+                                match probes::tracepoint::format(category, name) {
+                                    Ok(f) => Some(f),
+                                    Err(e) => {
+                                        diags.push(Diagnostic::error(ap.span, e));
+                                        continue;
+                                    }
+                                }
+                            }
+                            _ => None,
+                        };
+                        let text = attach_text(&attach, &ap.raw);
+                        out.push((probe, attach, text, format));
+                    }
+                }
+                Err(e) => diags.push(Diagnostic::error(ap.span, e)),
+            }
+        }
+    }
+    if diags.is_empty() {
+        Ok(out)
+    } else {
+        Err(diags)
+    }
+}
+
+/// A readable name for one expanded attach point.
+fn attach_text(attach: &Attach, raw: &str) -> String {
+    match attach {
+        Attach::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
+        _ => raw.to_string(),
+    }
+}
+
+fn collect_map_names(prog: &ast::Program, names: &mut BTreeSet<String>) {
+    fn expr(e: &ast::Expr, names: &mut BTreeSet<String>) {
+        use ast::ExprKind as K;
+        match &e.kind {
+            K::Map(m) => map(m, names),
+            K::Call { args, .. } | K::Tuple(args) => args.iter().for_each(|a| expr(a, names)),
+            K::Unary { expr: x, .. } | K::Cast { expr: x, .. } => expr(x, names),
+            K::Field { expr: x, .. } => expr(x, names),
+            K::IncDec { target, .. } => expr(target, names),
+            K::Binary { lhs, rhs, .. } => {
+                expr(lhs, names);
+                expr(rhs, names);
+            }
+            K::Index { expr: x, index } => {
+                expr(x, names);
+                expr(index, names);
+            }
+            K::Ternary { cond, then, els } => {
+                expr(cond, names);
+                expr(then, names);
+                expr(els, names);
+            }
+            _ => {}
+        }
+    }
+    fn map(m: &ast::MapRef, names: &mut BTreeSet<String>) {
+        names.insert(format!("@{}", m.name));
+        m.keys.iter().for_each(|k| expr(k, names));
+    }
+    fn block(b: &ast::Block, names: &mut BTreeSet<String>) {
+        for s in &b.stmts {
+            match &s.kind {
+                ast::StmtKind::Expr(e) => expr(e, names),
+                ast::StmtKind::AssignVar { value, .. } => expr(value, names),
+                ast::StmtKind::AssignMap { map: m, value, .. } => {
+                    map(m, names);
+                    expr(value, names);
+                }
+                ast::StmtKind::If { cond, then, els } => {
+                    expr(cond, names);
+                    block(then, names);
+                    if let Some(b) = els {
+                        block(b, names);
+                    }
+                }
+                ast::StmtKind::Unroll { count, body } => {
+                    expr(count, names);
+                    block(body, names);
+                }
+                ast::StmtKind::While { cond, body } => {
+                    expr(cond, names);
+                    block(body, names);
+                }
+                _ => {}
+            }
+        }
+    }
+    for p in &prog.probes {
+        if let Some(pred) = &p.predicate {
+            expr(pred, names);
+        }
+        block(&p.body, names);
+    }
+}
+
+/// What a probe's context offers.
+#[derive(Clone, Debug, Default)]
+struct ProbeCtx {
+    attach: Option<Attach>,
+    format: Option<TpFormat>,
+}
+
+/// A map as learned from its uses.
+#[derive(Clone, Debug)]
+struct MapDecl {
+    name: String,
+    keys: Option<(Vec<Type>, Span)>,
+    value: Option<(MapValueType, Span)>,
+    /// First use of any kind, for "used but never assigned".
+    first_use: Option<Span>,
+}
+
+impl MapDecl {
+    fn new(name: &str) -> MapDecl {
+        MapDecl {
+            name: name.to_string(),
+            keys: None,
+            value: None,
+            first_use: None,
+        }
+    }
+
+    fn finish(&self) -> Result<MapInfo, Diagnostic> {
+        let keys = self.keys.as_ref().map(|k| k.0.clone()).unwrap_or_default();
+        let Some((value, _)) = self.value.clone() else {
+            let span = self.first_use.unwrap_or_default();
+            return Err(Diagnostic::error(
+                span,
+                format!("map '{}' is used but never assigned a value", self.name),
+            ));
+        };
+        let user_key: u32 = if keys.is_empty() {
+            8
+        } else {
+            keys.iter().map(Type::layout_size).sum()
+        };
+        let (kind, key_size, value_size) = match &value {
+            MapValueType::Plain(t) => (MapKind::Hash, user_key, t.layout_size().max(8)),
+            MapValueType::Agg {
+                kind: AggKind::Count | AggKind::Sum,
+                ..
+            } => (MapKind::PerCpuHash, user_key, 8),
+            MapValueType::Agg { .. } => (MapKind::PerCpuHash, user_key, 16),
+            MapValueType::Hist | MapValueType::Lhist { .. } => {
+                (MapKind::PerCpuHash, user_key + 8, 8)
+            }
+        };
+        Ok(MapInfo {
+            name: self.name.clone(),
+            keys,
+            value,
+            def: MapDef {
+                name: self.name.clone(),
+                kind,
+                key_size,
+                value_size,
+                max_entries: MAP_MAX_ENTRIES,
+            },
+            internal: false,
+        })
+    }
+}
+
+/// The checker's state across both passes.
+pub(crate) struct Checker<'a> {
+    env: &'a Env,
+    diags: Vec<Diagnostic>,
+    /// Pass 2: report errors. Pass 1 only learns types.
+    report: bool,
+    map_ids: HashMap<String, u32>,
+    maps: Vec<MapDecl>,
+    printfs: Vec<PrintfInfo>,
+    /// Variables of the current probe: name -> id, and whether assigned yet (in text order).
+    vars: HashMap<String, (VarId, bool)>,
+    /// Types of the current probe's variables, learned across passes (by probe index).
+    var_types: Vec<HashMap<String, Type>>,
+    probe_index: usize,
+    ctx: ProbeCtx,
+    loop_depth: u32,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, span: Span, msg: impl Into<String>) {
+        if self.report {
+            self.diags.push(Diagnostic::error(span, msg));
+        }
+    }
+
+    fn error_diag(&mut self, d: Diagnostic) {
+        if self.report {
+            self.diags.push(d);
+        }
+    }
+
+    fn begin_probe(&mut self, index: usize, attach: Attach, format: Option<TpFormat>) {
+        self.probe_index = index;
+        if self.var_types.len() <= index {
+            self.var_types.resize(index + 1, HashMap::new());
+        }
+        self.vars.clear();
+        self.loop_depth = 0;
+        self.ctx = ProbeCtx {
+            attach: Some(attach),
+            format,
+        };
+    }
+
+    fn probe(&mut self, probe: &ast::Probe, attach: &Attach, text: &str) -> CheckedProbe {
+        let predicate = probe.predicate.as_ref().map(|p| {
+            let e = self.expr(p);
+            self.expect_int(&e, "a predicate");
+            e
+        });
+        let body = self.block(&probe.body);
+        let mut var_types = vec![Type::I64; self.vars.len()];
+        for (name, (id, _)) in &self.vars {
+            if let Some(t) = self.var_types[self.probe_index].get(name) {
+                var_types[*id as usize] = t.clone();
+            }
+        }
+        CheckedProbe {
+            attach: attach.clone(),
+            attach_text: text.to_string(),
+            predicate,
+            body,
+            var_types,
+            span: probe.span,
+        }
+    }
+
+    fn expect_int(&mut self, e: &TExpr, what: &str) {
+        if !e.ty.is_int() {
+            self.error(
+                e.span,
+                format!("{what} must be an integer, but this is a {}", e.ty),
+            );
+        }
+    }
+
+    /// The id of a map by name (`@` included).
+    fn map_id(&self, name: &str) -> u32 {
+        self.map_ids.get(name).copied().unwrap_or(0)
+    }
+
+    /// Records the key types of a use of map `id`; reports a mismatch with earlier uses.
+    fn use_map_keys(&mut self, id: u32, keys: &[TExpr], span: Span) {
+        let types: Vec<Type> = keys.iter().map(|k| k.ty.clone()).collect();
+        for k in keys {
+            if matches!(k.ty, Type::Void | Type::Tuple(_)) {
+                self.error(k.span, format!("a map key cannot be a {}", k.ty));
+            }
+        }
+        let decl = &mut self.maps[id as usize];
+        decl.first_use.get_or_insert(span);
+        match &decl.keys {
+            None => decl.keys = Some((types, span)),
+            Some((old, _)) => {
+                let merged = if old.len() == types.len() {
+                    old.iter()
+                        .zip(&types)
+                        .map(|(a, b)| a.unify(b))
+                        .collect::<Option<Vec<_>>>()
+                } else {
+                    None
+                };
+                match merged {
+                    Some(m) => decl.keys = Some((m, span)),
+                    None => {
+                        let msg = format!(
+                            "map '{}' is used with key {} here but with key {} elsewhere",
+                            decl.name,
+                            describe_keys(&types),
+                            describe_keys(old)
+                        );
+                        self.error(span, msg);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records the value type of an assignment to map `id`; reports a conflict.
+    fn use_map_value(&mut self, id: u32, value: MapValueType, span: Span) {
+        let decl = &mut self.maps[id as usize];
+        decl.first_use.get_or_insert(span);
+        let merged = match (&decl.value, &value) {
+            (None, _) => Some(value.clone()),
+            (Some((MapValueType::Plain(a), _)), MapValueType::Plain(b)) => {
+                a.unify(b).map(MapValueType::Plain)
+            }
+            (Some((old, _)), new) if old == new => Some(new.clone()),
+            (
+                Some((
+                    MapValueType::Agg {
+                        kind: k1,
+                        signed: s1,
+                    },
+                    _,
+                )),
+                MapValueType::Agg {
+                    kind: k2,
+                    signed: s2,
+                },
+            ) if k1 == k2 => Some(MapValueType::Agg {
+                kind: *k1,
+                signed: *s1 || *s2,
+            }),
+            _ => None,
+        };
+        match merged {
+            Some(m) => decl.value = Some((m, span)),
+            None => {
+                let old = decl.value.as_ref().map(|v| describe_value(&v.0));
+                let msg = format!(
+                    "map '{}' is assigned {} here but {} elsewhere",
+                    decl.name,
+                    describe_value(&value),
+                    old.unwrap_or_default()
+                );
+                self.error(span, msg);
+            }
+        }
+    }
+
+    /// The value type of map `id` as learned so far.
+    fn map_value(&self, id: u32) -> Option<MapValueType> {
+        self.maps
+            .get(id as usize)
+            .and_then(|d| d.value.as_ref().map(|v| v.0.clone()))
+    }
+}
+
+fn describe_keys(keys: &[Type]) -> String {
+    if keys.is_empty() {
+        return "none".into();
+    }
+    let parts: Vec<String> = keys.iter().map(|t| t.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+fn describe_value(v: &MapValueType) -> String {
+    match v {
+        MapValueType::Plain(t) => format!("a {t}"),
+        MapValueType::Agg { kind, .. } => format!("{}()", agg_name(*kind)),
+        MapValueType::Hist => "hist()".into(),
+        MapValueType::Lhist { .. } => "lhist()".into(),
+    }
+}
+
+pub(crate) fn agg_name(kind: AggKind) -> &'static str {
+    match kind {
+        AggKind::Plain => "a value",
+        AggKind::Count => "count",
+        AggKind::Sum => "sum",
+        AggKind::Min => "min",
+        AggKind::Max => "max",
+        AggKind::Avg => "avg",
+        AggKind::Stats => "stats",
+        AggKind::Hist => "hist",
+        AggKind::Lhist => "lhist",
+    }
+}

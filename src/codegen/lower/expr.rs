@@ -1,0 +1,417 @@
+//! Lowering integer expressions into virtual registers, and conditions into jumps.
+
+use super::{Lowerer, VarHome};
+use crate::ast::{BinOp, UnOp};
+use crate::codegen::ir::*;
+use crate::sema::typed::*;
+use crate::sema::types::Type;
+
+impl Lowerer<'_> {
+    /// An integer operand: an immediate when the expression is a small constant.
+    pub(super) fn operand(&mut self, e: &TExpr) -> Operand {
+        if let TExprKind::Int(v) = e.kind {
+            if let Ok(i) = i32::try_from(v) {
+                return Operand::Imm(i);
+            }
+        }
+        Operand::Reg(self.int(e))
+    }
+
+    /// Evaluates an integer expression into a fresh register (never a variable's own register).
+    pub(super) fn int(&mut self, e: &TExpr) -> VReg {
+        let saved = self.span;
+        self.span = e.span;
+        let r = self.int_inner(e);
+        self.span = saved;
+        r
+    }
+
+    fn int_inner(&mut self, e: &TExpr) -> VReg {
+        match &e.kind {
+            TExprKind::Int(v) => {
+                let r = self.reg();
+                self.mov_imm(r, *v);
+                r
+            }
+            TExprKind::Builtin(b) => self.builtin(*b),
+            TExprKind::Var(v) => {
+                let r = self.reg();
+                if let VarHome::Reg(src) = self.vars[*v as usize] {
+                    self.emit(Inst::Mov {
+                        dst: r,
+                        src: Operand::Reg(src),
+                    });
+                } else {
+                    self.mov_imm(r, 0);
+                }
+                r
+            }
+            TExprKind::MapRead { map, keys } => self.map_read_int(*map, keys),
+            TExprKind::CtxField(f) => self.ctx_field(f),
+            TExprKind::Unary { op, expr } => {
+                let r = self.int(expr);
+                match op {
+                    UnOp::Neg => self.emit(Inst::Neg { dst: r }),
+                    UnOp::BitNot => self.emit(Inst::Alu64 {
+                        op: AluOp::Xor,
+                        dst: r,
+                        src: Operand::Imm(-1),
+                    }),
+                    UnOp::Not => return self.bool_of(e),
+                    UnOp::Deref | UnOp::AddrOf => {}
+                }
+                r
+            }
+            TExprKind::Binary {
+                op, lhs, rhs, signed,
+            } => match op {
+                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
+                    self.bool_of(e)
+                }
+                _ => self.arith(*op, lhs, rhs, *signed),
+            },
+            TExprKind::StrEq { .. } | TExprKind::Logical { .. } => self.bool_of(e),
+            TExprKind::Ternary { cond, then, els } => {
+                let r = self.reg();
+                let l_else = self.label();
+                let l_end = self.label();
+                self.cond_jump(cond, l_else, false);
+                let t = self.operand(then);
+                self.emit(Inst::Mov { dst: r, src: t });
+                self.jmp(l_end);
+                self.place_label(l_else);
+                let f = self.operand(els);
+                self.emit(Inst::Mov { dst: r, src: f });
+                self.place_label(l_end);
+                r
+            }
+            TExprKind::Cast(inner) => {
+                let r = self.int(inner);
+                if let Type::Int { size, signed } = e.ty {
+                    self.normalize(r, size, signed);
+                }
+                r
+            }
+            TExprKind::TupleField { tuple, index } => {
+                let Type::Tuple(elems) = &tuple.ty else {
+                    return self.int_const(0);
+                };
+                let off = Type::tuple_offsets(elems)[*index];
+                let size = tuple.ty.layout_size();
+                let slot = self.slot(size);
+                self.mem_into(tuple, Base::Slot(slot), 0, size);
+                let r = self.reg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    base: Base::Slot(slot),
+                    off: off as i16,
+                    size: Size::DW,
+                });
+                r
+            }
+            // Strings and tuples are not integers; sema never asks for them here.
+            TExprKind::Str(_) | TExprKind::StrRead { .. } | TExprKind::Tuple(_) => {
+                self.int_const(0)
+            }
+        }
+    }
+
+    fn int_const(&mut self, v: i64) -> VReg {
+        let r = self.reg();
+        self.mov_imm(r, v);
+        r
+    }
+
+    /// Sign- or zero-extends the low `size` bytes of `r` to 64 bits.
+    pub(super) fn normalize(&mut self, r: VReg, size: u8, signed: bool) {
+        if size >= 8 {
+            return;
+        }
+        if size == 4 && !signed {
+            self.emit(Inst::Alu32 {
+                op: AluOp::And,
+                dst: r,
+                src: Operand::Imm(-1),
+            });
+            return;
+        }
+        let shift = 64 - 8 * size as i32;
+        self.emit(Inst::Alu64 {
+            op: AluOp::Lsh,
+            dst: r,
+            src: Operand::Imm(shift),
+        });
+        self.emit(Inst::Alu64 {
+            op: if signed { AluOp::Arsh } else { AluOp::Rsh },
+            dst: r,
+            src: Operand::Imm(shift),
+        });
+    }
+
+    fn builtin(&mut self, b: BuiltinVar) -> VReg {
+        use BuiltinVar as B;
+        match b {
+            B::Pid | B::Tid => {
+                let r = self.call(helper::GET_CURRENT_PID_TGID, vec![]);
+                self.low_or_high(r, b == B::Pid);
+                r
+            }
+            B::Uid | B::Gid => {
+                let r = self.call(helper::GET_CURRENT_UID_GID, vec![]);
+                self.low_or_high(r, b == B::Gid);
+                r
+            }
+            B::Nsecs => self.call(helper::KTIME_GET_NS, vec![]),
+            B::Elapsed => {
+                let r = self.call(helper::KTIME_GET_NS, vec![]);
+                let start = self.reg();
+                self.mov_imm(start, self.consts.start_ns as i64);
+                self.emit(Inst::Alu64 {
+                    op: AluOp::Sub,
+                    dst: r,
+                    src: Operand::Reg(start),
+                });
+                r
+            }
+            B::Cpu => self.call(helper::GET_SMP_PROCESSOR_ID, vec![]),
+            B::Rand => self.call(helper::GET_PRANDOM_U32, vec![]),
+            B::CurTask => self.call(helper::GET_CURRENT_TASK, vec![]),
+            B::Cpid => self.int_const(self.consts.cpid as i64),
+            B::Ctx => {
+                let r = self.reg();
+                let ctx = self.f.ctx;
+                self.emit(Inst::Mov {
+                    dst: r,
+                    src: Operand::Reg(ctx),
+                });
+                r
+            }
+            // comm is a string; sema never asks for it as an integer.
+            B::Comm => self.int_const(0),
+        }
+    }
+
+    /// Keeps the high 32 bits (`high`) or the low 32 bits of `r`.
+    fn low_or_high(&mut self, r: VReg, high: bool) {
+        if high {
+            self.emit(Inst::Alu64 {
+                op: AluOp::Rsh,
+                dst: r,
+                src: Operand::Imm(32),
+            });
+        } else {
+            self.normalize(r, 4, false);
+        }
+    }
+
+    fn ctx_field(&mut self, f: &CtxField) -> VReg {
+        let ctx = self.f.ctx;
+        let r = self.reg();
+        if f.data_loc {
+            self.emit(Inst::Load {
+                dst: r,
+                base: Base::Reg(ctx),
+                off: f.offset as i16,
+                size: Size::W,
+            });
+            self.emit(Inst::Alu64 {
+                op: AluOp::And,
+                dst: r,
+                src: Operand::Imm(0xffff),
+            });
+            self.emit(Inst::Alu64 {
+                op: AluOp::Add,
+                dst: r,
+                src: Operand::Reg(ctx),
+            });
+            return r;
+        }
+        if f.inline_array {
+            self.emit(Inst::Mov {
+                dst: r,
+                src: Operand::Reg(ctx),
+            });
+            self.emit(Inst::Alu64 {
+                op: AluOp::Add,
+                dst: r,
+                src: Operand::Imm(f.offset as i32),
+            });
+            return r;
+        }
+        let size = Size::from_bytes(f.size).unwrap_or(Size::DW);
+        self.emit(Inst::Load {
+            dst: r,
+            base: Base::Reg(ctx),
+            off: f.offset as i16,
+            size,
+        });
+        if f.signed {
+            self.normalize(r, f.size as u8, true);
+        }
+        r
+    }
+
+    fn arith(&mut self, op: BinOp, lhs: &TExpr, rhs: &TExpr, signed: bool) -> VReg {
+        let a = self.int(lhs);
+        let alu = match op {
+            BinOp::Add => AluOp::Add,
+            BinOp::Sub => AluOp::Sub,
+            BinOp::Mul => AluOp::Mul,
+            BinOp::BitAnd => AluOp::And,
+            BinOp::BitOr => AluOp::Or,
+            BinOp::BitXor => AluOp::Xor,
+            BinOp::Shl => AluOp::Lsh,
+            BinOp::Shr if signed => AluOp::Arsh,
+            BinOp::Shr => AluOp::Rsh,
+            BinOp::Div | BinOp::Mod if signed => {
+                let b = self.int(rhs);
+                self.signed_divmod(a, b, op == BinOp::Div);
+                return a;
+            }
+            BinOp::Div => AluOp::Div,
+            BinOp::Mod => AluOp::Mod,
+            _ => AluOp::Add,
+        };
+        // A constant zero divisor stays in a register: the verifier rejects `/ 0` as an immediate.
+        let b = match (&rhs.kind, alu) {
+            (TExprKind::Int(0), AluOp::Div | AluOp::Mod) => Operand::Reg(self.int(rhs)),
+            _ => self.operand(rhs),
+        };
+        self.emit(Inst::Alu64 {
+            op: alu,
+            dst: a,
+            src: b,
+        });
+        a
+    }
+
+    /// `a = a / b` or `a = a % b` with C's signed semantics (truncation toward zero; the
+    /// remainder takes the dividend's sign), from unsigned eBPF division.
+    fn signed_divmod(&mut self, a: VReg, b: VReg, div: bool) {
+        let neg = self.int_const(0);
+        let l1 = self.label();
+        self.jmp_if(Cond::Sge, a, Operand::Imm(0), l1);
+        self.emit(Inst::Neg { dst: a });
+        self.mov_imm(neg, 1);
+        self.place_label(l1);
+        let l2 = self.label();
+        self.jmp_if(Cond::Sge, b, Operand::Imm(0), l2);
+        self.emit(Inst::Neg { dst: b });
+        if div {
+            self.emit(Inst::Alu64 {
+                op: AluOp::Xor,
+                dst: neg,
+                src: Operand::Imm(1),
+            });
+        }
+        self.place_label(l2);
+        self.emit(Inst::Alu64 {
+            op: if div { AluOp::Div } else { AluOp::Mod },
+            dst: a,
+            src: Operand::Reg(b),
+        });
+        let l3 = self.label();
+        self.jmp_if(Cond::Eq, neg, Operand::Imm(0), l3);
+        self.emit(Inst::Neg { dst: a });
+        self.place_label(l3);
+    }
+
+    /// Materialises a condition as 0 or 1.
+    fn bool_of(&mut self, e: &TExpr) -> VReg {
+        let r = self.int_const(1);
+        let l_true = self.label();
+        self.cond_jump(e, l_true, true);
+        self.mov_imm(r, 0);
+        self.place_label(l_true);
+        r
+    }
+
+    /// Jumps to `target` when `e` is true (`when == true`) or false (`when == false`), and
+    /// falls through otherwise.
+    pub(super) fn cond_jump(&mut self, e: &TExpr, target: Label, when: bool) {
+        let saved = self.span;
+        self.span = e.span;
+        match &e.kind {
+            TExprKind::Binary {
+                op, lhs, rhs, signed,
+            } if is_compare(*op) => {
+                let mut cond = compare_cond(*op, *signed);
+                if !when {
+                    cond = negate(cond);
+                }
+                let a = self.int(lhs);
+                let b = self.operand(rhs);
+                self.jmp_if(cond, a, b, target);
+            }
+            TExprKind::Unary {
+                op: UnOp::Not,
+                expr,
+            } => self.cond_jump(expr, target, !when),
+            TExprKind::Logical { and, lhs, rhs } => {
+                // a && b: false as soon as a is false; a || b: true as soon as a is true.
+                if *and == when {
+                    let skip = self.label();
+                    self.cond_jump(lhs, skip, !when);
+                    self.cond_jump(rhs, target, when);
+                    self.place_label(skip);
+                } else {
+                    self.cond_jump(lhs, target, when);
+                    self.cond_jump(rhs, target, when);
+                }
+            }
+            TExprKind::StrEq { lhs, rhs, negate } => {
+                self.str_eq_jump(lhs, rhs, target, when != *negate);
+            }
+            TExprKind::Int(v) => {
+                if (*v != 0) == when {
+                    self.jmp(target);
+                }
+            }
+            _ => {
+                let r = self.int(e);
+                let cond = if when { Cond::Ne } else { Cond::Eq };
+                self.jmp_if(cond, r, Operand::Imm(0), target);
+            }
+        }
+        self.span = saved;
+    }
+}
+
+fn is_compare(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
+    )
+}
+
+fn compare_cond(op: BinOp, signed: bool) -> Cond {
+    match (op, signed) {
+        (BinOp::Eq, _) => Cond::Eq,
+        (BinOp::Ne, _) => Cond::Ne,
+        (BinOp::Lt, true) => Cond::Slt,
+        (BinOp::Le, true) => Cond::Sle,
+        (BinOp::Gt, true) => Cond::Sgt,
+        (BinOp::Ge, true) => Cond::Sge,
+        (BinOp::Lt, false) => Cond::Lt,
+        (BinOp::Le, false) => Cond::Le,
+        (BinOp::Gt, false) => Cond::Gt,
+        _ => Cond::Ge,
+    }
+}
+
+fn negate(c: Cond) -> Cond {
+    match c {
+        Cond::Eq => Cond::Ne,
+        Cond::Ne => Cond::Eq,
+        Cond::Gt => Cond::Le,
+        Cond::Ge => Cond::Lt,
+        Cond::Lt => Cond::Ge,
+        Cond::Le => Cond::Gt,
+        Cond::Sgt => Cond::Sle,
+        Cond::Sge => Cond::Slt,
+        Cond::Slt => Cond::Sge,
+        Cond::Sle => Cond::Sgt,
+        // JSET has no negation; callers never negate it.
+        Cond::Set => Cond::Set,
+    }
+}

@@ -1,0 +1,736 @@
+//! Lowering values that live in memory (strings, tuples, keys, records) and map operations.
+
+use super::{Lowerer, VarHome};
+use crate::codegen::ir::*;
+use crate::sema::typed::*;
+use crate::sema::types::Type;
+
+/// `BPF_ANY` for map_update_elem.
+const BPF_ANY: i32 = 0;
+
+/// Where a string can be read from for a comparison.
+enum StrPlace {
+    Mem(Base, i16, u32),
+    Literal(Vec<u8>),
+}
+
+impl Lowerer<'_> {
+    /// Stores zeros over `[off, off + size)` of `base` (size a multiple of 8 rounded up).
+    pub(super) fn zero(&mut self, base: Base, off: i32, size: u32) {
+        let mut o = 0;
+        while o < size {
+            self.emit(Inst::Store {
+                base,
+                off: (off + o as i32) as i16,
+                src: Operand::Imm(0),
+                size: Size::DW,
+            });
+            o += 8;
+        }
+    }
+
+    /// Copies `size` bytes (a multiple of 8) from `src` to `dst`.
+    pub(super) fn copy(&mut self, dst: Base, doff: i32, src: Base, soff: i32, size: u32) {
+        let t = self.reg();
+        let mut o = 0;
+        while o + 8 <= size {
+            self.emit(Inst::Load {
+                dst: t,
+                base: src,
+                off: (soff + o as i32) as i16,
+                size: Size::DW,
+            });
+            self.emit(Inst::Store {
+                base: dst,
+                off: (doff + o as i32) as i16,
+                src: Operand::Reg(t),
+                size: Size::DW,
+            });
+            o += 8;
+        }
+    }
+
+    /// Writes the value of a string/tuple/integer expression into `base + off`, filling exactly
+    /// `dst_size` bytes (zero padding after the value).
+    pub(super) fn mem_into(&mut self, e: &TExpr, base: Base, off: i32, dst_size: u32) {
+        let saved = self.span;
+        self.span = e.span;
+        self.mem_into_inner(e, base, off, dst_size);
+        self.span = saved;
+    }
+
+    fn mem_into_inner(&mut self, e: &TExpr, base: Base, off: i32, dst_size: u32) {
+        let src_size = e.ty.layout_size().min(dst_size);
+        match &e.kind {
+            _ if e.ty.is_int() => {
+                let v = self.operand(e);
+                self.emit(Inst::Store {
+                    base,
+                    off: off as i16,
+                    src: v,
+                    size: Size::DW,
+                });
+                self.zero(base, off + 8, dst_size.saturating_sub(8));
+            }
+            TExprKind::Str(bytes) => {
+                let mut padded = bytes.clone();
+                padded.resize(dst_size as usize, 0);
+                for (i, chunk) in padded.chunks(8).enumerate() {
+                    let mut w = [0u8; 8];
+                    w[..chunk.len()].copy_from_slice(chunk);
+                    let v = i64::from_le_bytes(w);
+                    let src = match i32::try_from(v) {
+                        Ok(imm) => Operand::Imm(imm),
+                        Err(_) => {
+                            let r = self.reg();
+                            self.emit(Inst::LdImm64 { dst: r, imm: v });
+                            Operand::Reg(r)
+                        }
+                    };
+                    self.emit(Inst::Store {
+                        base,
+                        off: (off + 8 * i as i32) as i16,
+                        src,
+                        size: Size::DW,
+                    });
+                }
+            }
+            TExprKind::Builtin(BuiltinVar::Comm) => {
+                // get_current_comm pads the whole buffer with zeros.
+                let p = self.addr(base, off);
+                let n = src_size.min(16) as i32;
+                self.call(
+                    helper::GET_CURRENT_COMM,
+                    vec![Operand::Reg(p), Operand::Imm(n)],
+                );
+                self.zero(base, off + 16, dst_size.saturating_sub(16));
+            }
+            TExprKind::Var(v) => match self.vars[*v as usize] {
+                VarHome::Slot(slot, size) => {
+                    let n = size.min(dst_size);
+                    self.copy(base, off, Base::Slot(slot), 0, n);
+                    self.zero(base, off + n as i32, dst_size - n);
+                }
+                VarHome::Reg(_) => self.zero(base, off, dst_size),
+            },
+            TExprKind::MapRead { map, keys } => {
+                self.zero(base, off, dst_size);
+                let found = self.lookup(*map, keys, 0);
+                let l_miss = self.label();
+                self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_miss);
+                self.copy(base, off, Base::Reg(found), 0, src_size);
+                self.place_label(l_miss);
+            }
+            TExprKind::StrRead { ptr, len, user } => {
+                self.zero(base, off, dst_size);
+                let src = self.operand(ptr);
+                let cap = src_size.min(dst_size) as i32;
+                let size = match len {
+                    None => Operand::Imm(cap),
+                    Some(l) => {
+                        // str(p, n) reads at most n - 1 characters and the NUL.
+                        let n = self.int(l);
+                        let ok = self.label();
+                        self.jmp_if(Cond::Le, n, Operand::Imm(cap), ok);
+                        self.mov_imm(n, cap as i64);
+                        self.place_label(ok);
+                        Operand::Reg(n)
+                    }
+                };
+                let p = self.addr(base, off);
+                let helper = if *user {
+                    helper::PROBE_READ_USER_STR
+                } else {
+                    helper::PROBE_READ_KERNEL_STR
+                };
+                self.call(helper, vec![Operand::Reg(p), size, src]);
+            }
+            TExprKind::CtxField(f) if f.inline_array => {
+                self.zero(base, off, dst_size);
+                let src = Operand::Reg(self.int(e));
+                let p = self.addr(base, off);
+                let n = f.size.min(dst_size.saturating_sub(1)) as i32;
+                self.call(
+                    helper::PROBE_READ_KERNEL,
+                    vec![Operand::Reg(p), Operand::Imm(n), src],
+                );
+            }
+            TExprKind::Ternary { cond, then, els } => {
+                let l_else = self.label();
+                let l_end = self.label();
+                self.cond_jump(cond, l_else, false);
+                self.mem_into(then, base, off, dst_size);
+                self.jmp(l_end);
+                self.place_label(l_else);
+                self.mem_into(els, base, off, dst_size);
+                self.place_label(l_end);
+            }
+            TExprKind::Tuple(elems) => {
+                let Type::Tuple(types) = &e.ty else {
+                    return self.zero(base, off, dst_size);
+                };
+                let offsets = Type::tuple_offsets(types);
+                for (el, o) in elems.iter().zip(offsets) {
+                    let size = el.ty.layout_size();
+                    self.mem_into(el, base, off + o as i32, size);
+                }
+                let used = e.ty.layout_size();
+                self.zero(base, off + used as i32, dst_size.saturating_sub(used));
+            }
+            TExprKind::TupleField { tuple, index } => {
+                let Type::Tuple(types) = &tuple.ty else {
+                    return self.zero(base, off, dst_size);
+                };
+                let o = Type::tuple_offsets(types)[*index];
+                let size = tuple.ty.layout_size();
+                let slot = self.slot(size);
+                self.mem_into(tuple, Base::Slot(slot), 0, size);
+                let n = types[*index].layout_size().min(dst_size);
+                self.copy(base, off, Base::Slot(slot), o as i32, n);
+                self.zero(base, off + n as i32, dst_size - n);
+            }
+            _ => self.zero(base, off, dst_size),
+        }
+    }
+
+    /// The address `base + off` in a register.
+    fn addr(&mut self, base: Base, off: i32) -> VReg {
+        match base {
+            Base::Slot(slot) => self.stack_addr(slot, off),
+            Base::Reg(r) => {
+                let p = self.reg();
+                self.emit(Inst::Mov {
+                    dst: p,
+                    src: Operand::Reg(r),
+                });
+                if off != 0 {
+                    self.emit(Inst::Alu64 {
+                        op: AluOp::Add,
+                        dst: p,
+                        src: Operand::Imm(off),
+                    });
+                }
+                p
+            }
+        }
+    }
+
+    /// Builds the key of `@map[keys]` in a fresh zeroed slot with `extra` bytes after it
+    /// (hist buckets).
+    pub(super) fn key(&mut self, map: MapIdx, keys: &[TExpr], extra: u32) -> SlotId {
+        let info = &self.checked.maps[map as usize];
+        let user = info.user_key_size();
+        let offsets = info.key_offsets();
+        let types = info.keys.clone();
+        let slot = self.slot(user + extra);
+        if keys.is_empty() {
+            self.zero(Base::Slot(slot), 0, user + extra);
+            return slot;
+        }
+        for ((k, o), t) in keys.iter().zip(offsets).zip(types) {
+            self.mem_into(k, Base::Slot(slot), o as i32, t.layout_size());
+        }
+        self.zero(Base::Slot(slot), user as i32, extra);
+        slot
+    }
+
+    /// `map_lookup_elem(&map, &key)`: a register holding the value pointer or 0.
+    fn lookup(&mut self, map: MapIdx, keys: &[TExpr], extra: u32) -> VReg {
+        let key = self.key(map, keys, extra);
+        self.lookup_key(map, key)
+    }
+
+    fn lookup_key(&mut self, map: MapIdx, key: SlotId) -> VReg {
+        let fd = self.map_fd(map);
+        let k = self.stack_addr(key, 0);
+        self.call(
+            helper::MAP_LOOKUP_ELEM,
+            vec![Operand::Reg(fd), Operand::Reg(k)],
+        )
+    }
+
+    fn update(&mut self, map: MapIdx, key: SlotId, value: SlotId) {
+        let fd = self.map_fd(map);
+        let k = self.stack_addr(key, 0);
+        let v = self.stack_addr(value, 0);
+        self.call(
+            helper::MAP_UPDATE_ELEM,
+            vec![
+                Operand::Reg(fd),
+                Operand::Reg(k),
+                Operand::Reg(v),
+                Operand::Imm(BPF_ANY),
+            ],
+        );
+    }
+
+    pub(super) fn map_read_int(&mut self, map: MapIdx, keys: &[TExpr]) -> VReg {
+        let r = self.reg();
+        self.mov_imm(r, 0);
+        let found = self.lookup(map, keys, 0);
+        let l_miss = self.label();
+        self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_miss);
+        self.emit(Inst::Load {
+            dst: r,
+            base: Base::Reg(found),
+            off: 0,
+            size: Size::DW,
+        });
+        self.place_label(l_miss);
+        r
+    }
+
+    pub(super) fn map_store(&mut self, map: MapIdx, keys: &[TExpr], value: &TExpr) {
+        let size = self.checked.maps[map as usize].def.value_size;
+        let v = self.slot(size);
+        self.mem_into(value, Base::Slot(v), 0, size);
+        let key = self.key(map, keys, 0);
+        self.update(map, key, v);
+    }
+
+    pub(super) fn map_agg(&mut self, map: MapIdx, keys: &[TExpr], op: &AggOp) {
+        let info = &self.checked.maps[map as usize];
+        let user = info.user_key_size();
+        let value = info.value.clone();
+        match op {
+            AggOp::Count => {
+                let key = self.key(map, keys, 0);
+                self.add_to(map, key, Operand::Imm(1));
+            }
+            AggOp::Sum(x) => {
+                let v = self.operand(x);
+                let key = self.key(map, keys, 0);
+                self.add_to(map, key, v);
+            }
+            AggOp::Hist(x) => {
+                let v = self.int(x);
+                let b = self.hist_bucket(v);
+                let key = self.key(map, keys, 8);
+                self.store_bucket(key, user, b);
+                self.add_to(map, key, Operand::Imm(1));
+            }
+            AggOp::Lhist(x) => {
+                let MapValueType::Lhist { min, max, step } = value else {
+                    return;
+                };
+                let v = self.int(x);
+                let b = self.lhist_bucket(v, min, max, step);
+                let key = self.key(map, keys, 8);
+                self.store_bucket(key, user, b);
+                self.add_to(map, key, Operand::Imm(1));
+            }
+            AggOp::Avg(x) => {
+                let v = self.int(x);
+                let key = self.key(map, keys, 0);
+                self.avg_update(map, key, v);
+            }
+            AggOp::Min(x) | AggOp::Max(x) => {
+                let signed = matches!(value, MapValueType::Agg { signed: true, .. });
+                let is_min = matches!(op, AggOp::Min(_));
+                let v = self.int(x);
+                let key = self.key(map, keys, 0);
+                self.minmax_update(map, key, v, is_min, signed);
+            }
+        }
+    }
+
+    fn store_bucket(&mut self, key: SlotId, at: u32, bucket: VReg) {
+        self.emit(Inst::Store {
+            base: Base::Slot(key),
+            off: at as i16,
+            src: Operand::Reg(bucket),
+            size: Size::DW,
+        });
+    }
+
+    /// `*value(key) += delta` in a per-CPU map, creating the entry when missing.
+    fn add_to(&mut self, map: MapIdx, key: SlotId, delta: Operand) {
+        let found = self.lookup_key(map, key);
+        let l_miss = self.label();
+        let l_end = self.label();
+        self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_miss);
+        let t = self.reg();
+        self.emit(Inst::Load {
+            dst: t,
+            base: Base::Reg(found),
+            off: 0,
+            size: Size::DW,
+        });
+        self.emit(Inst::Alu64 {
+            op: AluOp::Add,
+            dst: t,
+            src: delta,
+        });
+        self.emit(Inst::Store {
+            base: Base::Reg(found),
+            off: 0,
+            src: Operand::Reg(t),
+            size: Size::DW,
+        });
+        self.jmp(l_end);
+        self.place_label(l_miss);
+        let init = self.slot(8);
+        self.emit(Inst::Store {
+            base: Base::Slot(init),
+            off: 0,
+            src: delta,
+            size: Size::DW,
+        });
+        self.update(map, key, init);
+        self.place_label(l_end);
+    }
+
+    /// avg/stats: `(count, total) += (1, v)`.
+    fn avg_update(&mut self, map: MapIdx, key: SlotId, v: VReg) {
+        let found = self.lookup_key(map, key);
+        let l_miss = self.label();
+        let l_end = self.label();
+        self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_miss);
+        let t = self.reg();
+        for (off, delta) in [(0i16, Operand::Imm(1)), (8, Operand::Reg(v))] {
+            self.emit(Inst::Load {
+                dst: t,
+                base: Base::Reg(found),
+                off,
+                size: Size::DW,
+            });
+            self.emit(Inst::Alu64 {
+                op: AluOp::Add,
+                dst: t,
+                src: delta,
+            });
+            self.emit(Inst::Store {
+                base: Base::Reg(found),
+                off,
+                src: Operand::Reg(t),
+                size: Size::DW,
+            });
+        }
+        self.jmp(l_end);
+        self.place_label(l_miss);
+        let init = self.slot(16);
+        self.emit(Inst::Store {
+            base: Base::Slot(init),
+            off: 0,
+            src: Operand::Imm(1),
+            size: Size::DW,
+        });
+        self.emit(Inst::Store {
+            base: Base::Slot(init),
+            off: 8,
+            src: Operand::Reg(v),
+            size: Size::DW,
+        });
+        self.update(map, key, init);
+        self.place_label(l_end);
+    }
+
+    /// min/max: `(value, valid)`; a CPU's slot that was never written has valid = 0.
+    fn minmax_update(&mut self, map: MapIdx, key: SlotId, v: VReg, is_min: bool, signed: bool) {
+        let found = self.lookup_key(map, key);
+        let l_miss = self.label();
+        let l_store = self.label();
+        let l_end = self.label();
+        self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_miss);
+        let t = self.reg();
+        self.emit(Inst::Load {
+            dst: t,
+            base: Base::Reg(found),
+            off: 8,
+            size: Size::DW,
+        });
+        self.jmp_if(Cond::Eq, t, Operand::Imm(0), l_store);
+        self.emit(Inst::Load {
+            dst: t,
+            base: Base::Reg(found),
+            off: 0,
+            size: Size::DW,
+        });
+        // Keep the old value unless v beats it.
+        let beats = match (is_min, signed) {
+            (true, true) => Cond::Slt,
+            (true, false) => Cond::Lt,
+            (false, true) => Cond::Sgt,
+            (false, false) => Cond::Gt,
+        };
+        self.jmp_if(beats, v, Operand::Reg(t), l_store);
+        self.jmp(l_end);
+        self.place_label(l_store);
+        self.emit(Inst::Store {
+            base: Base::Reg(found),
+            off: 0,
+            src: Operand::Reg(v),
+            size: Size::DW,
+        });
+        self.emit(Inst::Store {
+            base: Base::Reg(found),
+            off: 8,
+            src: Operand::Imm(1),
+            size: Size::DW,
+        });
+        self.jmp(l_end);
+        self.place_label(l_miss);
+        let init = self.slot(16);
+        self.emit(Inst::Store {
+            base: Base::Slot(init),
+            off: 0,
+            src: Operand::Reg(v),
+            size: Size::DW,
+        });
+        self.emit(Inst::Store {
+            base: Base::Slot(init),
+            off: 8,
+            src: Operand::Imm(1),
+            size: Size::DW,
+        });
+        self.update(map, key, init);
+        self.place_label(l_end);
+    }
+
+    /// The hist bucket of `v` (see `runtime::value::hist_bucket`): 0 for negatives, 1 for 0,
+    /// `2 + floor(log2(v))` otherwise.
+    fn hist_bucket(&mut self, v: VReg) -> VReg {
+        let b = self.reg();
+        let l_end = self.label();
+        let l_pos = self.label();
+        self.mov_imm(b, 0);
+        self.jmp_if(Cond::Slt, v, Operand::Imm(0), l_end);
+        self.mov_imm(b, 1);
+        self.jmp_if(Cond::Eq, v, Operand::Imm(0), l_end);
+        self.place_label(l_pos);
+        self.mov_imm(b, 2);
+        let t = self.reg();
+        for shift in [32, 16, 8, 4, 2, 1] {
+            let skip = self.label();
+            self.emit(Inst::Mov {
+                dst: t,
+                src: Operand::Reg(v),
+            });
+            self.emit(Inst::Alu64 {
+                op: AluOp::Rsh,
+                dst: t,
+                src: Operand::Imm(shift),
+            });
+            self.jmp_if(Cond::Eq, t, Operand::Imm(0), skip);
+            self.emit(Inst::Alu64 {
+                op: AluOp::Add,
+                dst: b,
+                src: Operand::Imm(shift),
+            });
+            self.emit(Inst::Mov {
+                dst: v,
+                src: Operand::Reg(t),
+            });
+            self.place_label(skip);
+        }
+        self.place_label(l_end);
+        b
+    }
+
+    /// The lhist bucket of `v` (see `runtime::value::lhist_bucket`).
+    fn lhist_bucket(&mut self, v: VReg, min: i64, max: i64, step: i64) -> VReg {
+        let n = (max - min) / step;
+        let b = self.reg();
+        let l_end = self.label();
+        let lo = self.imm_or_reg(min);
+        self.mov_imm(b, 0);
+        self.jmp_if(Cond::Slt, v, lo, l_end);
+        let hi = self.imm_or_reg(min + n * step);
+        self.mov_imm(b, n + 1);
+        self.jmp_if(Cond::Sge, v, hi, l_end);
+        self.emit(Inst::Mov {
+            dst: b,
+            src: Operand::Reg(v),
+        });
+        let lo = self.imm_or_reg(min);
+        self.emit(Inst::Alu64 {
+            op: AluOp::Sub,
+            dst: b,
+            src: lo,
+        });
+        let st = self.imm_or_reg(step);
+        self.emit(Inst::Alu64 {
+            op: AluOp::Div,
+            dst: b,
+            src: st,
+        });
+        self.emit(Inst::Alu64 {
+            op: AluOp::Add,
+            dst: b,
+            src: Operand::Imm(1),
+        });
+        self.place_label(l_end);
+        b
+    }
+
+    fn imm_or_reg(&mut self, v: i64) -> Operand {
+        match i32::try_from(v) {
+            Ok(i) => Operand::Imm(i),
+            Err(_) => {
+                let r = self.reg();
+                self.emit(Inst::LdImm64 { dst: r, imm: v });
+                Operand::Reg(r)
+            }
+        }
+    }
+
+    pub(super) fn printf(&mut self, id: u32, args: &[TExpr]) {
+        let info = &self.checked.printfs[id as usize];
+        let size = info.size;
+        let offsets = info.offsets.clone();
+        let types = info.args.clone();
+        let rec = self.slot(size);
+        self.header(rec, event::PRINTF, id);
+        for ((a, off), t) in args.iter().zip(offsets).zip(types) {
+            self.mem_into(a, Base::Slot(rec), off as i32, t.layout_size());
+        }
+        self.output(rec, size);
+    }
+
+    /// A header-only event: exit, print/clear/zero of a map.
+    pub(super) fn event(&mut self, kind: u32, id: u32) {
+        let rec = self.slot(event::HEADER);
+        self.header(rec, kind, id);
+        self.output(rec, event::HEADER);
+    }
+
+    fn header(&mut self, rec: SlotId, kind: u32, id: u32) {
+        for (off, v) in [(0i16, kind), (4, id)] {
+            self.emit(Inst::Store {
+                base: Base::Slot(rec),
+                off,
+                src: Operand::Imm(v as i32),
+                size: Size::W,
+            });
+        }
+    }
+
+    /// `ringbuf_output(&ringbuf, rec, size, 0)`; a failure adds one to the lost counter.
+    fn output(&mut self, rec: SlotId, size: u32) {
+        let ringbuf = self.checked.ringbuf;
+        let lost = self.checked.lost;
+        let fd = self.map_fd(ringbuf);
+        let p = self.stack_addr(rec, 0);
+        let ret = self.call(
+            helper::RINGBUF_OUTPUT,
+            vec![
+                Operand::Reg(fd),
+                Operand::Reg(p),
+                Operand::Imm(size as i32),
+                Operand::Imm(0),
+            ],
+        );
+        let l_ok = self.label();
+        self.jmp_if(Cond::Eq, ret, Operand::Imm(0), l_ok);
+        let key = self.slot(8);
+        self.emit(Inst::Store {
+            base: Base::Slot(key),
+            off: 0,
+            src: Operand::Imm(0),
+            size: Size::DW,
+        });
+        let found = self.lookup_key(lost, key);
+        self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_ok);
+        let one = self.reg();
+        self.mov_imm(one, 1);
+        self.emit(Inst::AtomicAdd {
+            base: Base::Reg(found),
+            off: 0,
+            src: one,
+            size: Size::DW,
+        });
+        self.place_label(l_ok);
+    }
+
+    /// Jumps to `target` when the strings are equal (`when`) or differ (`!when`).
+    pub(super) fn str_eq_jump(&mut self, lhs: &TExpr, rhs: &TExpr, target: Label, when: bool) {
+        let a = self.str_place(lhs);
+        let b = self.str_place(rhs);
+        let (a, b) = match (a, b) {
+            (StrPlace::Literal(x), StrPlace::Literal(y)) => {
+                if (x == y) == when {
+                    self.jmp(target);
+                }
+                return;
+            }
+            (lit @ StrPlace::Literal(_), mem) => (mem, lit),
+            other => other,
+        };
+        let StrPlace::Mem(base, off, asize) = a else {
+            return;
+        };
+        // Compare n bytes: the NUL of the shorter buffer is included, and both are zero padded.
+        let n = match &b {
+            StrPlace::Literal(bytes) => (bytes.len() as u32 + 1).min(asize),
+            StrPlace::Mem(_, _, bsize) => asize.min(*bsize),
+        };
+        let differ = if when { self.label() } else { target };
+        let mut pos = 0u32;
+        let ta = self.reg();
+        let tb = self.reg();
+        while pos < n {
+            let width = [8u32, 4, 2, 1]
+                .into_iter()
+                .find(|w| pos + w <= n)
+                .unwrap_or(1);
+            let size = Size::from_bytes(width).unwrap_or(Size::B);
+            self.emit(Inst::Load {
+                dst: ta,
+                base,
+                off: off + pos as i16,
+                size,
+            });
+            let rhs = match &b {
+                StrPlace::Literal(bytes) => {
+                    let mut w = [0u8; 8];
+                    for i in 0..width as usize {
+                        w[i] = bytes.get(pos as usize + i).copied().unwrap_or(0);
+                    }
+                    let v = u64::from_le_bytes(w) as i64;
+                    match i32::try_from(v) {
+                        Ok(imm) => Operand::Imm(imm),
+                        Err(_) => {
+                            self.emit(Inst::LdImm64 { dst: tb, imm: v });
+                            Operand::Reg(tb)
+                        }
+                    }
+                }
+                StrPlace::Mem(bb, boff, _) => {
+                    self.emit(Inst::Load {
+                        dst: tb,
+                        base: *bb,
+                        off: boff + pos as i16,
+                        size,
+                    });
+                    Operand::Reg(tb)
+                }
+            };
+            self.jmp_if(Cond::Ne, ta, rhs, differ);
+            pos += width;
+        }
+        if when {
+            self.jmp(target);
+            self.place_label(differ);
+        }
+    }
+
+    fn str_place(&mut self, e: &TExpr) -> StrPlace {
+        match &e.kind {
+            TExprKind::Str(bytes) => StrPlace::Literal(bytes.clone()),
+            TExprKind::Var(v) => match self.vars[*v as usize] {
+                VarHome::Slot(slot, size) => StrPlace::Mem(Base::Slot(slot), 0, size),
+                VarHome::Reg(_) => StrPlace::Literal(Vec::new()),
+            },
+            _ => {
+                let size = e.ty.layout_size();
+                let slot = self.slot(size);
+                self.mem_into(e, Base::Slot(slot), 0, size);
+                let cap = match e.ty {
+                    Type::Str { size } => size,
+                    _ => size,
+                };
+                StrPlace::Mem(Base::Slot(slot), 0, cap)
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Lowering the checked program to IR: one `ir::Function` per probe. Fed by `sema::Checked`.
+
+mod expr;
+mod mem;
+
+use super::ir::*;
+use crate::sema::typed::*;
+use crate::sema::types::Type;
+use crate::source::Span;
+
+/// Run-time constants baked into the programs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Consts {
+    /// `cpid`: the pid of the `-c` command (0 without one).
+    pub cpid: u64,
+    /// CLOCK_MONOTONIC nanoseconds at start, for `elapsed`.
+    pub start_ns: u64,
+}
+
+/// Lowers every probe of a checked program.
+pub fn lower(checked: &Checked, consts: Consts) -> Vec<Function> {
+    checked
+        .probes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Lowerer::new(checked, consts, p, i).run(p))
+        .collect()
+}
+
+/// Where a scratch variable lives.
+#[derive(Clone, Copy, Debug)]
+enum VarHome {
+    Reg(VReg),
+    Slot(SlotId, u32),
+}
+
+pub(super) struct Lowerer<'a> {
+    checked: &'a Checked,
+    consts: Consts,
+    f: Function,
+    span: Span,
+    vars: Vec<VarHome>,
+    /// (continue target, break target) of the enclosing loops.
+    loops: Vec<(Label, Label)>,
+    /// Jump here to end the program.
+    end: Label,
+    /// Temporary slots free for reuse: (slot, size).
+    free_slots: Vec<(SlotId, u32)>,
+    /// Temporary slots taken since the current statement began.
+    taken_slots: Vec<(SlotId, u32)>,
+}
+
+impl<'a> Lowerer<'a> {
+    fn new(checked: &'a Checked, consts: Consts, p: &CheckedProbe, index: usize) -> Self {
+        let mut f = Function {
+            name: program_name(index, &p.attach_text),
+            ..Function::default()
+        };
+        f.ctx = VReg(0);
+        f.nregs = 1;
+        Lowerer {
+            checked,
+            consts,
+            f,
+            span: p.span,
+            vars: Vec::new(),
+            loops: Vec::new(),
+            end: Label(0),
+            free_slots: Vec::new(),
+            taken_slots: Vec::new(),
+        }
+    }
+
+    fn run(mut self, p: &CheckedProbe) -> Function {
+        self.end = self.label();
+        for ty in &p.var_types {
+            let home = match ty {
+                Type::Str { .. } | Type::Tuple(_) => {
+                    let size = ty.layout_size();
+                    let slot = self.slot_permanent(size);
+                    self.zero(Base::Slot(slot), 0, size);
+                    VarHome::Slot(slot, size)
+                }
+                _ => {
+                    let r = self.reg();
+                    self.emit(Inst::Mov {
+                        dst: r,
+                        src: Operand::Imm(0),
+                    });
+                    VarHome::Reg(r)
+                }
+            };
+            self.vars.push(home);
+        }
+        if let Some(pred) = &p.predicate {
+            self.span = pred.span;
+            let end = self.end;
+            self.cond_jump(pred, end, false);
+            self.release_temps();
+        }
+        self.stmts(&p.body);
+        self.place_label(self.end);
+        self.emit(Inst::Exit {
+            ret: Operand::Imm(0),
+        });
+        self.f
+    }
+
+    // ---- building blocks ----
+
+    pub(super) fn emit(&mut self, inst: Inst) {
+        self.f.insts.push(SpannedInst {
+            inst,
+            span: self.span,
+        });
+    }
+
+    pub(super) fn reg(&mut self) -> VReg {
+        let r = VReg(self.f.nregs);
+        self.f.nregs += 1;
+        r
+    }
+
+    pub(super) fn label(&mut self) -> Label {
+        let l = Label(self.f.nlabels);
+        self.f.nlabels += 1;
+        l
+    }
+
+    pub(super) fn place_label(&mut self, l: Label) {
+        self.emit(Inst::Label(l));
+    }
+
+    /// A slot that lives for the whole program (variables).
+    fn slot_permanent(&mut self, size: u32) -> SlotId {
+        let id = SlotId(self.f.slots.len() as u32);
+        self.f.slots.push(SlotInfo {
+            size: size.div_ceil(8) * 8,
+            align: 8,
+            span: self.span,
+        });
+        id
+    }
+
+    /// A slot for the current statement; reused by later statements.
+    pub(super) fn slot(&mut self, size: u32) -> SlotId {
+        let size = size.div_ceil(8).max(1) * 8;
+        if let Some(i) = self.free_slots.iter().position(|&(_, s)| s == size) {
+            let (id, s) = self.free_slots.swap_remove(i);
+            self.taken_slots.push((id, s));
+            return id;
+        }
+        let id = self.slot_permanent(size);
+        self.taken_slots.push((id, size));
+        id
+    }
+
+    fn release_temps(&mut self) {
+        let taken = std::mem::take(&mut self.taken_slots);
+        self.free_slots.extend(taken);
+    }
+
+    pub(super) fn mov_imm(&mut self, dst: VReg, v: i64) {
+        if let Ok(i) = i32::try_from(v) {
+            self.emit(Inst::Mov {
+                dst,
+                src: Operand::Imm(i),
+            });
+        } else {
+            self.emit(Inst::LdImm64 { dst, imm: v });
+        }
+    }
+
+    pub(super) fn stack_addr(&mut self, slot: SlotId, off: i32) -> VReg {
+        let r = self.reg();
+        self.emit(Inst::StackAddr { dst: r, slot, off });
+        r
+    }
+
+    pub(super) fn map_fd(&mut self, map: MapIdx) -> VReg {
+        let r = self.reg();
+        self.emit(Inst::LdMapFd {
+            dst: r,
+            map: MapId(map),
+        });
+        r
+    }
+
+    pub(super) fn call(&mut self, helper: u32, args: Vec<Operand>) -> VReg {
+        let r = self.reg();
+        self.emit(Inst::Call {
+            helper,
+            args,
+            ret: Some(r),
+        });
+        r
+    }
+
+    pub(super) fn jmp_if(&mut self, cond: Cond, a: VReg, b: Operand, target: Label) {
+        self.emit(Inst::JmpIf { cond, a, b, target });
+    }
+
+    pub(super) fn jmp(&mut self, target: Label) {
+        self.emit(Inst::Jmp { target });
+    }
+
+    // ---- statements ----
+
+    fn stmts(&mut self, stmts: &[TStmt]) {
+        for s in stmts {
+            self.span = s.span;
+            self.stmt(s);
+            self.release_temps();
+        }
+    }
+
+    fn stmt(&mut self, s: &TStmt) {
+        match &s.kind {
+            TStmtKind::Expr(e) => {
+                if e.ty.is_int() {
+                    self.int(e);
+                } else if !matches!(e.ty, Type::Void) {
+                    let slot = self.slot(e.ty.layout_size());
+                    self.mem_into(e, Base::Slot(slot), 0, e.ty.layout_size());
+                }
+            }
+            TStmtKind::AssignVar { var, value } => match self.vars[*var as usize] {
+                VarHome::Reg(r) => {
+                    let v = self.int(value);
+                    self.emit(Inst::Mov {
+                        dst: r,
+                        src: Operand::Reg(v),
+                    });
+                }
+                VarHome::Slot(slot, size) => {
+                    if self.writes_self(value, *var) {
+                        let tmp = self.slot(size);
+                        self.mem_into(value, Base::Slot(tmp), 0, size);
+                        self.copy(Base::Slot(slot), 0, Base::Slot(tmp), 0, size);
+                    } else {
+                        self.mem_into(value, Base::Slot(slot), 0, size);
+                    }
+                }
+            },
+            TStmtKind::MapStore { map, keys, value } => self.map_store(*map, keys, value),
+            TStmtKind::MapAgg { map, keys, op } => self.map_agg(*map, keys, op),
+            TStmtKind::MapDelete { map, keys } => {
+                let key = self.key(*map, keys, 0);
+                let fd = self.map_fd(*map);
+                let k = self.stack_addr(key, 0);
+                self.call(
+                    helper::MAP_DELETE_ELEM,
+                    vec![Operand::Reg(fd), Operand::Reg(k)],
+                );
+            }
+            TStmtKind::Printf { id, args } => self.printf(*id, args),
+            TStmtKind::MapEvent { kind, map } => self.event(*kind, *map),
+            TStmtKind::Exit => {
+                self.event(event::EXIT, 0);
+                let end = self.end;
+                self.jmp(end);
+            }
+            TStmtKind::Return => {
+                let end = self.end;
+                self.jmp(end);
+            }
+            TStmtKind::If { cond, then, els } => {
+                let l_else = self.label();
+                self.cond_jump(cond, l_else, false);
+                self.release_temps();
+                self.stmts(then);
+                if els.is_empty() {
+                    self.place_label(l_else);
+                } else {
+                    let l_end = self.label();
+                    self.jmp(l_end);
+                    self.place_label(l_else);
+                    self.stmts(els);
+                    self.place_label(l_end);
+                }
+            }
+            TStmtKind::While { cond, body } => {
+                let l_top = self.label();
+                let l_end = self.label();
+                self.place_label(l_top);
+                self.span = cond.span;
+                self.cond_jump(cond, l_end, false);
+                self.release_temps();
+                self.loops.push((l_top, l_end));
+                self.stmts(body);
+                self.loops.pop();
+                self.jmp(l_top);
+                self.place_label(l_end);
+            }
+            TStmtKind::Break | TStmtKind::Continue => {
+                if let Some(&(top, end)) = self.loops.last() {
+                    let target = if s.kind == TStmtKind::Break { end } else { top };
+                    self.jmp(target);
+                }
+            }
+        }
+    }
+
+    /// Whether evaluating `value` reads variable `var` (then it must not be written in place).
+    fn writes_self(&self, value: &TExpr, var: VarId) -> bool {
+        match &value.kind {
+            TExprKind::Var(v) => *v == var,
+            TExprKind::Ternary { then, els, .. } => {
+                self.writes_self(then, var) || self.writes_self(els, var)
+            }
+            TExprKind::Tuple(elems) => elems.iter().any(|e| self.writes_self(e, var)),
+            TExprKind::TupleField { tuple, .. } => self.writes_self(tuple, var),
+            _ => false,
+        }
+    }
+}
+
+/// A C identifier naming the program: `p0_tracepoint_syscalls_sys_enter_openat`.
+fn program_name(index: usize, attach: &str) -> String {
+    let mut name = format!("p{index}_");
+    for c in attach.chars() {
+        name.push(if c.is_ascii_alphanumeric() { c } else { '_' });
+    }
+    name.truncate(60);
+    name
+}

@@ -1,0 +1,187 @@
+//! `--dump types`: the checked program as text: maps with layouts, printf records, and each
+//! probe's statements with every expression's type.
+
+use super::typed::*;
+use crate::source::Source;
+use std::fmt::Write;
+
+pub fn dump(c: &Checked, src: &Source) -> String {
+    let mut out = String::new();
+    for m in &c.maps {
+        let keys: Vec<String> = m.keys.iter().map(|t| t.to_string()).collect();
+        let value = match &m.value {
+            MapValueType::Plain(t) => t.to_string(),
+            MapValueType::Agg { kind, signed } => format!(
+                "{}({})",
+                super::agg_name(*kind),
+                if *signed { "signed" } else { "unsigned" }
+            ),
+            MapValueType::Hist => "hist()".into(),
+            MapValueType::Lhist { min, max, step } => format!("lhist({min}, {max}, {step})"),
+        };
+        let _ = writeln!(
+            out,
+            "map {} [{}] -> {}: {:?} key {} value {} entries {}{}",
+            m.name,
+            keys.join(", "),
+            value,
+            m.def.kind,
+            m.def.key_size,
+            m.def.value_size,
+            m.def.max_entries,
+            if m.internal { " (internal)" } else { "" }
+        );
+    }
+    for (i, p) in c.printfs.iter().enumerate() {
+        let args: Vec<String> = p
+            .args
+            .iter()
+            .zip(&p.offsets)
+            .map(|(t, o)| format!("{t}@{o}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "printf {i} {:?}: [{}] size {}",
+            p.format,
+            args.join(", "),
+            p.size
+        );
+    }
+    for p in &c.probes {
+        let (line, col) = src.line_col(p.span.start);
+        let _ = writeln!(out, "probe {} @{line}:{col}", p.attach_text);
+        for (i, t) in p.var_types.iter().enumerate() {
+            let _ = writeln!(out, "  var ${i}: {t}");
+        }
+        if let Some(pred) = &p.predicate {
+            let _ = writeln!(out, "  predicate");
+            expr(&mut out, pred, 2);
+        }
+        stmts(&mut out, &p.body, 1);
+    }
+    out
+}
+
+fn pad(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+fn stmts(out: &mut String, body: &[TStmt], depth: usize) {
+    for s in body {
+        pad(out, depth);
+        match &s.kind {
+            TStmtKind::Expr(e) => {
+                out.push_str("expr\n");
+                expr(out, e, depth + 1);
+            }
+            TStmtKind::AssignVar { var, value } => {
+                let _ = writeln!(out, "${var} =");
+                expr(out, value, depth + 1);
+            }
+            TStmtKind::MapStore { map, keys, value } => {
+                let _ = writeln!(out, "store map#{map}");
+                keys.iter().for_each(|k| expr(out, k, depth + 1));
+                expr(out, value, depth + 1);
+            }
+            TStmtKind::MapAgg { map, keys, op } => {
+                let (name, arg) = match op {
+                    AggOp::Count => ("count", None),
+                    AggOp::Sum(a) => ("sum", Some(a)),
+                    AggOp::Min(a) => ("min", Some(a)),
+                    AggOp::Max(a) => ("max", Some(a)),
+                    AggOp::Avg(a) => ("avg/stats", Some(a)),
+                    AggOp::Hist(a) => ("hist", Some(a)),
+                    AggOp::Lhist(a) => ("lhist", Some(a)),
+                };
+                let _ = writeln!(out, "{name} map#{map}");
+                keys.iter().for_each(|k| expr(out, k, depth + 1));
+                if let Some(a) = arg {
+                    expr(out, a, depth + 1);
+                }
+            }
+            TStmtKind::MapDelete { map, keys } => {
+                let _ = writeln!(out, "delete map#{map}");
+                keys.iter().for_each(|k| expr(out, k, depth + 1));
+            }
+            TStmtKind::Printf { id, args } => {
+                let _ = writeln!(out, "printf #{id}");
+                args.iter().for_each(|a| expr(out, a, depth + 1));
+            }
+            TStmtKind::MapEvent { kind, map } => {
+                let _ = writeln!(out, "map event {kind} map#{map}");
+            }
+            TStmtKind::Exit => out.push_str("exit\n"),
+            TStmtKind::Break => out.push_str("break\n"),
+            TStmtKind::Continue => out.push_str("continue\n"),
+            TStmtKind::Return => out.push_str("return\n"),
+            TStmtKind::If { cond, then, els } => {
+                out.push_str("if\n");
+                expr(out, cond, depth + 1);
+                stmts(out, then, depth + 1);
+                if !els.is_empty() {
+                    pad(out, depth);
+                    out.push_str("else\n");
+                    stmts(out, els, depth + 1);
+                }
+            }
+            TStmtKind::While { cond, body } => {
+                out.push_str("while\n");
+                expr(out, cond, depth + 1);
+                stmts(out, body, depth + 1);
+            }
+        }
+    }
+}
+
+fn expr(out: &mut String, e: &TExpr, depth: usize) {
+    pad(out, depth);
+    let head = match &e.kind {
+        TExprKind::Int(v) => format!("int {v}"),
+        TExprKind::Str(b) => format!("str {:?}", String::from_utf8_lossy(b)),
+        TExprKind::Builtin(b) => format!("builtin {b:?}"),
+        TExprKind::Var(v) => format!("var ${v}"),
+        TExprKind::MapRead { map, .. } => format!("read map#{map}"),
+        TExprKind::CtxField(f) => format!(
+            "ctx field +{} size {}{}{}",
+            f.offset,
+            f.size,
+            if f.signed { " signed" } else { "" },
+            if f.data_loc { " data_loc" } else { "" }
+        ),
+        TExprKind::StrRead { user, .. } => {
+            format!("str read {}", if *user { "user" } else { "kernel" })
+        }
+        TExprKind::Unary { op, .. } => format!("unary {op:?}"),
+        TExprKind::Binary { op, signed, .. } => format!(
+            "binary {}{}",
+            op.symbol(),
+            if *signed { " signed" } else { "" }
+        ),
+        TExprKind::StrEq { negate, .. } => format!("string {}", if *negate { "!=" } else { "==" }),
+        TExprKind::Logical { and, .. } => (if *and { "&&" } else { "||" }).to_string(),
+        TExprKind::Ternary { .. } => "?:".into(),
+        TExprKind::Cast(_) => "cast".into(),
+        TExprKind::Tuple(_) => "tuple".into(),
+        TExprKind::TupleField { index, .. } => format!("tuple field .{index}"),
+    };
+    let _ = writeln!(out, "{head} : {}", e.ty);
+    let kids: Vec<&TExpr> = match &e.kind {
+        TExprKind::MapRead { keys, .. } => keys.iter().collect(),
+        TExprKind::StrRead { ptr, len, .. } => {
+            std::iter::once(&**ptr).chain(len.as_deref()).collect()
+        }
+        TExprKind::Unary { expr, .. } | TExprKind::Cast(expr) => vec![expr],
+        TExprKind::Binary { lhs, rhs, .. }
+        | TExprKind::StrEq { lhs, rhs, .. }
+        | TExprKind::Logical { lhs, rhs, .. } => vec![lhs, rhs],
+        TExprKind::Ternary { cond, then, els } => vec![cond, then, els],
+        TExprKind::Tuple(elems) => elems.iter().collect(),
+        TExprKind::TupleField { tuple, .. } => vec![tuple],
+        _ => Vec::new(),
+    };
+    for k in kids {
+        expr(out, k, depth + 1);
+    }
+}

@@ -1,0 +1,480 @@
+//! Checking expressions: builtins, variables, map reads, tracepoint fields, operators, calls.
+
+use super::typed::*;
+use super::types::{Type, COMM_LEN, STRLEN};
+use super::Checker;
+use crate::ast::{self, BinOp, ExprKind, UnOp};
+use crate::builtins;
+use crate::probes::Attach;
+use crate::source::Span;
+
+impl Checker<'_> {
+    /// A typed expression; on error a diagnostic is recorded and an `int64` zero stands in.
+    pub(super) fn expr(&mut self, e: &ast::Expr) -> TExpr {
+        let span = e.span;
+        let mk = |kind, ty| TExpr { kind, ty, span };
+        match &e.kind {
+            ExprKind::Int(v) => {
+                let ty = if *v > i64::MAX as u64 {
+                    Type::U64
+                } else {
+                    Type::I64
+                };
+                mk(TExprKind::Int(*v as i64), ty)
+            }
+            ExprKind::Str(bytes) => self.str_literal(bytes.clone(), span),
+            ExprKind::Builtin(name) => self.builtin(name, span),
+            ExprKind::PosParam(n) => match self.env.params.get((*n as usize).wrapping_sub(1)) {
+                Some(p) => match builtins::parse_int(p) {
+                    Some(v) => mk(TExprKind::Int(v as i64), Type::I64),
+                    None => self.str_literal(p.as_bytes().to_vec(), span),
+                },
+                // bpftrace reads a missing positional parameter as 0 (or "" in str()).
+                None => mk(TExprKind::Int(0), Type::I64),
+            },
+            ExprKind::PosParamCount => {
+                mk(TExprKind::Int(self.env.params.len() as i64), Type::I64)
+            }
+            ExprKind::Var(name) => self.var_read(name, span),
+            ExprKind::Map(m) => {
+                let map = self.map_id(&format!("@{}", m.name));
+                let keys = self.map_keys(map, m);
+                let ty = match self.map_value(map) {
+                    Some(MapValueType::Plain(t)) => t,
+                    Some(MapValueType::Agg { signed, .. }) => Type::Int { size: 8, signed },
+                    Some(MapValueType::Hist | MapValueType::Lhist { .. }) => {
+                        self.error(span, "a hist() or lhist() map cannot be read as a value");
+                        Type::I64
+                    }
+                    None => {
+                        self.maps[map as usize].first_use.get_or_insert(m.span);
+                        Type::I64
+                    }
+                };
+                mk(TExprKind::MapRead { map, keys }, ty)
+            }
+            ExprKind::Call { name, args } => self.call(name, args, span),
+            ExprKind::Unary { op, expr } => {
+                let inner = self.expr(expr);
+                match op {
+                    UnOp::Deref | UnOp::AddrOf => {
+                        let sym = if *op == UnOp::Deref { "*" } else { "&" };
+                        self.error(span, format!("the unary '{sym}' operator is not supported yet"));
+                        inner
+                    }
+                    _ => {
+                        self.expect_int(&inner, &format!("the operand of '{}'", unop_sym(*op)));
+                        let ty = match op {
+                            UnOp::Neg => Type::I64,
+                            UnOp::Not => Type::U64,
+                            _ => Type::Int {
+                                size: 8,
+                                signed: inner.ty.is_signed(),
+                            },
+                        };
+                        mk(
+                            TExprKind::Unary {
+                                op: *op,
+                                expr: Box::new(inner),
+                            },
+                            ty,
+                        )
+                    }
+                }
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let l = self.expr(lhs);
+                let r = self.expr(rhs);
+                self.binary(*op, l, r, span)
+            }
+            ExprKind::Ternary { cond, then, els } => {
+                let c = self.expr(cond);
+                self.expect_int(&c, "a ternary condition");
+                let t = self.expr(then);
+                let f = self.expr(els);
+                let ty = match t.ty.unify(&f.ty) {
+                    Some(ty) => ty,
+                    None => {
+                        self.error(
+                            span,
+                            format!(
+                                "both branches of '?:' must have the same type, but they are {} and {}",
+                                t.ty, f.ty
+                            ),
+                        );
+                        Type::I64
+                    }
+                };
+                mk(
+                    TExprKind::Ternary {
+                        cond: Box::new(c),
+                        then: Box::new(t),
+                        els: Box::new(f),
+                    },
+                    ty,
+                )
+            }
+            ExprKind::Field { expr, field, arrow } => self.field(expr, field, *arrow, span),
+            ExprKind::Index { .. } => self.unsupported(span, "array indexing"),
+            ExprKind::Tuple(elems) => {
+                let elems: Vec<TExpr> = elems.iter().map(|x| self.expr(x)).collect();
+                for el in &elems {
+                    if matches!(el.ty, Type::Void | Type::Tuple(_)) {
+                        self.error(el.span, format!("a tuple cannot hold a {}", el.ty));
+                    }
+                }
+                let ty = Type::Tuple(elems.iter().map(|x| x.ty.clone()).collect());
+                mk(TExprKind::Tuple(elems), ty)
+            }
+            ExprKind::Cast { ty, expr } => {
+                let inner = self.expr(expr);
+                match builtins::cast_type(ty) {
+                    Some(t) => {
+                        self.expect_int(&inner, "a cast's operand");
+                        mk(TExprKind::Cast(Box::new(inner)), t)
+                    }
+                    None => self.unsupported(ty.span, &format!("casting to '{}'", ty.name)),
+                }
+            }
+            ExprKind::IncDec { .. } => self.unsupported(
+                span,
+                "'++' and '--' inside an expression; use them as a statement, as in $x++;",
+            ),
+        }
+    }
+
+    fn unsupported(&mut self, span: Span, what: &str) -> TExpr {
+        self.error(span, format!("{what} is not supported yet"));
+        zero(span)
+    }
+
+    fn str_literal(&mut self, bytes: Vec<u8>, span: Span) -> TExpr {
+        let size = bytes.len() as u32 + 1;
+        if size > STRLEN * 4 {
+            self.error(span, format!("string literal is too long ({} bytes, at most {})", size - 1, STRLEN * 4 - 1));
+        }
+        TExpr {
+            kind: TExprKind::Str(bytes),
+            ty: Type::Str { size },
+            span,
+        }
+    }
+
+    fn builtin(&mut self, name: &str, span: Span) -> TExpr {
+        use BuiltinVar as B;
+        let (var, ty) = match name {
+            "pid" => (B::Pid, Type::U64),
+            "tid" => (B::Tid, Type::U64),
+            "uid" => (B::Uid, Type::U64),
+            "gid" => (B::Gid, Type::U64),
+            "nsecs" => (B::Nsecs, Type::U64),
+            "elapsed" => (B::Elapsed, Type::U64),
+            "cpu" => (B::Cpu, Type::U64),
+            "comm" => (B::Comm, Type::Str { size: COMM_LEN }),
+            "rand" => (B::Rand, Type::U64),
+            "curtask" => (B::CurTask, Type::U64),
+            "ctx" => (B::Ctx, Type::Ptr { user: false }),
+            "cpid" => {
+                if !self.env.has_command {
+                    self.error(span, "cpid is only available with -c CMD");
+                }
+                (B::Cpid, Type::U64)
+            }
+            "args" => {
+                self.error(
+                    span,
+                    "args must be used with a field, as in args->filename",
+                );
+                return zero(span);
+            }
+            _ if builtins::is_known_variable(name) => {
+                return self.unsupported(span, &format!("the builtin '{name}'"));
+            }
+            _ => {
+                self.error(span, format!("unknown identifier '{name}'"));
+                return zero(span);
+            }
+        };
+        TExpr {
+            kind: TExprKind::Builtin(var),
+            ty,
+            span,
+        }
+    }
+
+    pub(super) fn var_read(&mut self, name: &str, span: Span) -> TExpr {
+        match self.vars.get(name) {
+            Some(&(id, true)) => {
+                let ty = self.var_types[self.probe_index]
+                    .get(name)
+                    .cloned()
+                    .unwrap_or(Type::I64);
+                TExpr {
+                    kind: TExprKind::Var(id),
+                    ty,
+                    span,
+                }
+            }
+            _ => {
+                self.error(span, format!("undefined variable '${name}'"));
+                zero(span)
+            }
+        }
+    }
+
+    /// Records an assignment to `$name` and returns its id.
+    pub(super) fn assign_var(&mut self, name: &str, value: &TExpr, span: Span) -> VarId {
+        if matches!(value.ty, Type::Void) {
+            self.error(value.span, "this returns no value to assign");
+        }
+        let types = &mut self.var_types[self.probe_index];
+        match types.get(name) {
+            None => {
+                types.insert(name.to_string(), value.ty.clone());
+            }
+            Some(old) => match old.unify(&value.ty) {
+                Some(t) => {
+                    types.insert(name.to_string(), t);
+                }
+                None => {
+                    let msg = format!(
+                        "variable '${name}' holds a {old}, so it cannot be assigned a {}",
+                        value.ty
+                    );
+                    self.error(span, msg);
+                }
+            },
+        }
+        let next = self.vars.len() as VarId;
+        let entry = self.vars.entry(name.to_string()).or_insert((next, true));
+        entry.1 = true;
+        entry.0
+    }
+
+    pub(super) fn binary(&mut self, op: BinOp, l: TExpr, r: TExpr, span: Span) -> TExpr {
+        let mk = |kind, ty| TExpr { kind, ty, span };
+        if l.ty.is_str() || r.ty.is_str() {
+            if l.ty.is_str() && r.ty.is_str() && matches!(op, BinOp::Eq | BinOp::Ne) {
+                return mk(
+                    TExprKind::StrEq {
+                        lhs: Box::new(l),
+                        rhs: Box::new(r),
+                        negate: op == BinOp::Ne,
+                    },
+                    Type::U64,
+                );
+            }
+            self.error(
+                span,
+                format!(
+                    "'{}' cannot be used on {} and {}",
+                    op.symbol(),
+                    l.ty,
+                    r.ty
+                ),
+            );
+            return zero(span);
+        }
+        for side in [&l, &r] {
+            if !side.ty.is_int() {
+                self.error(
+                    side.span,
+                    format!("'{}' needs integers, but this is a {}", op.symbol(), side.ty),
+                );
+                return zero(span);
+            }
+        }
+        let signed = l.ty.is_signed() && r.ty.is_signed();
+        if matches!(op, BinOp::And | BinOp::Or) {
+            return mk(
+                TExprKind::Logical {
+                    and: op == BinOp::And,
+                    lhs: Box::new(l),
+                    rhs: Box::new(r),
+                },
+                Type::U64,
+            );
+        }
+        let ty = match op {
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => Type::U64,
+            _ => Type::Int { size: 8, signed },
+        };
+        mk(
+            TExprKind::Binary {
+                op,
+                lhs: Box::new(l),
+                rhs: Box::new(r),
+                signed,
+            },
+            ty,
+        )
+    }
+
+    fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: Span) -> TExpr {
+        match name.name.as_str() {
+            "str" => {
+                self.arity(name, args, 1, 2);
+                let Some(a) = args.first() else {
+                    return zero(span);
+                };
+                let ptr = self.expr(a);
+                let len = args.get(1).map(|l| {
+                    let l = self.expr(l);
+                    self.expect_int(&l, "str()'s length");
+                    Box::new(l)
+                });
+                match &ptr.ty {
+                    Type::Str { .. } if len.is_none() => ptr,
+                    Type::Int { .. } | Type::Ptr { .. } => {
+                        let user = match (&ptr.ty, &self.ctx.attach) {
+                            (Type::Ptr { user }, _) => *user,
+                            (_, Some(Attach::Uprobe { .. })) => true,
+                            _ => false,
+                        };
+                        TExpr {
+                            kind: TExprKind::StrRead {
+                                ptr: Box::new(ptr),
+                                len,
+                                user,
+                            },
+                            ty: Type::Str { size: STRLEN },
+                            span,
+                        }
+                    }
+                    other => {
+                        let msg = format!("str() expects a pointer or an integer address, but this is a {other}");
+                        self.error(ptr.span, msg);
+                        zero(span)
+                    }
+                }
+            }
+            n if builtins::agg_function(n).is_some() => {
+                self.error(
+                    span,
+                    format!("{n}() must be assigned to a map, as in @x = {n}(...)"),
+                );
+                zero(span)
+            }
+            n if builtins::is_action(n) => {
+                self.error(
+                    span,
+                    format!("{n}() returns no value and cannot be used in an expression"),
+                );
+                zero(span)
+            }
+            n if builtins::is_function(n) => self.unsupported(span, &format!("the function '{n}()'")),
+            n => {
+                self.error(name.span, format!("unknown function '{n}'"));
+                zero(span)
+            }
+        }
+    }
+
+    fn field(&mut self, base: &ast::Expr, field: &ast::Ident, arrow: bool, span: Span) -> TExpr {
+        if let ExprKind::Builtin(b) = &base.kind {
+            if b == "args" {
+                if !arrow {
+                    self.error(span, "use 'args->field' to read a tracepoint argument");
+                }
+                return self.tracepoint_field(field, span);
+            }
+        }
+        let t = self.expr(base);
+        if let Type::Tuple(elems) = &t.ty {
+            let elems = elems.clone();
+            return match field.name.parse::<usize>() {
+                Ok(i) if i < elems.len() => TExpr {
+                    kind: TExprKind::TupleField {
+                        tuple: Box::new(t),
+                        index: i,
+                    },
+                    ty: elems[i].clone(),
+                    span,
+                },
+                _ => {
+                    self.error(
+                        field.span,
+                        format!("this tuple has {} elements: use .0 to .{}", elems.len(), elems.len() - 1),
+                    );
+                    zero(span)
+                }
+            };
+        }
+        self.unsupported(span, "field access on this kind of value")
+    }
+
+    fn tracepoint_field(&mut self, field: &ast::Ident, span: Span) -> TExpr {
+        let Some(format) = &self.ctx.format else {
+            let what = match &self.ctx.attach {
+                Some(Attach::Begin) => "BEGIN probes",
+                Some(Attach::End) => "END probes",
+                _ => "this kind of probe",
+            };
+            self.error(span, format!("args is not available in {what}; it holds a tracepoint's fields"));
+            return zero(span);
+        };
+        let Some(f) = format.fields.iter().find(|f| f.name == field.name).cloned() else {
+            let tp = match &self.ctx.attach {
+                Some(Attach::Tracepoint { category, name }) => format!("{category}:{name}"),
+                _ => String::new(),
+            };
+            let fields: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
+            self.error_diag(
+                crate::diag::Diagnostic::error(
+                    field.span,
+                    format!("tracepoint {tp} has no field '{}'", field.name),
+                )
+                .with_note(format!("its fields are: {}", fields.join(", "))),
+            );
+            return zero(span);
+        };
+        let user = matches!(&self.ctx.attach, Some(Attach::Tracepoint { category, .. }) if category == "syscalls");
+        let char_array = f.array_len.is_some() && f.c_type.contains("char");
+        let ty = if f.data_loc {
+            Type::Ptr { user: false }
+        } else if char_array {
+            Type::Str {
+                size: f.array_len.unwrap_or(0) + 1,
+            }
+        } else if f.pointer {
+            Type::Ptr { user }
+        } else if f.array_len.is_some() || !matches!(f.size, 1 | 2 | 4 | 8) {
+            self.error(span, format!("reading the array field '{}' is not supported yet", f.name));
+            return zero(span);
+        } else {
+            Type::Int {
+                size: f.size as u8,
+                signed: f.signed,
+            }
+        };
+        TExpr {
+            kind: TExprKind::CtxField(CtxField {
+                offset: f.offset,
+                size: f.size,
+                signed: f.signed,
+                data_loc: f.data_loc,
+                inline_array: char_array,
+            }),
+            ty,
+            span,
+        }
+    }
+}
+
+fn zero(span: Span) -> TExpr {
+    TExpr {
+        kind: TExprKind::Int(0),
+        ty: Type::I64,
+        span,
+    }
+}
+
+fn unop_sym(op: UnOp) -> &'static str {
+    match op {
+        UnOp::Neg => "-",
+        UnOp::Not => "!",
+        UnOp::BitNot => "~",
+        UnOp::Deref => "*",
+        UnOp::AddrOf => "&",
+    }
+}

@@ -1,0 +1,272 @@
+//! The checked program: every expression typed, every name resolved, every map and event record
+//! laid out. Produced by `sema::check`; consumed by `codegen::lower` and the runtime decoder.
+
+use super::layout::MapDef;
+use super::types::Type;
+use crate::ast::BinOp;
+use crate::probes::Attach;
+use crate::runtime::value::AggKind;
+use crate::source::Span;
+
+/// Index of a user map in `Checked::maps` (the same index as its `ir::MapId`).
+pub type MapIdx = u32;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checked {
+    /// One entry per (probe, attach point) pair, in script order.
+    pub probes: Vec<CheckedProbe>,
+    /// User maps in name order, then internal maps.
+    pub maps: Vec<MapInfo>,
+    /// printf calls: format string and argument record layout.
+    pub printfs: Vec<PrintfInfo>,
+    /// The ring buffer carrying events to userspace.
+    pub ringbuf: MapIdx,
+    /// A per-CPU array of one u64 counting events the ring buffer had no room for.
+    pub lost: MapIdx,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckedProbe {
+    pub attach: Attach,
+    /// The attach point as written (after wildcard expansion), for dumps and errors.
+    pub attach_text: String,
+    pub predicate: Option<TExpr>,
+    pub body: Vec<TStmt>,
+    /// Types of the probe's scratch variables, indexed by `VarId`.
+    pub var_types: Vec<Type>,
+    pub span: Span,
+}
+
+/// What a map holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapValueType {
+    /// `@m = expr`: a value of this type.
+    Plain(Type),
+    /// count/sum/min/max/avg/stats; `signed` tells how to print the values.
+    Agg { kind: AggKind, signed: bool },
+    Hist,
+    Lhist { min: i64, max: i64, step: i64 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapInfo {
+    /// `@name` or `@` for user maps; an internal name otherwise.
+    pub name: String,
+    /// Key element types (empty for `@m` without `[...]`, which uses one 8-byte zero key).
+    pub keys: Vec<Type>,
+    pub value: MapValueType,
+    pub def: MapDef,
+    /// Internal maps (ring buffer, lost counter) are not printed.
+    pub internal: bool,
+}
+
+impl MapInfo {
+    /// Bytes of the user part of the key (before a hist/lhist bucket index).
+    pub fn user_key_size(&self) -> u32 {
+        if self.keys.is_empty() {
+            8
+        } else {
+            self.keys.iter().map(Type::layout_size).sum()
+        }
+    }
+
+    /// Offsets of each key element inside the key.
+    pub fn key_offsets(&self) -> Vec<u32> {
+        Type::tuple_offsets(&self.keys)
+    }
+
+    pub fn agg_kind(&self) -> AggKind {
+        match &self.value {
+            MapValueType::Plain(_) => AggKind::Plain,
+            MapValueType::Agg { kind, .. } => *kind,
+            MapValueType::Hist => AggKind::Hist,
+            MapValueType::Lhist { .. } => AggKind::Lhist,
+        }
+    }
+}
+
+/// One printf: the format string stays in userspace; the record carries `[u64 kind|id]` then each
+/// argument at `offsets[i]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrintfInfo {
+    pub format: String,
+    pub args: Vec<Type>,
+    pub offsets: Vec<u32>,
+    /// Total record size in bytes, header included.
+    pub size: u32,
+}
+
+/// Event kinds in the first 4 bytes of every ring buffer record (the next 4 hold an id).
+pub mod event {
+    pub const PRINTF: u32 = 1;
+    pub const EXIT: u32 = 2;
+    pub const PRINT_MAP: u32 = 3;
+    pub const CLEAR_MAP: u32 = 4;
+    pub const ZERO_MAP: u32 = 5;
+    /// Size of the record header (kind, id).
+    pub const HEADER: u32 = 8;
+}
+
+/// A scratch variable, numbered per probe.
+pub type VarId = u32;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TStmt {
+    pub kind: TStmtKind,
+    pub span: Span,
+}
+
+/// Aggregating map updates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AggOp {
+    Count,
+    Sum(TExpr),
+    Min(TExpr),
+    Max(TExpr),
+    /// avg and stats keep the same (count, total) per CPU.
+    Avg(TExpr),
+    Hist(TExpr),
+    Lhist(TExpr),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TStmtKind {
+    /// An expression evaluated for its side effects (its value is dropped).
+    Expr(TExpr),
+    AssignVar {
+        var: VarId,
+        value: TExpr,
+    },
+    /// `@m[k] = v` on a plain map.
+    MapStore {
+        map: MapIdx,
+        keys: Vec<TExpr>,
+        value: TExpr,
+    },
+    MapAgg {
+        map: MapIdx,
+        keys: Vec<TExpr>,
+        op: AggOp,
+    },
+    MapDelete {
+        map: MapIdx,
+        keys: Vec<TExpr>,
+    },
+    Printf {
+        id: u32,
+        args: Vec<TExpr>,
+    },
+    /// print/clear/zero of a whole map, done by userspace when it reads the event.
+    MapEvent {
+        kind: u32,
+        map: MapIdx,
+    },
+    Exit,
+    If {
+        cond: TExpr,
+        then: Vec<TStmt>,
+        els: Vec<TStmt>,
+    },
+    While {
+        cond: TExpr,
+        body: Vec<TStmt>,
+    },
+    Break,
+    Continue,
+    Return,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TExpr {
+    pub kind: TExprKind,
+    pub ty: Type,
+    pub span: Span,
+}
+
+/// Builtin variables that lowering knows how to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuiltinVar {
+    Pid,
+    Tid,
+    Uid,
+    Gid,
+    Nsecs,
+    Elapsed,
+    Cpu,
+    Comm,
+    Cpid,
+    Rand,
+    Ctx,
+    CurTask,
+}
+
+/// A tracepoint field read from the context.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CtxField {
+    pub offset: u32,
+    pub size: u32,
+    pub signed: bool,
+    /// `__data_loc`: the value is the address `ctx + (u32 & 0xffff)`.
+    pub data_loc: bool,
+    /// A fixed `char name[N]` array: the value is the address `ctx + offset`.
+    pub inline_array: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TExprKind {
+    Int(i64),
+    /// A string literal's bytes (without NUL); its type's size includes the NUL.
+    Str(Vec<u8>),
+    Builtin(BuiltinVar),
+    Var(VarId),
+    /// Reading `@m[k]`: 0 (or an empty value) when the key is missing.
+    MapRead {
+        map: MapIdx,
+        keys: Vec<TExpr>,
+    },
+    /// `args->field` of a tracepoint.
+    CtxField(CtxField),
+    /// `str(ptr)`, `str(ptr, len)`: read a NUL-terminated string into the expression's buffer.
+    StrRead {
+        ptr: Box<TExpr>,
+        len: Option<Box<TExpr>>,
+        user: bool,
+    },
+    Unary {
+        op: crate::ast::UnOp,
+        expr: Box<TExpr>,
+    },
+    /// Arithmetic, bitwise and comparison operators on integers; `signed` tells whether
+    /// division, modulo, `>>` and comparisons are signed.
+    Binary {
+        op: BinOp,
+        lhs: Box<TExpr>,
+        rhs: Box<TExpr>,
+        signed: bool,
+    },
+    /// `==` / `!=` on strings (`negate` for `!=`).
+    StrEq {
+        lhs: Box<TExpr>,
+        rhs: Box<TExpr>,
+        negate: bool,
+    },
+    /// Short-circuit `&&` (`and`) or `||`.
+    Logical {
+        and: bool,
+        lhs: Box<TExpr>,
+        rhs: Box<TExpr>,
+    },
+    Ternary {
+        cond: Box<TExpr>,
+        then: Box<TExpr>,
+        els: Box<TExpr>,
+    },
+    /// Integer cast to the expression's type.
+    Cast(Box<TExpr>),
+    Tuple(Vec<TExpr>),
+    /// `t.N` on a tuple.
+    TupleField {
+        tuple: Box<TExpr>,
+        index: usize,
+    },
+}
