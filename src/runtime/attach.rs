@@ -8,7 +8,6 @@ use std::path::Path;
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::uprobe::{UProbeAttachLocation, UProbeScope};
 use aya::programs::Program;
-use object::{Object as _, ObjectSegment as _, ObjectSymbol as _};
 
 use super::load::probe_text;
 use crate::probes::Attach;
@@ -71,7 +70,7 @@ pub fn attach_probe(prog: &mut Program, attach: &Attach, pid: Option<i32>) -> Re
             // A path names the file: resolve the symbol here for clear messages. A bare name
             // (`libc`) is left to aya, which searches the loader cache.
             let location = if path.contains('/') {
-                let off = file_offset(path, symbol.as_deref(), *offset)
+                let off = crate::probes::uprobe::file_offset(path, symbol.as_deref(), *offset)
                     .map_err(|e| format!("cannot attach {what}: {e}"))?;
                 UProbeAttachLocation::AbsoluteOffset(off)
             } else {
@@ -106,33 +105,6 @@ pub fn attach_probe(prog: &mut Program, attach: &Attach, pid: Option<i32>) -> Re
             "cannot attach {what}: program type does not match the probe"
         )),
     }
-}
-
-/// The file offset uprobes take for `symbol + offset` (or the virtual address `offset` when
-/// there is no symbol) in the ELF file at `path`, searching `.symtab` then `.dynsym`.
-fn file_offset(path: &str, symbol: Option<&str>, offset: u64) -> Result<u64, String> {
-    let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-    let file = object::File::parse(&*data).map_err(|e| format!("{path}: not an ELF file: {e}"))?;
-    let addr = match symbol {
-        None => offset,
-        Some(name) => {
-            let found = file
-                .symbols()
-                .chain(file.dynamic_symbols())
-                .find(|s| s.is_definition() && s.name() == Ok(name) && s.address() != 0);
-            match found {
-                Some(sym) => sym.address().wrapping_add(offset),
-                None => return Err(format!("symbol not found: {name} in {path}")),
-            }
-        }
-    };
-    file.segments()
-        .find_map(|seg| {
-            let (file_off, file_len) = seg.file_range();
-            let rel = addr.checked_sub(seg.address())?;
-            (rel < file_len).then_some(file_off + rel)
-        })
-        .ok_or_else(|| format!("address {addr:#x} is not in a loaded segment of {path}"))
 }
 
 /// The mounted tracefs, if any.
