@@ -213,19 +213,33 @@ fn uprobe_on_own_function_counts_calls() {
 }
 
 #[test]
-fn uprobe_on_bash_readline_attaches() {
+fn uprobe_on_bash_readline_fires() {
+    let ctr = Counter::new("ld_rl_ctr");
     let images = [image(
         "ld_readline",
         Attach::Uprobe {
             path: "/bin/bash".into(),
             symbol: Some("readline".into()),
             offset: 0,
-            ret: true,
+            ret: false,
         },
-        vec![insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)],
+        count_insns(ctr.fd()),
     )];
     let mut s = Session::load(&images).expect("load");
     assert_eq!(s.attach(None).expect("attach"), 1);
+    // An interactive bash (on a pty from util-linux `script`) reads each line with readline.
+    if std::path::Path::new("/usr/bin/script").exists() {
+        let status = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "printf 'true\\nexit\\n' | script -qc 'bash --norc -i' /dev/null",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run bash");
+        assert!(status.success());
+        assert!(ctr.get() > 0, "readline never hit");
+    }
 }
 
 #[test]
