@@ -9,7 +9,7 @@
 //! so the output is always valid UTF-8 JSON.
 
 use super::print::{average, divide, sorted_entries};
-use super::value::{AggKind, MapDump, MapValue, Value};
+use super::value::{AggKind, MapDump, MapValue, Value, HIST_BUCKETS};
 use std::fmt::Write;
 
 /// `{"type": "attached_probes", "data": {"probes": N}}`
@@ -131,7 +131,10 @@ fn write_map_value(out: &mut String, v: &MapValue, div: u64) {
                 "{{\"count\": {count}, \"average\": {avg}, \"total\": {total}}}"
             );
         }
-        MapValue::Hist(counts) => write_buckets(out, counts, div, hist_bounds),
+        MapValue::Hist(counts) => {
+            let counts = &counts[..counts.len().min(HIST_BUCKETS)];
+            write_buckets(out, counts, div, hist_bounds)
+        }
         MapValue::Lhist {
             min,
             max,
@@ -185,11 +188,11 @@ fn hist_bounds(i: usize) -> (Option<i128>, Option<i128>) {
 
 /// Inclusive bounds of lhist bucket `i` (see `value::lhist_bucket`).
 fn lhist_bounds(i: usize, min: i64, max: i64, step: i64) -> (Option<i128>, Option<i128>) {
-    let n = if step > 0 { (max - min) / step } else { 0 };
+    let n = (i128::from(max) - i128::from(min)) / i128::from(step).max(1);
     let (min, step) = (i128::from(min), i128::from(step));
     if i == 0 {
         (None, Some(min - 1))
-    } else if i as i128 > i128::from(n) {
+    } else if i as i128 > n {
         (Some(i128::from(max)), None)
     } else {
         let lo = min + (i as i128 - 1) * step;

@@ -8,7 +8,7 @@
 //! computed in 64 bits (0.17 overflows `int`); the tie order of equal values is the raw key
 //! bytes (0.17 uses the kernel's hash order).
 
-use super::value::{AggKind, MapDump, MapValue, Value};
+use super::value::{AggKind, MapDump, MapValue, Value, HIST_BUCKETS};
 use std::cmp::Ordering;
 
 /// `Attaching N probes...` (singular `probe` for 1).
@@ -86,6 +86,7 @@ pub fn write_map(out: &mut Vec<u8>, dump: &MapDump, top: usize, div: u64) {
             }
             MapValue::Hist(counts) => {
                 out.push(b'\n');
+                let counts = &counts[..counts.len().min(HIST_BUCKETS)];
                 write_rows(out, counts, div, hist_label);
                 out.push(b'\n');
             }
@@ -308,20 +309,24 @@ fn power_label(power: usize) -> String {
 
 /// The label of lhist bucket `i` (see `value::lhist_bucket`).
 fn lhist_label(i: usize, min: i64, max: i64, step: i64) -> String {
-    let n = if step > 0 { (max - min) / step } else { 0 };
-    let i64_i = i as i64;
+    let n = (i128::from(max) - i128::from(min)) / i128::from(step).max(1);
+    let (min, i) = (i128::from(min), i as i128);
     if i == 0 {
         format!("(..., {})", lhist_number(min))
-    } else if i64_i > n {
-        format!("[{}, ...)", lhist_number(max))
+    } else if i > n {
+        format!("[{}, ...)", lhist_number(i128::from(max)))
     } else {
-        let lo = min + (i64_i - 1) * step;
-        format!("[{}, {})", lhist_number(lo), lhist_number(lo + step))
+        let lo = min + (i - 1) * i128::from(step);
+        format!(
+            "[{}, {})",
+            lhist_number(lo),
+            lhist_number(lo + i128::from(step))
+        )
     }
 }
 
 /// An lhist bound: `M` or `K` suffix only on exact multiples of 2^20 or 2^10.
-fn lhist_number(n: i64) -> String {
+fn lhist_number(n: i128) -> String {
     if n == 0 {
         "0".to_string()
     } else if n % (1 << 20) == 0 {

@@ -436,3 +436,25 @@ fn lost_events_wording() {
     assert_eq!(lost_events(144), "Lost 144 events\n");
     assert_eq!(attaching(2), "Attaching 2 probes...\n");
 }
+
+/// Malformed dumps (too many hist buckets, a zero lhist step) print something, never panic.
+#[test]
+fn odd_inputs_do_not_panic() {
+    let long = dump(
+        "@h",
+        AggKind::Hist,
+        vec![(None, MapValue::Hist(vec![1; 200]))],
+    );
+    assert_eq!(map_text(&long).lines().count(), 67);
+    let odd = MapValue::Lhist {
+        min: i64::MIN,
+        max: i64::MAX,
+        step: 0,
+        counts: vec![1, 1, 1],
+    };
+    let text = map_text(&dump("@l", AggKind::Lhist, vec![(None, odd.clone())]));
+    assert!(text.starts_with("@l: \n(..., -8796093022208M)"));
+    let json = crate::runtime::json::map(&dump("@l", AggKind::Lhist, vec![(None, odd)]));
+    assert!(json
+        .starts_with("{\"type\": \"hist\", \"data\": {\"@l\": [{\"max\": -9223372036854775809, "));
+}

@@ -290,7 +290,7 @@ fn write_conv(out: &mut Vec<u8>, spec: &Spec, arg: &Value) -> Result<(), String>
     }
     let shift = 64 - spec.bits;
     let (sign, magnitude): (&[u8], u64) = if matches!(spec.conv, b'd' | b'i') {
-        let v = ((bits << shift) as i64) >> shift;
+        let v = (bits.wrapping_shl(shift) as i64).wrapping_shr(shift);
         let sign: &[u8] = if v < 0 {
             b"-"
         } else if spec.plus {
@@ -302,7 +302,7 @@ fn write_conv(out: &mut Vec<u8>, spec: &Spec, arg: &Value) -> Result<(), String>
         };
         (sign, v.unsigned_abs())
     } else {
-        (b"", (bits << shift) >> shift)
+        (b"", bits.wrapping_shl(shift).wrapping_shr(shift))
     };
     let (base, upper) = match spec.conv {
         b'x' => (16, false),
