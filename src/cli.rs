@@ -179,7 +179,11 @@ pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
         o.script = match positional.next() {
             Some(f) if f == "-" => Some(Script::Stdin),
             Some(f) => Some(Script::File(f)),
-            None => return Err(UsageError("no program given: use -e 'program' or a file".into())),
+            None => {
+                return Err(UsageError(
+                    "no program given: use -e 'program' or a file".into(),
+                ))
+            }
         };
     }
     o.params = positional.collect();
@@ -195,11 +199,17 @@ pub fn read_script(script: &Script) -> Result<Source, String> {
             std::io::stdin()
                 .read_to_end(&mut bytes)
                 .map_err(|e| format!("cannot read the program from stdin: {e}"))?;
-            Ok(Source::new("stdin", String::from_utf8_lossy(&bytes).into_owned()))
+            Ok(Source::new(
+                "stdin",
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ))
         }
         Script::File(path) => {
             let bytes = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
-            Ok(Source::new(path.clone(), String::from_utf8_lossy(&bytes).into_owned()))
+            Ok(Source::new(
+                path.clone(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ))
         }
     }
 }

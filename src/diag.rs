@@ -81,7 +81,13 @@ mod tests {
     #[test]
     fn render_shows_file_line_col_and_source() {
         let src = Source::new("t.bt", "BEGIN { cnt(); }\n");
-        let out = render(&src, &[Diagnostic::error(Span::new(8, 11), "unknown function 'cnt'")]);
+        let out = render(
+            &src,
+            &[Diagnostic::error(
+                Span::new(8, 11),
+                "unknown function 'cnt'",
+            )],
+        );
         assert!(out.contains("error: unknown function 'cnt'"), "{out}");
         assert!(out.contains("t.bt:1:9"), "{out}");
         assert!(out.contains("BEGIN { cnt(); }"), "{out}");

@@ -21,9 +21,29 @@ const ACTIONS: &[&str] = &[
 
 /// Every function name bpftrace 0.17 knows.
 const FUNCTIONS: &[&str] = &[
-    "str", "buf", "ksym", "usym", "kaddr", "uaddr", "reg", "ntop", "pton", "kstack", "ustack",
-    "cgroupid", "macaddr", "strncmp", "strcontains", "sizeof", "offsetof", "path", "skboutput",
-    "strftime", "bswap", "len", "percpu_kaddr",
+    "str",
+    "buf",
+    "ksym",
+    "usym",
+    "kaddr",
+    "uaddr",
+    "reg",
+    "ntop",
+    "pton",
+    "kstack",
+    "ustack",
+    "cgroupid",
+    "macaddr",
+    "strncmp",
+    "strcontains",
+    "sizeof",
+    "offsetof",
+    "path",
+    "skboutput",
+    "strftime",
+    "bswap",
+    "len",
+    "percpu_kaddr",
 ];
 
 pub fn is_known_variable(name: &str) -> bool {
@@ -83,7 +103,10 @@ pub fn parse_int(s: &str) -> Option<u64> {
         Some(rest) => (true, rest),
         None => (false, s),
     };
-    let v = if let Some(hex) = digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    let v = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         u64::from_str_radix(hex, 16).ok()?
     } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         digits.parse::<u64>().ok()?
@@ -127,7 +150,10 @@ mod tests {
 
     #[test]
     fn conversions_skip_percent_percent() {
-        assert_eq!(printf_conversions("%d%% %-5s %lu\n"), Ok(vec!['d', 's', 'u']));
+        assert_eq!(
+            printf_conversions("%d%% %-5s %lu\n"),
+            Ok(vec!['d', 's', 'u'])
+        );
         assert!(printf_conversions("%q").is_err());
         assert!(printf_conversions("%").is_err());
     }

@@ -1,9 +1,9 @@
 //! The `-c CMD` child: started before the programs load (so `cpid` is known), held before
 //! exec until BEGIN has run, and watched through a pidfd so that its exit ends the run.
 
+use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::ffi::CString;
 
 pub struct Child {
     pid: i32,

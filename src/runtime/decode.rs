@@ -135,7 +135,10 @@ fn combine(kind: AggKind, signed: bool, cpus: &[Vec<u8>]) -> MapValue {
             }
         }
         AggKind::Min | AggKind::Max => {
-            let valid = cpus.iter().filter(|c| u64_at(c, 8) != 0).map(|c| u64_at(c, 0));
+            let valid = cpus
+                .iter()
+                .filter(|c| u64_at(c, 8) != 0)
+                .map(|c| u64_at(c, 0));
             let best = if signed {
                 let vals = valid.map(|v| v as i64);
                 let b = if kind == AggKind::Min {
@@ -153,10 +156,7 @@ fn combine(kind: AggKind, signed: bool, cpus: &[Vec<u8>]) -> MapValue {
         }
         _ => {
             let count = cpus.iter().map(|c| u64_at(c, 0)).fold(0, u64::wrapping_add);
-            let total = cpus
-                .iter()
-                .map(|c| u64_at(c, 8))
-                .fold(0, u64::wrapping_add) as i64;
+            let total = cpus.iter().map(|c| u64_at(c, 8)).fold(0, u64::wrapping_add) as i64;
             if kind == AggKind::Stats {
                 MapValue::Stats { count, total }
             } else {
@@ -176,7 +176,10 @@ mod tests {
         assert_eq!(value(&Type::I64, &b), Value::Int(-5));
         assert_eq!(value(&Type::U64, &b), Value::UInt((-5i64) as u64));
         b = b"cat\0\0\0\0\0".to_vec();
-        assert_eq!(value(&Type::Str { size: 8 }, &b), Value::Str(b"cat".to_vec()));
+        assert_eq!(
+            value(&Type::Str { size: 8 }, &b),
+            Value::Str(b"cat".to_vec())
+        );
         let t = Type::Tuple(vec![Type::I64, Type::Str { size: 4 }]);
         let mut bytes = 7i64.to_le_bytes().to_vec();
         bytes.extend_from_slice(b"ab\0\0\0\0\0\0");

@@ -90,11 +90,18 @@ pub fn load_error(err: LoadError, images: &[ProgramImage]) -> RunError {
                 .lines()
                 .rev()
                 .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with("processed") && !l.starts_with("verification time"))
+                .find(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("processed")
+                        && !l.starts_with("verification time")
+                })
                 .unwrap_or("no reason given")
                 .to_string();
             let mut d = match span {
-                Some(s) => Diagnostic::error(*s, format!("the kernel's BPF verifier rejected this: {summary}")),
+                Some(s) => Diagnostic::error(
+                    *s,
+                    format!("the kernel's BPF verifier rejected this: {summary}"),
+                ),
                 None => Diagnostic::spanless(format!(
                     "the kernel's BPF verifier rejected the program: {summary}"
                 )),
@@ -123,9 +130,7 @@ pub fn run(
 ) -> Result<i32, RunError> {
     signals::install();
     let mut session = Session::load(images).map_err(|e| load_error(e, images))?;
-    let probes = session
-        .attach(cfg.pid)
-        .map_err(|e| load_error(e, images))?;
+    let probes = session.attach(cfg.pid).map_err(|e| load_error(e, images))?;
 
     // The ring buffer's reader takes the map; keep the others for dumps.
     let rb_index = checked.ringbuf as usize;
@@ -321,8 +326,7 @@ impl EventState<'_> {
             }
             event::EXIT => self.exit = true,
             event::PRINT_MAP | event::CLEAR_MAP | event::ZERO_MAP => {
-                let (Some(info), Some(map)) = (self.checked.maps.get(id), self.maps.get(id))
-                else {
+                let (Some(info), Some(map)) = (self.checked.maps.get(id), self.maps.get(id)) else {
                     return Ok(());
                 };
                 let r = match kind {

@@ -34,8 +34,14 @@ pub enum AggKind {
 pub enum MapValue {
     /// Plain, count, sum, min and max values.
     Scalar(Value),
-    Avg { count: u64, total: i64 },
-    Stats { count: u64, total: i64 },
+    Avg {
+        count: u64,
+        total: i64,
+    },
+    Stats {
+        count: u64,
+        total: i64,
+    },
     /// Counts indexed by `hist_bucket`; trailing buckets may be missing (count 0).
     Hist(Vec<u64>),
     /// Counts indexed by `lhist_bucket`.

@@ -32,9 +32,7 @@ impl Checker<'_> {
                 // bpftrace reads a missing positional parameter as 0 (or "" in str()).
                 None => mk(TExprKind::Int(0), Type::I64),
             },
-            ExprKind::PosParamCount => {
-                mk(TExprKind::Int(self.env.params.len() as i64), Type::I64)
-            }
+            ExprKind::PosParamCount => mk(TExprKind::Int(self.env.params.len() as i64), Type::I64),
             ExprKind::Var(name) => self.var_read(name, span),
             ExprKind::Map(m) => {
                 let map = self.map_id(&format!("@{}", m.name));
@@ -59,7 +57,10 @@ impl Checker<'_> {
                 match op {
                     UnOp::Deref | UnOp::AddrOf => {
                         let sym = if *op == UnOp::Deref { "*" } else { "&" };
-                        self.error(span, format!("the unary '{sym}' operator is not supported yet"));
+                        self.error(
+                            span,
+                            format!("the unary '{sym}' operator is not supported yet"),
+                        );
                         inner
                     }
                     _ => {
@@ -151,7 +152,14 @@ impl Checker<'_> {
     fn str_literal(&mut self, bytes: Vec<u8>, span: Span) -> TExpr {
         let size = bytes.len() as u32 + 1;
         if size > STRLEN * 4 {
-            self.error(span, format!("string literal is too long ({} bytes, at most {})", size - 1, STRLEN * 4 - 1));
+            self.error(
+                span,
+                format!(
+                    "string literal is too long ({} bytes, at most {})",
+                    size - 1,
+                    STRLEN * 4 - 1
+                ),
+            );
         }
         TExpr {
             kind: TExprKind::Str(bytes),
@@ -174,6 +182,10 @@ impl Checker<'_> {
             "rand" => (B::Rand, Type::U64),
             "curtask" => (B::CurTask, Type::U64),
             "ctx" => (B::Ctx, Type::Ptr { user: false }),
+            "probe" => {
+                let name = self.ctx.text.clone();
+                return self.str_literal(name.into_bytes(), span);
+            }
             "cpid" => {
                 if !self.env.has_command {
                     self.error(span, "cpid is only available with -c CMD");
@@ -181,10 +193,7 @@ impl Checker<'_> {
                 (B::Cpid, Type::U64)
             }
             "args" => {
-                self.error(
-                    span,
-                    "args must be used with a field, as in args->filename",
-                );
+                self.error(span, "args must be used with a field, as in args->filename");
                 return zero(span);
             }
             _ if builtins::is_known_variable(name) => {
@@ -266,12 +275,7 @@ impl Checker<'_> {
             }
             self.error(
                 span,
-                format!(
-                    "'{}' cannot be used on {} and {}",
-                    op.symbol(),
-                    l.ty,
-                    r.ty
-                ),
+                format!("'{}' cannot be used on {} and {}", op.symbol(), l.ty, r.ty),
             );
             return zero(span);
         }
@@ -279,7 +283,11 @@ impl Checker<'_> {
             if !side.ty.is_int() {
                 self.error(
                     side.span,
-                    format!("'{}' needs integers, but this is a {}", op.symbol(), side.ty),
+                    format!(
+                        "'{}' needs integers, but this is a {}",
+                        op.symbol(),
+                        side.ty
+                    ),
                 );
                 return zero(span);
             }
@@ -342,7 +350,9 @@ impl Checker<'_> {
                         }
                     }
                     other => {
-                        let msg = format!("str() expects a pointer or an integer address, but this is a {other}");
+                        let msg = format!(
+                            "str() expects a pointer or an integer address, but this is a {other}"
+                        );
                         self.error(ptr.span, msg);
                         zero(span)
                     }
@@ -362,7 +372,9 @@ impl Checker<'_> {
                 );
                 zero(span)
             }
-            n if builtins::is_function(n) => self.unsupported(span, &format!("the function '{n}()'")),
+            n if builtins::is_function(n) => {
+                self.unsupported(span, &format!("the function '{n}()'"))
+            }
             n => {
                 self.error(name.span, format!("unknown function '{n}'"));
                 zero(span)
@@ -394,7 +406,11 @@ impl Checker<'_> {
                 _ => {
                     self.error(
                         field.span,
-                        format!("this tuple has {} elements: use .0 to .{}", elems.len(), elems.len() - 1),
+                        format!(
+                            "this tuple has {} elements: use .0 to .{}",
+                            elems.len(),
+                            elems.len() - 1
+                        ),
                     );
                     zero(span)
                 }
@@ -410,7 +426,10 @@ impl Checker<'_> {
                 Some(Attach::End) => "END probes",
                 _ => "this kind of probe",
             };
-            self.error(span, format!("args is not available in {what}; it holds a tracepoint's fields"));
+            self.error(
+                span,
+                format!("args is not available in {what}; it holds a tracepoint's fields"),
+            );
             return zero(span);
         };
         let Some(f) = format.fields.iter().find(|f| f.name == field.name).cloned() else {
@@ -439,7 +458,10 @@ impl Checker<'_> {
         } else if f.pointer {
             Type::Ptr { user }
         } else if f.array_len.is_some() || !matches!(f.size, 1 | 2 | 4 | 8) {
-            self.error(span, format!("reading the array field '{}' is not supported yet", f.name));
+            self.error(
+                span,
+                format!("reading the array field '{}' is not supported yet", f.name),
+            );
             return zero(span);
         } else {
             Type::Int {

@@ -56,10 +56,7 @@ pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>>
         ctx: ProbeCtx::default(),
         loop_depth: 0,
     };
-    let targets = match expand_attach_points(prog) {
-        Ok(t) => t,
-        Err(d) => return Err(d),
-    };
+    let targets = expand_attach_points(prog)?;
     // Pass 1 learns map and variable types from every assignment; pass 2 checks with them.
     let mut probes = Vec::new();
     for pass in 0..2 {
@@ -67,7 +64,7 @@ pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>>
         checker.printfs.clear();
         probes.clear();
         for (i, (probe, attach, text, format)) in targets.iter().enumerate() {
-            checker.begin_probe(i, attach.clone(), format.clone());
+            checker.begin_probe(i, attach.clone(), text.clone(), format.clone());
             probes.push(checker.probe(probe, attach, text));
         }
     }
@@ -85,7 +82,13 @@ pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>>
         return Err(dedup(checker.diags));
     }
     let ringbuf = maps.len() as u32;
-    maps.push(internal_map("ringbuf", MapKind::RingBuf, 0, 0, RINGBUF_BYTES));
+    maps.push(internal_map(
+        "ringbuf",
+        MapKind::RingBuf,
+        0,
+        0,
+        RINGBUF_BYTES,
+    ));
     let lost = maps.len() as u32;
     maps.push(internal_map("lost", MapKind::PerCpuArray, 4, 8, 1));
     Ok(Checked {
@@ -161,11 +164,34 @@ fn expand_attach_points(prog: &ast::Program) -> Result<Vec<Target<'_>>, Vec<Diag
     }
 }
 
-/// A readable name for one expanded attach point.
+/// The full name of one expanded attach point, as bpftrace's `probe` builtin gives it: the
+/// provider's long name, then the rest as written (wildcards expanded).
 fn attach_text(attach: &Attach, raw: &str) -> String {
-    match attach {
-        Attach::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
-        _ => raw.to_string(),
+    if let Attach::Tracepoint { category, name } = attach {
+        return format!("tracepoint:{category}:{name}");
+    }
+    let (provider, rest) = match raw.split_once(':') {
+        Some((p, r)) => (p, Some(r)),
+        None => (raw, None),
+    };
+    let long = match provider {
+        "t" => "tracepoint",
+        "k" => "kprobe",
+        "kr" => "kretprobe",
+        "u" => "uprobe",
+        "ur" => "uretprobe",
+        "i" => "interval",
+        "p" => "profile",
+        "s" => "software",
+        "h" => "hardware",
+        "rt" => "rawtracepoint",
+        "f" | "fentry" => "kfunc",
+        "fr" | "fexit" => "kretfunc",
+        other => other,
+    };
+    match rest {
+        Some(r) => format!("{long}:{r}"),
+        None => long.to_string(),
     }
 }
 
@@ -238,6 +264,8 @@ fn collect_map_names(prog: &ast::Program, names: &mut BTreeSet<String>) {
 #[derive(Clone, Debug, Default)]
 struct ProbeCtx {
     attach: Option<Attach>,
+    /// The attach point's full name, for the `probe` builtin.
+    text: String,
     format: Option<TpFormat>,
 }
 
@@ -333,7 +361,13 @@ impl Checker<'_> {
         }
     }
 
-    fn begin_probe(&mut self, index: usize, attach: Attach, format: Option<TpFormat>) {
+    fn begin_probe(
+        &mut self,
+        index: usize,
+        attach: Attach,
+        text: String,
+        format: Option<TpFormat>,
+    ) {
         self.probe_index = index;
         if self.var_types.len() <= index {
             self.var_types.resize(index + 1, HashMap::new());
@@ -342,6 +376,7 @@ impl Checker<'_> {
         self.loop_depth = 0;
         self.ctx = ProbeCtx {
             attach: Some(attach),
+            text,
             format,
         };
     }

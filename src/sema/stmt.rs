@@ -174,7 +174,10 @@ impl Checker<'_> {
                         TStmtKind::MapDelete { map, keys }
                     }
                     Some(_) => {
-                        self.error(args[0].span, "delete() expects a map entry, as in delete(@m[key])");
+                        self.error(
+                            args[0].span,
+                            "delete() expects a map entry, as in delete(@m[key])",
+                        );
                         TStmtKind::Exit
                     }
                     None => TStmtKind::Exit,
@@ -209,7 +212,10 @@ impl Checker<'_> {
             return TStmtKind::Exit;
         };
         let ExprKind::Str(fmt) = &first.kind else {
-            self.error(first.span, "printf()'s first argument must be a string literal");
+            self.error(
+                first.span,
+                "printf()'s first argument must be a string literal",
+            );
             return TStmtKind::Exit;
         };
         let format = String::from_utf8_lossy(fmt).into_owned();

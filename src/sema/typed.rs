@@ -43,9 +43,16 @@ pub enum MapValueType {
     /// `@m = expr`: a value of this type.
     Plain(Type),
     /// count/sum/min/max/avg/stats; `signed` tells how to print the values.
-    Agg { kind: AggKind, signed: bool },
+    Agg {
+        kind: AggKind,
+        signed: bool,
+    },
     Hist,
-    Lhist { min: i64, max: i64, step: i64 },
+    Lhist {
+        min: i64,
+        max: i64,
+        step: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]

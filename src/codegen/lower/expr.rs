@@ -63,7 +63,10 @@ impl Lowerer<'_> {
                 r
             }
             TExprKind::Binary {
-                op, lhs, rhs, signed,
+                op,
+                lhs,
+                rhs,
+                signed,
             } => match op {
                 BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
                     self.bool_of(e)
@@ -333,7 +336,10 @@ impl Lowerer<'_> {
         self.span = e.span;
         match &e.kind {
             TExprKind::Binary {
-                op, lhs, rhs, signed,
+                op,
+                lhs,
+                rhs,
+                signed,
             } if is_compare(*op) => {
                 let mut cond = compare_cond(*op, *signed);
                 if !when {

@@ -683,8 +683,8 @@ impl Lowerer<'_> {
             let rhs = match &b {
                 StrPlace::Literal(bytes) => {
                     let mut w = [0u8; 8];
-                    for i in 0..width as usize {
-                        w[i] = bytes.get(pos as usize + i).copied().unwrap_or(0);
+                    for (i, b) in w.iter_mut().enumerate().take(width as usize) {
+                        *b = bytes.get(pos as usize + i).copied().unwrap_or(0);
                     }
                     let v = u64::from_le_bytes(w) as i64;
                     match i32::try_from(v) {
