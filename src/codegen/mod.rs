@@ -1,8 +1,87 @@
-//! Code generation: checked program -> IR (`lower`) -> registers and frame (`regalloc`) ->
-//! encoded eBPF (`emit`), with a disassembler (`disasm`) for `--dump bpf`.
+//! Code generation: checked program -> IR (`lower`) -> control flow and liveness (`cfg`,
+//! `liveness`) -> registers (`regalloc`) and frame (`frame`) -> encoded eBPF (`emit`, over the
+//! `asm` layer), with a disassembler (`disasm`) and listings (`dump`) for `--dump ir|bpf`.
 
+pub mod asm;
+pub mod cfg;
 pub mod disasm;
+pub mod dump;
 pub mod emit;
+#[cfg(test)]
+mod emit_tests;
+pub mod frame;
 pub mod ir;
+pub mod liveness;
 pub mod lower;
 pub mod regalloc;
+#[cfg(test)]
+mod testvm;
+
+pub use disasm::disassemble;
+pub use dump::{dump_bpf, dump_ir};
+
+use crate::diag::Diagnostic;
+use crate::source::Span;
+
+/// One program's instructions, ready for the kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoded {
+    pub name: String,
+    pub insns: Vec<[u8; 8]>,
+    /// One span per 8-byte slot (the two slots of an `ld_imm64` share one).
+    pub spans: Vec<Span>,
+}
+
+impl Encoded {
+    pub fn bytes(&self) -> Vec<u8> {
+        self.insns.concat()
+    }
+}
+
+/// One past the highest vreg number `func` mentions (its own `nregs` may undercount).
+fn vreg_count(func: &ir::Function) -> usize {
+    let mut n = func.nregs.max(func.ctx.0 + 1) as usize;
+    for si in &func.insts {
+        let (uses, def) = liveness::uses_def(&si.inst);
+        for v in uses.into_iter().chain(def) {
+            n = n.max(v.0 as usize + 1);
+        }
+    }
+    n
+}
+
+/// Allocate registers, lay out the frame, resolve labels, encode. `map_fd` gives the fd to put
+/// into each `LdMapFd` (for dumps without root, the caller passes the map index).
+pub fn compile(
+    func: &ir::Function,
+    map_fd: &dyn Fn(ir::MapId) -> i32,
+) -> Result<Encoded, Diagnostic> {
+    let cfg = cfg::Cfg::build(func)?;
+    let live = liveness::Liveness::compute(&cfg, vreg_count(func));
+    let alloc = regalloc::allocate(&live, Some((func.ctx, asm::R1)));
+
+    // A spill slot that overflows the stack is blamed on the first write of its vreg.
+    let first_span = |v: ir::VReg| {
+        cfg.insts
+            .iter()
+            .find(|si| liveness::uses_def(&si.inst).1 == Some(v))
+            .or(cfg.insts.first())
+            .map(|si| si.span)
+            .unwrap_or_default()
+    };
+    let spill_spans: Vec<Span> = alloc.spill_owner.iter().map(|&v| first_span(v)).collect();
+    let frame = frame::layout(&func.slots, &spill_spans)?;
+
+    let mut e = emit::Emitter::new(&alloc, &frame, map_fd);
+    let entry_span = cfg.insts.first().map(|si| si.span).unwrap_or_default();
+    e.prologue(&live.entry_live, func.ctx, entry_span)?;
+    for si in &cfg.insts {
+        e.inst(si)?;
+    }
+    let (insns, spans) = e.finish()?;
+    Ok(Encoded {
+        name: func.name.clone(),
+        insns,
+        spans,
+    })
+}
