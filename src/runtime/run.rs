@@ -6,7 +6,7 @@ use super::load::{LoadError, ProgramImage, Session};
 use super::maps::KernelMap;
 use super::ringbuf::EventReader;
 use super::signals;
-use super::value::Value;
+use super::value::{AggKind, Value};
 use super::{json, print, printf};
 use crate::cli::OutputFormat;
 use crate::codegen::{self, ir};
@@ -337,6 +337,12 @@ impl EventState<'_> {
                             print::write_map(out, &d, 0, 1);
                         }
                     }),
+                    // bpftrace 0.17 keeps a cleared key-less count() map as `@m: 0`.
+                    event::CLEAR_MAP
+                        if info.keys.is_empty() && info.agg_kind() == AggKind::Count =>
+                    {
+                        map.zero()
+                    }
                     event::CLEAR_MAP => map.clear(),
                     _ => map.zero(),
                 };
