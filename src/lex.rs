@@ -5,7 +5,6 @@
 //! `/`, `*` and `:`), so a small mode machine scans attach points and `#` lines by hand and hands
 //! each one to the grammar as a single token.
 
-use crate::diag::Diagnostic;
 use crate::source::Span;
 use logos::Logos;
 
@@ -161,10 +160,10 @@ pub enum LexError {
     InvalidChar,
     /// `BEGIN { printf("hi); }`
     UnterminatedString,
-    /// `BEGIN { printf("\q"); }`
-    InvalidEscape(String),
+    /// `BEGIN { printf("\q"); }`; `at` is the escape's byte offset from the opening quote.
+    InvalidEscape { text: String, at: usize },
     /// `BEGIN { printf("\777"); }`
-    OctalOutOfRange(String),
+    OctalOutOfRange { text: String, at: usize },
     /// `BEGIN { $x = 09; }`, `BEGIN { $x = 10ms; }`
     InvalidInt,
     /// `BEGIN { $x = 99999999999999999999; }`
@@ -182,11 +181,33 @@ impl LexError {
                 None => "invalid character".to_string(),
             },
             LexError::UnterminatedString => "unterminated string".to_string(),
-            LexError::InvalidEscape(e) => format!("invalid escape '{e}' in string"),
-            LexError::OctalOutOfRange(e) => format!("octal escape '{e}' out of range"),
+            LexError::InvalidEscape { text, .. } => format!("invalid escape '{text}' in string"),
+            LexError::OctalOutOfRange { text, .. } => format!("octal escape '{text}' out of range"),
             LexError::InvalidInt => "invalid integer literal".to_string(),
             LexError::IntTooLarge => "integer literal too large".to_string(),
             LexError::BadParam => "positional parameter number too large".to_string(),
+        }
+    }
+}
+
+impl LexError {
+    /// Places an escape error at `at` bytes from the opening quote.
+    fn at(self, at: usize) -> LexError {
+        match self {
+            LexError::InvalidEscape { text, .. } => LexError::InvalidEscape { text, at },
+            LexError::OctalOutOfRange { text, .. } => LexError::OctalOutOfRange { text, at },
+            other => other,
+        }
+    }
+
+    /// The part of the token `start..end` the error is about.
+    pub fn span_within(&self, start: usize, end: usize) -> Span {
+        match self {
+            LexError::InvalidEscape { text, at } | LexError::OctalOutOfRange { text, at } => {
+                let s = (start + at).min(end);
+                Span::new(s, (s + text.len()).min(end))
+            }
+            _ => Span::new(start, end),
         }
     }
 }
@@ -250,7 +271,7 @@ pub fn decode_string(bytes: &[u8]) -> (usize, Result<Vec<u8>, LexError>) {
                 match decoded {
                     Ok(b) => out.push(b),
                     Err(e) => {
-                        err.get_or_insert(e);
+                        err.get_or_insert(e.at(i + 1));
                     }
                 }
                 i += 1 + used;
@@ -277,6 +298,7 @@ fn decode_escape(rest: &[u8]) -> (usize, Result<u8, LexError>) {
         return (1, Ok(b));
     }
     let text = |n: usize| format!("\\{}", String::from_utf8_lossy(&rest[..n]));
+    let bad = |text: String| LexError::InvalidEscape { text, at: 0 };
     match rest.first() {
         Some(b'0'..=b'7') => {
             let n = rest
@@ -289,7 +311,13 @@ fn decode_escape(rest: &[u8]) -> (usize, Result<u8, LexError>) {
                 .fold(0u32, |v, b| v * 8 + u32::from(b - b'0'));
             match u8::try_from(value) {
                 Ok(v) => (n, Ok(v)),
-                Err(_) => (n, Err(LexError::OctalOutOfRange(text(n)))),
+                Err(_) => (
+                    n,
+                    Err(LexError::OctalOutOfRange {
+                        text: text(n),
+                        at: 0,
+                    }),
+                ),
             }
         }
         Some(b'x') => {
@@ -301,13 +329,13 @@ fn decode_escape(rest: &[u8]) -> (usize, Result<u8, LexError>) {
             let digits = std::str::from_utf8(&rest[1..1 + n]).unwrap_or("");
             match u8::from_str_radix(digits, 16) {
                 Ok(v) => (1 + n, Ok(v)),
-                Err(_) => (1, Err(LexError::InvalidEscape(text(1)))),
+                Err(_) => (1, Err(bad(text(1)))),
             }
         }
         // Newline and end of input are left for the caller to report as unterminated.
-        None | Some(b'\n') => (0, Err(LexError::InvalidEscape("\\".to_string()))),
-        Some(&b) if b.is_ascii() => (1, Err(LexError::InvalidEscape(text(1)))),
-        Some(_) => (0, Err(LexError::InvalidEscape("\\".to_string()))),
+        None | Some(b'\n') => (0, Err(bad("\\".to_string()))),
+        Some(&b) if b.is_ascii() => (1, Err(bad(text(1)))),
+        Some(_) => (0, Err(bad("\\".to_string()))),
     }
 }
 
@@ -315,11 +343,6 @@ fn decode_escape(rest: &[u8]) -> (usize, Result<u8, LexError>) {
 pub type Spanned = (usize, Tok, usize);
 
 pub use crate::parse::scan::tokenize;
-
-/// Turns a lexer error at `span` into a diagnostic.
-pub fn lex_diagnostic(err: &LexError, text: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(span, err.message(text))
-}
 
 #[cfg(test)]
 mod tests {
@@ -352,11 +375,14 @@ mod tests {
         assert_eq!(decode_string(b"abc").1, Err(LexError::UnterminatedString));
         assert_eq!(
             decode_string(br#"\q""#).1,
-            Err(LexError::InvalidEscape("\\q".into()))
+            Err(LexError::InvalidEscape {
+                text: "\\q".into(),
+                at: 1
+            })
         );
         assert!(matches!(
-            decode_string(br#"\777""#).1,
-            Err(LexError::OctalOutOfRange(_))
+            decode_string(br#"a\777""#).1,
+            Err(LexError::OctalOutOfRange { at: 2, .. })
         ));
         assert_eq!(decode_string("\\é\"".as_bytes()).0, 4);
     }

@@ -39,7 +39,8 @@ fn user(span: Span, message: &str) -> ParseError<usize, Tok, Diagnostic> {
 fn node(kind: ExprKind, span: Span, child_depth: u32) -> Res<Node> {
     let depth = child_depth + 1;
     if depth > MAX_DEPTH {
-        return Err(user(span, "expression nested too deeply"));
+        let at = span.start as usize;
+        return Err(user(Span::new(at, at + 1), "expression nested too deeply"));
     }
     Ok(Node {
         expr: Expr { kind, span },

@@ -179,8 +179,8 @@ impl Scanner<'_> {
             Ok(tok) => self.push(tok, s, e),
             Err(err) => {
                 let message = err.message(self.text.get(s..e).unwrap_or(""));
-                self.errors
-                    .push(Diagnostic::error(Span::new(s, e), message));
+                let span = err.span_within(s, e);
+                self.errors.push(Diagnostic::error(span, message));
             }
         }
     }

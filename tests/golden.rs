@@ -1,0 +1,154 @@
+//! Golden tests: run the built `rtrace` on every tests/golden/<kind>/NAME.bt and compare with the
+//! expected file beside it. `UPDATE_GOLDEN=1 cargo test --test golden` rewrites the expectations.
+//!
+//! A directory named after a dump kind (`ast`, `types`, `ir`, `bpf`, ...) runs
+//! `rtrace --dump <kind> NAME.bt` and expects stdout in `NAME.<kind>`; the directory `errors` runs
+//! `rtrace --compile-only NAME.bt` and expects stderr then a line `exit: N` in `NAME.stderr`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[test]
+fn golden() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for dir in sorted_entries(&root).into_iter().filter(|p| p.is_dir()) {
+        for script in sorted_entries(&dir) {
+            if script.extension().is_some_and(|e| e == "bt") {
+                checked += 1;
+                if let Err(message) = check(&script) {
+                    failures.push(message);
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} golden files differ (UPDATE_GOLDEN=1 rewrites them):\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    paths.sort();
+    paths
+}
+
+/// Runs one golden script and compares (or, with UPDATE_GOLDEN=1, rewrites) its expectation.
+fn check(script: &Path) -> Result<(), String> {
+    let dir = script.parent().ok_or("script has no directory")?;
+    let kind = dir
+        .file_name()
+        .and_then(|k| k.to_str())
+        .ok_or("bad directory name")?;
+    let name = script
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("bad file name")?;
+    let (args, expected_path) = if kind == "errors" {
+        (
+            vec!["--compile-only", name],
+            script.with_extension("stderr"),
+        )
+    } else {
+        (vec!["--dump", kind, name], script.with_extension(kind))
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_rtrace"))
+        .args(&args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("{}: cannot run rtrace: {e}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let code = output.status.code().unwrap_or(-1);
+    let actual = if kind == "errors" {
+        format!("{stderr}exit: {code}\n")
+    } else if code == 0 {
+        stdout.into_owned()
+    } else {
+        format!("{stdout}--- stderr\n{stderr}exit: {code}\n")
+    };
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        return fs::write(&expected_path, &actual)
+            .map_err(|e| format!("{}: cannot write: {e}", expected_path.display()));
+    }
+    let expected = fs::read_to_string(&expected_path).unwrap_or_default();
+    if expected == actual {
+        return Ok(());
+    }
+    Err(format!(
+        "--- {} (expected)\n+++ rtrace {} (actual)\n{}",
+        expected_path.display(),
+        args.join(" "),
+        diff(&expected, &actual)
+    ))
+}
+
+/// A line diff (longest common subsequence): `-` expected only, `+` actual only, ` ` both,
+/// with unchanged runs longer than six lines elided.
+fn diff(expected: &str, actual: &str) -> String {
+    let a: Vec<&str> = expected.lines().collect();
+    let b: Vec<&str> = actual.lines().collect();
+    if a.len() * b.len() > 4_000_000 {
+        return format!("(too large to diff: {} vs {} lines)\n", a.len(), b.len());
+    }
+    // lcs[i][j]: length of the longest common subsequence of a[i..] and b[j..].
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut lines = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            lines.push(format!(" {}", a[i]));
+            i += 1;
+            j += 1;
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            lines.push(format!("-{}", a[i]));
+            i += 1;
+        } else {
+            lines.push(format!("+{}", b[j]));
+            j += 1;
+        }
+    }
+    let mut out = String::new();
+    let mut k = 0;
+    while k < lines.len() {
+        let run = lines[k..].iter().take_while(|l| l.starts_with(' ')).count();
+        if run > 6 {
+            let keep_head = if k == 0 { 0 } else { 3 };
+            let keep_tail = if k + run == lines.len() { 0 } else { 3 };
+            for l in &lines[k..k + keep_head] {
+                out.push_str(l);
+                out.push('\n');
+            }
+            out.push_str(&format!(
+                "@@ {} unchanged lines @@\n",
+                run - keep_head - keep_tail
+            ));
+            for l in &lines[k + run - keep_tail..k + run] {
+                out.push_str(l);
+                out.push('\n');
+            }
+            k += run;
+        } else {
+            out.push_str(&lines[k]);
+            out.push('\n');
+            k += 1;
+        }
+    }
+    out
+}
