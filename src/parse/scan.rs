@@ -29,6 +29,10 @@ pub fn tokenize(text: &str) -> Result<Vec<Spanned>, Vec<Diagnostic>> {
         out: Vec::new(),
         errors: Vec::new(),
     };
+    if text.starts_with("#!") {
+        // A `#!/usr/bin/env rtrace` line is for the shell, not for the script.
+        scanner.pos = text.find('\n').unwrap_or(text.len());
+    }
     while scanner.errors.len() < MAX_ERRORS {
         scanner.pos = scanner.skip_trivia(scanner.pos, true);
         let Some(c) = scanner.text[scanner.pos..].chars().next() else {

@@ -173,11 +173,19 @@ fn deep_input_is_rejected_not_overflowed() {
         ),
         format!("BEGIN {}{}", "{ if (1) ".repeat(10_000), "}".repeat(10_000)),
         format!("BEGIN {{ $x = @a{}; }}", "[1]".repeat(10_000)),
+        format!(
+            "BEGIN {{ if (1) {{ }} {}}}",
+            "else if (1) { } ".repeat(10_000)
+        ),
     ] {
         let m = err(&text);
-        assert!(m.contains("nested too deeply"), "{m}");
+        assert!(m.contains("too deeply") || m.contains("too long"), "{m}");
     }
     ok(&format!("BEGIN {{ $x = {}1; }}", "-".repeat(500)));
+    ok(&format!(
+        "BEGIN {{ if (1) {{ }} {}}}",
+        "else if (1) { } ".repeat(500)
+    ));
 }
 
 #[test]

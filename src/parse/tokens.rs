@@ -22,24 +22,43 @@ pub fn refine(tokens: &mut [Spanned]) -> Result<(), Diagnostic> {
     Ok(())
 }
 
+/// Brackets nest; so does each `else if`, whose `if` becomes a block inside the `else`. An
+/// `else if` chain counts until the bracket around it closes. Each kind has its own limit.
 fn check_nesting(tokens: &[Spanned]) -> Result<(), Diagnostic> {
     let mut depth = 0u32;
-    for (s, tok, e) in tokens {
-        match tok {
+    let mut chain_depth = 0u32;
+    // For each open bracket, the `else if` levels added inside it.
+    let mut chains: Vec<u32> = vec![0];
+    for (k, (s, tok, e)) in tokens.iter().enumerate() {
+        let (level, what) = match tok {
             Tok::LParen | Tok::LBracket | Tok::LBrace => {
+                chains.push(0);
                 depth += 1;
-                if depth > MAX_DEPTH {
-                    let what = if *tok == Tok::LBrace {
-                        "blocks nested too deeply"
-                    } else {
-                        "expression nested too deeply"
-                    };
-                    return Err(Diagnostic::error(Span::new(*s, *e), what)
-                        .with_note(format!("the limit is {MAX_DEPTH} levels")));
+                if *tok == Tok::LBrace {
+                    (depth, "blocks nested too deeply")
+                } else {
+                    (depth, "expression nested too deeply")
                 }
             }
-            Tok::RParen | Tok::RBracket | Tok::RBrace => depth = depth.saturating_sub(1),
-            _ => {}
+            Tok::Else if tokens.get(k + 1).map(|t| &t.1) == Some(&Tok::If) => {
+                if let Some(c) = chains.last_mut() {
+                    *c += 1;
+                }
+                chain_depth += 1;
+                (chain_depth, "'else if' chain too long")
+            }
+            Tok::RParen | Tok::RBracket | Tok::RBrace => {
+                if chains.len() > 1 {
+                    depth -= 1;
+                    chain_depth -= chains.pop().unwrap_or(0);
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        if level > MAX_DEPTH {
+            return Err(Diagnostic::error(Span::new(*s, *e), what)
+                .with_note(format!("the limit is {MAX_DEPTH} levels")));
         }
     }
     Ok(())
