@@ -1,0 +1,397 @@
+//! Kernel tests of the rtrace binary as root: real tracepoints, intervals, signals, -c/-p, errors, and no BPF object left loaded after any run.
+
+mod common;
+
+use common::{command, Output, Running};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
+
+/// Runs `body` alone among this binary's tests and checks that no rtrace program or map it
+/// loaded is still there afterwards.
+fn kernel_test(body: impl FnOnce()) {
+    let _serial = common::serial();
+    common::ensure_tracefs();
+    common::adopt_orphans();
+    let before = common::rtrace_objects();
+    body();
+    common::assert_no_leaks(&before);
+}
+
+fn rtrace(args: &[&str]) -> Output {
+    common::run(command(BIN, args))
+}
+
+fn no_panic(out: &Output) {
+    assert!(
+        !out.stderr.contains("panicked") && !out.stdout.contains("panicked"),
+        "rtrace panicked:\n{}",
+        out.stderr
+    );
+}
+
+/// The `-c` command's own stdout lands in rtrace's stdout (it inherits it).
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").expect("/etc/hostname")
+}
+
+#[test]
+fn counts_openat_of_the_command_by_comm() {
+    kernel_test(|| {
+        let out = rtrace(&[
+            "-e",
+            "tracepoint:syscalls:sys_enter_openat /pid == cpid/ { @[comm] = count(); }",
+            "-c",
+            "/usr/bin/cat /etc/hostname",
+        ]);
+        out.expect_code(0);
+        let head = format!("Attaching 1 probe...\n{}\n\n@[cat]: ", hostname());
+        let rest = out
+            .stdout
+            .strip_prefix(&head)
+            .unwrap_or_else(|| panic!("stdout does not start with {head:?}:\n{}", out.stdout));
+        let n: u64 = rest
+            .strip_suffix('\n')
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("not a count line: {rest:?}"));
+        assert!(n > 0, "cat opened no file? {}", out.stdout);
+    });
+}
+
+#[test]
+fn str_of_filename_shows_the_opened_file() {
+    kernel_test(|| {
+        let out = rtrace(&[
+            "-e",
+            "tracepoint:syscalls:sys_enter_openat /pid == cpid/ { printf(\"<%s>\\n\", str(args->filename)); }",
+            "-c",
+            "/usr/bin/cat /etc/hostname",
+        ]);
+        out.expect_code(0);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(
+            lines.first(),
+            Some(&"Attaching 1 probe..."),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            lines.contains(&"</etc/hostname>"),
+            "no </etc/hostname> line:\n{}",
+            out.stdout
+        );
+        let opened = lines.iter().filter(|l| l.starts_with('<')).count();
+        assert!(
+            opened >= 2,
+            "the loader opens libraries too:\n{}",
+            out.stdout
+        );
+    });
+}
+
+#[test]
+fn interval_ticks_until_exit() {
+    kernel_test(|| {
+        let start = Instant::now();
+        let out = rtrace(&[
+            "-e",
+            "interval:ms:50 { @n = count(); if (@n == 3) { exit(); } }",
+        ]);
+        let took = start.elapsed();
+        out.expect_code(0);
+        assert_eq!(out.stdout, "Attaching 1 probe...\n\n\n@n: 3\n");
+        assert!(
+            took >= Duration::from_millis(140),
+            "3 ticks of 50 ms in {took:?}"
+        );
+    });
+}
+
+#[test]
+fn maps_are_printed_at_exit_in_name_order() {
+    kernel_test(|| {
+        let out = rtrace(&[
+            "-e",
+            "BEGIN { @b = 2; @a[\"x\"] = 1; @a[\"y\"] = 3; $t = (1, \"s\"); @c = $t; exit(); } END { printf(\"end\\n\"); }",
+        ]);
+        out.expect_code(0);
+        assert_eq!(
+            out.stdout,
+            "Attaching 2 probes...\nend\n\n\n@a[x]: 1\n@a[y]: 3\n@b: 2\n@c: (1, s)\n"
+        );
+    });
+}
+
+fn stops_on_signal(sig: i32) {
+    kernel_test(|| {
+        let mut run = Running::start(command(
+            BIN,
+            &[
+                "-e",
+                "tracepoint:syscalls:sys_enter_getpid /pid == $1/ { @ = count(); }",
+                &std::process::id().to_string(),
+            ],
+        ));
+        run.wait_for_stdout("Attaching 1 probe...\n");
+        for _ in 0..5 {
+            // SAFETY: getpid has no preconditions; each call fires the probe.
+            unsafe { libc::syscall(libc::SYS_getpid) };
+        }
+        // Events are counted in the kernel; give the probe no chance to be missed.
+        std::thread::sleep(Duration::from_millis(100));
+        run.signal(sig);
+        let out = run.finish();
+        out.expect_code(0);
+        no_panic(&out);
+        assert_eq!(out.stdout, "Attaching 1 probe...\n\n\n@: 5\n");
+    });
+}
+
+#[test]
+fn sigint_detaches_and_prints_maps() {
+    stops_on_signal(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_detaches_and_prints_maps() {
+    stops_on_signal(libc::SIGTERM);
+}
+
+#[test]
+fn pid_flag_ends_when_the_process_exits() {
+    kernel_test(|| {
+        let mut sleep = std::process::Command::new("/usr/bin/sleep")
+            .arg("1")
+            .spawn()
+            .expect("start sleep");
+        let pid = sleep.id().to_string();
+        let start = Instant::now();
+        let out = rtrace(&["-p", &pid, "-e", "interval:ms:100 { @t = count(); }"]);
+        let took = start.elapsed();
+        let _ = sleep.wait();
+        out.expect_code(0);
+        no_panic(&out);
+        assert!(
+            took < Duration::from_secs(5),
+            "ran {took:?} after a 1 s sleep"
+        );
+        assert!(took >= Duration::from_millis(500), "ended early: {took:?}");
+        let n: u64 = out
+            .stdout
+            .strip_prefix("Attaching 1 probe...\n\n\n@t: ")
+            .and_then(|r| r.strip_suffix('\n'))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected stdout:\n{}", out.stdout));
+        assert!((3..=20).contains(&n), "{n} ticks of 100 ms in {took:?}");
+    });
+}
+
+#[test]
+fn command_ends_the_run_and_end_runs() {
+    kernel_test(|| {
+        let out = rtrace(&[
+            "-e",
+            "tracepoint:syscalls:sys_enter_exit_group /pid == cpid/ { @code = args->error_code; } END { printf(\"done\\n\"); }",
+            "-c",
+            "/usr/bin/false",
+        ]);
+        out.expect_code(0);
+        assert_eq!(out.stdout, "Attaching 2 probes...\ndone\n\n\n@code: 1\n");
+    });
+}
+
+#[test]
+fn missing_command_is_an_error() {
+    kernel_test(|| {
+        let out = rtrace(&["-c", "/nonexistent/cmd", "-e", "BEGIN { exit(); }"]);
+        out.expect_code(1);
+        no_panic(&out);
+        assert!(out.stderr.contains("/nonexistent/cmd"), "{}", out.stderr);
+    });
+}
+
+#[test]
+fn syntax_error_from_stdin_names_line_and_column() {
+    kernel_test(|| {
+        let run = Running::start_with_stdin(command(BIN, &["-"]), "BEGIN {\n  @x = ;\n}\n");
+        let out = run.finish();
+        out.expect_code(1);
+        no_panic(&out);
+        assert!(out.stderr.contains("stdin:2:8"), "{}", out.stderr);
+        assert_eq!(out.stdout, "", "nothing runs");
+    });
+}
+
+#[test]
+fn semantic_errors_name_line_and_column() {
+    kernel_test(|| {
+        for (script, at) in [
+            ("BEGIN { @x = foo; }", "stdin:1:14"),
+            ("BEGIN {\n  printf(\"%d\\n\", \"s\");\n}", "stdin:2:"),
+            (
+                "tracepoint:syscalls:sys_enter_openat { @ = args->nofield; }",
+                "stdin:1:",
+            ),
+            ("tracepoint:nosuchcat:nosuchtp { }", "stdin:1:"),
+            ("BEGIN { $x = 1; $x = \"s\"; }", "stdin:1:"),
+        ] {
+            let out = rtrace(&["-e", script]);
+            out.expect_code(1);
+            no_panic(&out);
+            assert!(
+                out.stderr.contains(at),
+                "{script}: no {at} in\n{}",
+                out.stderr
+            );
+            assert!(
+                !out.stdout.contains("Attaching"),
+                "{script}: {}",
+                out.stdout
+            );
+        }
+    });
+}
+
+#[test]
+fn errors_in_a_file_name_the_file() {
+    kernel_test(|| {
+        let path = std::env::temp_dir().join(format!("rtrace-kt-{}.bt", std::process::id()));
+        std::fs::write(&path, "BEGIN\n{ @x = 1 +; }\n").expect("write script");
+        let out = rtrace(&[path.to_str().expect("utf-8 temp dir")]);
+        let _ = std::fs::remove_file(&path);
+        out.expect_code(1);
+        no_panic(&out);
+        let at = format!("{}:2:11", path.display());
+        assert!(out.stderr.contains(&at), "no {at} in\n{}", out.stderr);
+    });
+}
+
+#[test]
+fn deliberate_differences_from_bpftrace_0_17() {
+    kernel_test(|| {
+        let out = rtrace(&[
+            "-e",
+            "BEGIN { @div = -7 / 2; @mod = -7 % 3; @mx = max(-3); @mn = min(-5); printf(\"%d %d %i 100%%\\n\", -7 / 2, -7 % 3, 12); exit(); }",
+        ]);
+        out.expect_code(0);
+        assert_eq!(
+            out.stdout,
+            "Attaching 1 probe...\n-3 -1 12 100%\n\n\n@div: -3\n@mn: -5\n@mod: -1\n@mx: -3\n"
+        );
+    });
+}
+
+#[test]
+fn hist_buckets_above_2_pow_31() {
+    kernel_test(|| {
+        let out = rtrace(&[
+            "-e",
+            "BEGIN { @h = hist(3000000000); @h = hist(5000000000); exit(); }",
+        ]);
+        out.expect_code(0);
+        let bar = "@".repeat(52);
+        assert_eq!(
+            out.stdout,
+            format!(
+                "Attaching 1 probe...\n\n\n@h: \n[2G, 4G)               1 |{bar}|\n[4G, 8G)               1 |{bar}|\n\n"
+            )
+        );
+    });
+}
+
+#[test]
+fn json_output_lines() {
+    kernel_test(|| {
+        let out = rtrace(&[
+            "-f",
+            "json",
+            "-e",
+            "BEGIN { printf(\"hi %d\\n\", 3); @x = 5; @h = hist(5); @c[\"k\"] = count(); exit(); }",
+        ]);
+        out.expect_code(0);
+        assert_eq!(
+            out.stdout,
+            concat!(
+                "{\"type\": \"attached_probes\", \"data\": {\"probes\": 1}}\n",
+                "{\"type\": \"printf\", \"data\": \"hi 3\\n\"}\n",
+                "\n\n",
+                "{\"type\": \"map\", \"data\": {\"@c\": {\"k\": 1}}}\n",
+                "{\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 4, \"max\": 7, \"count\": 1}]}}\n",
+                "{\"type\": \"map\", \"data\": {\"@x\": 5}}\n",
+            )
+        );
+    });
+}
+
+#[test]
+fn json_escapes_high_bytes_as_utf8() {
+    kernel_test(|| {
+        let out = rtrace(&[
+            "-f",
+            "json",
+            "-e",
+            "BEGIN { printf(\"caf\\xc3\\xa9 \\\"q\\\" \\t\\n\"); exit(); }",
+        ]);
+        out.expect_code(0);
+        let line = out.stdout.lines().nth(1).unwrap_or_default();
+        assert_eq!(
+            line,
+            "{\"type\": \"printf\", \"data\": \"café \\\"q\\\" \\t\\n\"}"
+        );
+    });
+}
+
+#[test]
+fn quiet_hides_the_attaching_line() {
+    kernel_test(|| {
+        let out = rtrace(&["-q", "-e", "BEGIN { printf(\"a\\n\"); exit(); }"]);
+        out.expect_code(0);
+        assert_eq!(out.stdout, "a\n\n\n");
+    });
+}
+
+#[test]
+fn stack_overflow_is_a_diagnostic() {
+    kernel_test(|| {
+        let keys: Vec<String> = (1..=70).map(|i| i.to_string()).collect();
+        let script = format!("BEGIN {{ @a[{}] = 1; exit(); }}", keys.join(","));
+        let out = rtrace(&["-e", &script]);
+        out.expect_code(1);
+        no_panic(&out);
+        assert!(out.stderr.contains("stdin:1:"), "{}", out.stderr);
+        assert!(out.stderr.contains("512"), "{}", out.stderr);
+        assert!(!out.stdout.contains("Attaching"), "{}", out.stdout);
+    });
+}
+
+#[test]
+fn verifier_rejection_is_reported() {
+    kernel_test(|| {
+        let out = rtrace(&[
+            "-e",
+            "tracepoint:syscalls:sys_enter_getpid { $i = 0; while ($i < args->__syscall_nr) { $i = $i + 1; } exit(); }",
+        ]);
+        out.expect_code(1);
+        no_panic(&out);
+        assert!(out.stderr.contains("verifier"), "{}", out.stderr);
+        assert!(out.stderr.contains("stdin:1:"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("too complex"),
+            "the kernel's reason:\n{}",
+            out.stderr
+        );
+        assert!(!out.stdout.contains("Attaching"), "{}", out.stdout);
+    });
+}
+
+#[test]
+fn list_shows_tracepoints() {
+    kernel_test(|| {
+        let out = rtrace(&["-l", "tracepoint:syscalls:sys_enter_openat*"]);
+        out.expect_code(0);
+        assert_eq!(
+            out.stdout,
+            "tracepoint:syscalls:sys_enter_openat\ntracepoint:syscalls:sys_enter_openat2\n"
+        );
+    });
+}
