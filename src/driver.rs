@@ -110,6 +110,11 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         print!("{text}");
         return Ok(0);
     }
+    if !crate::runtime::sys::has_bpf_privileges() {
+        return Err(RunError::Message(
+            "rtrace needs root, or CAP_BPF and CAP_PERFMON, to load BPF programs".into(),
+        ));
+    }
     let maps = run::create_maps(&checked)?;
     let images = run::encode(&checked, &funcs, &maps).map_err(RunError::Diag)?;
     let output: Box<dyn Write> = match &opts.output {

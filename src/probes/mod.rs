@@ -160,13 +160,25 @@ pub fn tracefs_root() -> Result<PathBuf, String> {
     if let Some(dir) = std::env::var_os("RTRACE_TRACEFS") {
         return Ok(PathBuf::from(dir));
     }
-    ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+    let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+    if let Some(p) = candidates
         .iter()
         .map(PathBuf::from)
         .find(|p| p.join("events").is_dir())
-        .ok_or_else(|| {
-            "tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)".to_string()
-        })
+    {
+        return Ok(p);
+    }
+    // A tracefs we may not enter (not root) says "permission denied", not "missing".
+    for c in candidates {
+        if let Err(e) = std::fs::read_dir(c) {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                return Err(format!(
+                    "cannot read tracepoints from {c}: permission denied (rtrace needs root)"
+                ));
+            }
+        }
+    }
+    Err("tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)".to_string())
 }
 
 /// Parses a decimal or `0x` hexadecimal unsigned number.

@@ -277,3 +277,24 @@ mod tests {
         assert_eq!(c_name(b"abc\0def"), "abc");
     }
 }
+
+/// Whether this process may load BPF programs and open perf events: root, or CAP_BPF with
+/// CAP_PERFMON, or CAP_SYS_ADMIN (read from /proc/self/status).
+pub fn has_bpf_privileges() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    const CAP_PERFMON: u64 = 1 << 38;
+    const CAP_BPF: u64 = 1 << 39;
+    caps & CAP_SYS_ADMIN != 0 || (caps & CAP_BPF != 0 && caps & CAP_PERFMON != 0)
+}
