@@ -62,6 +62,11 @@ fn check(script: &Path) -> Result<(), String> {
     let output = Command::new(env!("CARGO_BIN_EXE_rtrace"))
         .args(&args)
         .current_dir(dir)
+        // Tracepoint formats come from a copy of this kernel's tracefs: no root needed.
+        .env(
+            "RTRACE_TRACEFS",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tracefs"),
+        )
         .output()
         .map_err(|e| format!("{}: cannot run rtrace: {e}", script.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -247,7 +247,7 @@ impl Checker<'_> {
                 }
                 None => {
                     let msg = format!(
-                        "variable '${name}' holds a {old}, so it cannot be assigned a {}",
+                        "variable '${name}' holds {old}, so it cannot be assigned {}",
                         value.ty
                     );
                     self.error(span, msg);

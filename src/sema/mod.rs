@@ -516,7 +516,15 @@ fn describe_keys(keys: &[Type]) -> String {
 
 fn describe_value(v: &MapValueType) -> String {
     match v {
-        MapValueType::Plain(t) => format!("a {t}"),
+        MapValueType::Plain(t) => {
+            let t = t.to_string();
+            let article = if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            format!("{article} {t}")
+        }
         MapValueType::Agg { kind, .. } => format!("{}()", agg_name(*kind)),
         MapValueType::Hist => "hist()".into(),
         MapValueType::Lhist { .. } => "lhist()".into(),
