@@ -254,6 +254,27 @@ pub fn loaded_links() -> Vec<(u32, u32)> {
         .collect()
 }
 
+/// Whether this process may load BPF programs and open perf events: root, or CAP_BPF with
+/// CAP_PERFMON, or CAP_SYS_ADMIN (read from /proc/self/status).
+pub fn has_bpf_privileges() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    const CAP_PERFMON: u64 = 1 << 38;
+    const CAP_BPF: u64 = 1 << 39;
+    caps & CAP_SYS_ADMIN != 0 || (caps & CAP_BPF != 0 && caps & CAP_PERFMON != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,25 +297,4 @@ mod tests {
         assert_eq!(u32_at(&a.0, 8), 0x5566_7788);
         assert_eq!(c_name(b"abc\0def"), "abc");
     }
-}
-
-/// Whether this process may load BPF programs and open perf events: root, or CAP_BPF with
-/// CAP_PERFMON, or CAP_SYS_ADMIN (read from /proc/self/status).
-pub fn has_bpf_privileges() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    let caps = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .unwrap_or(0);
-    const CAP_SYS_ADMIN: u64 = 1 << 21;
-    const CAP_PERFMON: u64 = 1 << 38;
-    const CAP_BPF: u64 = 1 << 39;
-    caps & CAP_SYS_ADMIN != 0 || (caps & CAP_BPF != 0 && caps & CAP_PERFMON != 0)
 }
