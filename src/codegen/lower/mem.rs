@@ -343,17 +343,47 @@ impl Lowerer<'_> {
         });
     }
 
-    /// `*value(key) += delta` in a per-CPU map, creating the entry when missing.
-    fn add_to(&mut self, map: MapIdx, key: SlotId, delta: Operand) {
+    /// Looks `key` up in `map`: on a hit runs `hit` with the value pointer; on a miss inserts
+    /// a value made of the `init` words.
+    fn upsert(
+        &mut self,
+        map: MapIdx,
+        key: SlotId,
+        init: &[Operand],
+        hit: impl FnOnce(&mut Self, VReg),
+    ) {
         let found = self.lookup_key(map, key);
         let l_miss = self.label();
         let l_end = self.label();
         self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_miss);
+        hit(self, found);
+        self.jmp(l_end);
+        self.place_label(l_miss);
+        let value = self.slot(8 * init.len() as u32);
+        self.store_words(Base::Slot(value), init);
+        self.update(map, key, value);
+        self.place_label(l_end);
+    }
+
+    /// Stores 8-byte words one after another from `base`.
+    fn store_words(&mut self, base: Base, words: &[Operand]) {
+        for (i, w) in words.iter().enumerate() {
+            self.emit(Inst::Store {
+                base,
+                off: 8 * i as i16,
+                src: *w,
+                size: Size::DW,
+            });
+        }
+    }
+
+    /// `*(u64 *)(ptr + off) += delta` (the value is per-CPU: no other writer).
+    fn add_at(&mut self, ptr: VReg, off: i16, delta: Operand) {
         let t = self.reg();
         self.emit(Inst::Load {
             dst: t,
-            base: Base::Reg(found),
-            off: 0,
+            base: Base::Reg(ptr),
+            off,
             size: Size::DW,
         });
         self.emit(Inst::Alu64 {
@@ -362,90 +392,29 @@ impl Lowerer<'_> {
             src: delta,
         });
         self.emit(Inst::Store {
-            base: Base::Reg(found),
-            off: 0,
+            base: Base::Reg(ptr),
+            off,
             src: Operand::Reg(t),
             size: Size::DW,
         });
-        self.jmp(l_end);
-        self.place_label(l_miss);
-        let init = self.slot(8);
-        self.emit(Inst::Store {
-            base: Base::Slot(init),
-            off: 0,
-            src: delta,
-            size: Size::DW,
-        });
-        self.update(map, key, init);
-        self.place_label(l_end);
+    }
+
+    /// `*value(key) += delta` in a per-CPU map, creating the entry when missing.
+    fn add_to(&mut self, map: MapIdx, key: SlotId, delta: Operand) {
+        self.upsert(map, key, &[delta], |l, found| l.add_at(found, 0, delta));
     }
 
     /// avg/stats: `(count, total) += (1, v)`.
     fn avg_update(&mut self, map: MapIdx, key: SlotId, v: VReg) {
-        let found = self.lookup_key(map, key);
-        let l_miss = self.label();
-        let l_end = self.label();
-        self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_miss);
-        let t = self.reg();
-        for (off, delta) in [(0i16, Operand::Imm(1)), (8, Operand::Reg(v))] {
-            self.emit(Inst::Load {
-                dst: t,
-                base: Base::Reg(found),
-                off,
-                size: Size::DW,
-            });
-            self.emit(Inst::Alu64 {
-                op: AluOp::Add,
-                dst: t,
-                src: delta,
-            });
-            self.emit(Inst::Store {
-                base: Base::Reg(found),
-                off,
-                src: Operand::Reg(t),
-                size: Size::DW,
-            });
-        }
-        self.jmp(l_end);
-        self.place_label(l_miss);
-        let init = self.slot(16);
-        self.emit(Inst::Store {
-            base: Base::Slot(init),
-            off: 0,
-            src: Operand::Imm(1),
-            size: Size::DW,
+        let init = [Operand::Imm(1), Operand::Reg(v)];
+        self.upsert(map, key, &init, |l, found| {
+            l.add_at(found, 0, Operand::Imm(1));
+            l.add_at(found, 8, Operand::Reg(v));
         });
-        self.emit(Inst::Store {
-            base: Base::Slot(init),
-            off: 8,
-            src: Operand::Reg(v),
-            size: Size::DW,
-        });
-        self.update(map, key, init);
-        self.place_label(l_end);
     }
 
     /// min/max: `(value, valid)`; a CPU's slot that was never written has valid = 0.
     fn minmax_update(&mut self, map: MapIdx, key: SlotId, v: VReg, is_min: bool, signed: bool) {
-        let found = self.lookup_key(map, key);
-        let l_miss = self.label();
-        let l_store = self.label();
-        let l_end = self.label();
-        self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_miss);
-        let t = self.reg();
-        self.emit(Inst::Load {
-            dst: t,
-            base: Base::Reg(found),
-            off: 8,
-            size: Size::DW,
-        });
-        self.jmp_if(Cond::Eq, t, Operand::Imm(0), l_store);
-        self.emit(Inst::Load {
-            dst: t,
-            base: Base::Reg(found),
-            off: 0,
-            size: Size::DW,
-        });
         // Keep the old value unless v beats it.
         let beats = match (is_min, signed) {
             (true, true) => Cond::Slt,
@@ -453,38 +422,30 @@ impl Lowerer<'_> {
             (false, true) => Cond::Sgt,
             (false, false) => Cond::Gt,
         };
-        self.jmp_if(beats, v, Operand::Reg(t), l_store);
-        self.jmp(l_end);
-        self.place_label(l_store);
-        self.emit(Inst::Store {
-            base: Base::Reg(found),
-            off: 0,
-            src: Operand::Reg(v),
-            size: Size::DW,
+        let init = [Operand::Reg(v), Operand::Imm(1)];
+        self.upsert(map, key, &init, |l, found| {
+            let l_store = l.label();
+            let l_done = l.label();
+            let t = l.reg();
+            l.emit(Inst::Load {
+                dst: t,
+                base: Base::Reg(found),
+                off: 8,
+                size: Size::DW,
+            });
+            l.jmp_if(Cond::Eq, t, Operand::Imm(0), l_store);
+            l.emit(Inst::Load {
+                dst: t,
+                base: Base::Reg(found),
+                off: 0,
+                size: Size::DW,
+            });
+            l.jmp_if(beats, v, Operand::Reg(t), l_store);
+            l.jmp(l_done);
+            l.place_label(l_store);
+            l.store_words(Base::Reg(found), &init);
+            l.place_label(l_done);
         });
-        self.emit(Inst::Store {
-            base: Base::Reg(found),
-            off: 8,
-            src: Operand::Imm(1),
-            size: Size::DW,
-        });
-        self.jmp(l_end);
-        self.place_label(l_miss);
-        let init = self.slot(16);
-        self.emit(Inst::Store {
-            base: Base::Slot(init),
-            off: 0,
-            src: Operand::Reg(v),
-            size: Size::DW,
-        });
-        self.emit(Inst::Store {
-            base: Base::Slot(init),
-            off: 8,
-            src: Operand::Imm(1),
-            size: Size::DW,
-        });
-        self.update(map, key, init);
-        self.place_label(l_end);
     }
 
     /// The hist bucket of `v` (see `runtime::value::hist_bucket`): 0 for negatives, 1 for 0,
