@@ -166,6 +166,7 @@ diff_tests! {
     quiet,
     signed_compare,
     str_len,
+    str_truncate,
     string_compare,
     sum_keys,
     ternary_incr,
