@@ -90,11 +90,7 @@ pub fn load_error(err: LoadError, images: &[ProgramImage]) -> RunError {
                 .lines()
                 .rev()
                 .map(str::trim)
-                .find(|l| {
-                    !l.is_empty()
-                        && !l.starts_with("processed")
-                        && !l.starts_with("verification time")
-                })
+                .find(|l| !is_log_statistics(l))
                 .unwrap_or("no reason given")
                 .to_string();
             let mut d = match span {
@@ -119,6 +115,19 @@ pub fn load_error(err: LoadError, images: &[ProgramImage]) -> RunError {
         }
         other => RunError::Message(other.to_string()),
     }
+}
+
+/// The statistics lines the verifier prints after its verdict.
+fn is_log_statistics(line: &str) -> bool {
+    line.is_empty()
+        || [
+            "processed ",
+            "verification time",
+            "stack depth",
+            "max_states_per_insn",
+        ]
+        .iter()
+        .any(|p| line.starts_with(p))
 }
 
 /// Runs the loaded session until it ends; returns the exit code.

@@ -120,7 +120,7 @@ impl Checker<'_> {
             ExprKind::Tuple(elems) => {
                 let elems: Vec<TExpr> = elems.iter().map(|x| self.expr(x)).collect();
                 for el in &elems {
-                    if matches!(el.ty, Type::Void | Type::Tuple(_)) {
+                    if matches!(el.ty, Type::Void) {
                         self.error(el.span, format!("a tuple cannot hold a {}", el.ty));
                     }
                 }

@@ -266,20 +266,13 @@ impl Lowerer<'_> {
             BinOp::Shl => AluOp::Lsh,
             BinOp::Shr if signed => AluOp::Arsh,
             BinOp::Shr => AluOp::Rsh,
-            BinOp::Div | BinOp::Mod if signed => {
-                let b = self.int(rhs);
-                self.signed_divmod(a, b, op == BinOp::Div);
+            BinOp::Div | BinOp::Mod => {
+                self.divmod(a, rhs, op == BinOp::Div, signed);
                 return a;
             }
-            BinOp::Div => AluOp::Div,
-            BinOp::Mod => AluOp::Mod,
             _ => AluOp::Add,
         };
-        // A constant zero divisor stays in a register: the verifier rejects `/ 0` as an immediate.
-        let b = match (&rhs.kind, alu) {
-            (TExprKind::Int(0), AluOp::Div | AluOp::Mod) => Operand::Reg(self.int(rhs)),
-            _ => self.operand(rhs),
-        };
+        let b = self.operand(rhs);
         self.emit(Inst::Alu64 {
             op: alu,
             dst: a,
@@ -288,35 +281,73 @@ impl Lowerer<'_> {
         a
     }
 
-    /// `a = a / b` or `a = a % b` with C's signed semantics (truncation toward zero; the
-    /// remainder takes the dividend's sign), from unsigned eBPF division.
-    fn signed_divmod(&mut self, a: VReg, b: VReg, div: bool) {
+    /// `a = a / rhs` or `a = a % rhs`. Signed operands get C's semantics (truncation toward
+    /// zero; the remainder takes the dividend's sign) built from unsigned eBPF division. A
+    /// power-of-two constant divisor becomes a shift or a mask, which the verifier tracks
+    /// precisely (it knows nothing of a division's result).
+    fn divmod(&mut self, a: VReg, rhs: &TExpr, div: bool, signed: bool) {
+        let pow2 = match rhs.kind {
+            TExprKind::Int(c) if c > 0 && (c as u64).is_power_of_two() => Some(c),
+            _ => None,
+        };
+        let (op, src) = match (pow2, div) {
+            (Some(c), true) => (AluOp::Rsh, Operand::Imm(c.trailing_zeros() as i32)),
+            (Some(c), false) => match i32::try_from(c - 1) {
+                Ok(mask) => (AluOp::And, Operand::Imm(mask)),
+                Err(_) => {
+                    let r = self.reg();
+                    self.mov_imm(r, c - 1);
+                    (AluOp::And, Operand::Reg(r))
+                }
+            },
+            // A constant zero divisor stays in a register: the verifier rejects `/ 0` as an
+            // immediate.
+            (None, _) => match rhs.kind {
+                TExprKind::Int(c) if c > 0 && i32::try_from(c).is_ok() => {
+                    (Self::div_op(div), Operand::Imm(c as i32))
+                }
+                _ => (Self::div_op(div), Operand::Reg(self.int(rhs))),
+            },
+        };
+        if !signed {
+            self.emit(Inst::Alu64 { op, dst: a, src });
+            return;
+        }
+        // Work on |a| and |b|, then fix the sign.
         let neg = self.int_const(0);
         let l1 = self.label();
         self.jmp_if(Cond::Sge, a, Operand::Imm(0), l1);
         self.emit(Inst::Neg { dst: a });
         self.mov_imm(neg, 1);
         self.place_label(l1);
-        let l2 = self.label();
-        self.jmp_if(Cond::Sge, b, Operand::Imm(0), l2);
-        self.emit(Inst::Neg { dst: b });
-        if div {
-            self.emit(Inst::Alu64 {
-                op: AluOp::Xor,
-                dst: neg,
-                src: Operand::Imm(1),
-            });
+        if let Operand::Reg(b) = src {
+            if pow2.is_none() {
+                let l2 = self.label();
+                self.jmp_if(Cond::Sge, b, Operand::Imm(0), l2);
+                self.emit(Inst::Neg { dst: b });
+                if div {
+                    self.emit(Inst::Alu64 {
+                        op: AluOp::Xor,
+                        dst: neg,
+                        src: Operand::Imm(1),
+                    });
+                }
+                self.place_label(l2);
+            }
         }
-        self.place_label(l2);
-        self.emit(Inst::Alu64 {
-            op: if div { AluOp::Div } else { AluOp::Mod },
-            dst: a,
-            src: Operand::Reg(b),
-        });
+        self.emit(Inst::Alu64 { op, dst: a, src });
         let l3 = self.label();
         self.jmp_if(Cond::Eq, neg, Operand::Imm(0), l3);
         self.emit(Inst::Neg { dst: a });
         self.place_label(l3);
+    }
+
+    fn div_op(div: bool) -> AluOp {
+        if div {
+            AluOp::Div
+        } else {
+            AluOp::Mod
+        }
     }
 
     /// Materialises a condition as 0 or 1.

@@ -128,8 +128,13 @@ impl Lowerer<'_> {
                 let size = match len {
                     None => Operand::Imm(cap),
                     Some(l) => {
-                        // str(p, n) reads at most n - 1 characters and the NUL.
+                        // str(p, n) keeps at most n characters (and the NUL), as bpftrace does.
                         let n = self.int(l);
+                        self.emit(Inst::Alu64 {
+                            op: AluOp::Add,
+                            dst: n,
+                            src: Operand::Imm(1),
+                        });
                         let ok = self.label();
                         self.jmp_if(Cond::Le, n, Operand::Imm(cap), ok);
                         self.mov_imm(n, cap as i64);
