@@ -174,6 +174,8 @@ diff_tests! {
     tuples,
     tuples_nested,
     uint_sort,
+    uprobe_malloc,
+    uretprobe_getenv,
     vars_maps,
     wildcard,
 }

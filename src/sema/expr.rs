@@ -196,6 +196,37 @@ impl Checker<'_> {
                 self.error(span, "args must be used with a field, as in args->filename");
                 return zero(span);
             }
+            _ if pt_regs_offset(name).is_some() => {
+                let Some(offset) = pt_regs_offset(name) else {
+                    return zero(span);
+                };
+                let ok = match &self.ctx.attach {
+                    Some(Attach::Uprobe { ret, .. } | Attach::Kprobe { ret, .. }) => {
+                        *ret == (name == "retval")
+                    }
+                    _ => false,
+                };
+                if !ok {
+                    let want = if name == "retval" {
+                        "uretprobe and kretprobe"
+                    } else {
+                        "uprobe and kprobe"
+                    };
+                    self.error(span, format!("{name} is only available in {want} probes"));
+                    return zero(span);
+                }
+                return TExpr {
+                    kind: TExprKind::CtxField(CtxField {
+                        offset,
+                        size: 8,
+                        signed: false,
+                        data_loc: false,
+                        inline_array: false,
+                    }),
+                    ty: Type::U64,
+                    span,
+                };
+            }
             _ if builtins::is_known_variable(name) => {
                 return self.unsupported(span, &format!("the builtin '{name}'"));
             }
@@ -481,6 +512,20 @@ impl Checker<'_> {
             span,
         }
     }
+}
+
+/// Where `argN` and `retval` live in the x86-64 `struct pt_regs` a (u)probe's context points to.
+fn pt_regs_offset(name: &str) -> Option<u32> {
+    Some(match name {
+        "arg0" => 112,  // di
+        "arg1" => 104,  // si
+        "arg2" => 96,   // dx
+        "arg3" => 88,   // cx
+        "arg4" => 72,   // r8
+        "arg5" => 64,   // r9
+        "retval" => 80, // ax
+        _ => return None,
+    })
 }
 
 fn zero(span: Span) -> TExpr {
