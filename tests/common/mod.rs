@@ -339,3 +339,152 @@ pub fn assert_no_leaks(before: &BTreeSet<Object>) {
         thread::sleep(Duration::from_millis(50));
     }
 }
+
+impl Running {
+    /// Starts `cmd` like `start`, but its stdout is not read until `delay` has passed: a slow
+    /// consumer, so that rtrace blocks on a full pipe and its ring buffer overflows.
+    pub fn start_reading_after(mut cmd: Command, delay: Duration) -> Running {
+        let what = format!("{cmd:?}");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().expect("piped");
+        let into = stdout.clone();
+        let readers = vec![
+            thread::spawn(move || {
+                thread::sleep(delay);
+                let _ = collect(out, into).join();
+            }),
+            collect(child.stderr.take().expect("piped"), stderr.clone()),
+        ];
+        Running {
+            child,
+            what,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    /// The stderr collected so far.
+    pub fn stderr(&self) -> String {
+        text(&self.stderr)
+    }
+
+    /// SIGKILLs the process and waits for it; its output so far is returned.
+    pub fn kill(mut self) -> Output {
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("wait after SIGKILL");
+        for reader in self.readers.drain(..) {
+            let deadline = Instant::now() + TIMEOUT;
+            while !reader.is_finished() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Output {
+            stdout: text(&self.stdout),
+            stderr: text(&self.stderr),
+            code: status.code(),
+        }
+    }
+}
+
+/// The BPF objects and perf events one process holds open, by kernel id, read from
+/// `/proc/PID/fd` (what each fd is) and `/proc/PID/fdinfo` (its id).
+#[derive(Clone, Debug, Default)]
+pub struct Holdings {
+    pub progs: BTreeSet<u32>,
+    pub maps: BTreeSet<u32>,
+    pub links: BTreeSet<u32>,
+    /// `anon_inode:[perf_event]` fds (a perf event attached with a BPF link may be held by the
+    /// link alone, so this can be 0 while probes are attached).
+    pub perf_events: usize,
+}
+
+/// What `pid` holds now (empty once it has exited).
+pub fn holdings(pid: i32) -> Holdings {
+    let mut h = Holdings::default();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return h;
+    };
+    let id_in = |fd: &str, key: &str| -> Option<u32> {
+        let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    for fd in fds.flatten() {
+        let Ok(target) = std::fs::read_link(fd.path()) else {
+            continue;
+        };
+        let name = fd.file_name().to_string_lossy().into_owned();
+        match target.to_string_lossy().as_ref() {
+            "anon_inode:bpf-prog" => h.progs.extend(id_in(&name, "prog_id:")),
+            "anon_inode:bpf-map" => h.maps.extend(id_in(&name, "map_id:")),
+            "anon_inode:bpf_link" => h.links.extend(id_in(&name, "link_id:")),
+            "anon_inode:[perf_event]" => h.perf_events += 1,
+            _ => {}
+        }
+    }
+    h
+}
+
+/// The ids of `held` the kernel still has, and links still pointing at one of its programs.
+fn still_loaded(held: &Holdings) -> Vec<String> {
+    let mut left = Vec::new();
+    for (id, name) in rtrace::runtime::sys::loaded_programs() {
+        if held.progs.contains(&id) {
+            left.push(format!("program {id} ({name})"));
+        }
+    }
+    for (id, name) in rtrace::runtime::sys::loaded_maps() {
+        if held.maps.contains(&id) {
+            left.push(format!("map {id} ({name})"));
+        }
+    }
+    for (id, prog) in rtrace::runtime::sys::loaded_links() {
+        if held.links.contains(&id) || held.progs.contains(&prog) {
+            left.push(format!("link {id} (program {prog})"));
+        }
+    }
+    left
+}
+
+/// Fails unless every program, map and link in `held` (taken while the process ran) is gone
+/// from the kernel within a grace period. Perf events need no check of their own: they die
+/// with the fds of the process, or with the link that holds them, and a perf event with a
+/// program attached would keep that program loaded.
+pub fn assert_released(held: &Holdings) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let left = still_loaded(held);
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!("still loaded after the run: {left:?}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `-c` command (for rtrace's own quoting) running python: it waits until `gate` exists,
+/// then calls getpid() `n` times and exits.
+pub fn getpid_workload(gate: &Path, n: u64) -> String {
+    format!(
+        "/usr/bin/python3 -c 'import os, time\nwhile not os.path.exists(\"{}\"): time.sleep(0.005)\nfor _ in range({n}): os.getpid()'",
+        gate.display()
+    )
+}
+
+/// A fresh path in the temp dir, unique to this process and `tag`, removed if it exists.
+pub fn temp_path(tag: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("rtrace-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
