@@ -65,6 +65,7 @@ pub const BPF_JSLE: u8 = 0xd0;
 
 /// `src_reg` of an `ld_imm64` whose immediate is a map fd.
 pub const BPF_PSEUDO_MAP_FD: u8 = 1;
+pub const BPF_PSEUDO_MAP_VALUE: u8 = 2;
 /// The 64-bit immediate load (two instruction slots).
 pub const LD_DW_IMM: u8 = BPF_LD | BPF_DW | BPF_IMM;
 
@@ -277,6 +278,14 @@ pub fn ld_map_fd(dst: Reg, fd: i32) -> [Insn; 2] {
         i64::from(fd as u32),
         MemoryOpLoadType::Map,
     ))
+}
+
+/// `dst = &map_value[fd] + off`: `ld_imm64` with `src_reg = BPF_PSEUDO_MAP_VALUE`, two slots.
+pub fn ld_map_value(dst: Reg, fd: i32, off: i32) -> [Insn; 2] {
+    let [mut lo, mut hi] = ld_map_fd(dst, fd);
+    lo.src = BPF_PSEUDO_MAP_VALUE;
+    hi.imm = off;
+    [lo, hi]
 }
 
 /// `dst = *(size *)(src + off)`.

@@ -193,6 +193,7 @@ fn ld_imm64_text(i: Insn, next: Option<Insn>) -> (String, usize) {
     let text = match i.src {
         0 => format!("r{} = 0x{:x} ll", i.dst, value as u64),
         BPF_PSEUDO_MAP_FD => format!("r{} = map[{}]", i.dst, i.imm),
+        BPF_PSEUDO_MAP_VALUE => format!("r{} = map_value[{}]+{}", i.dst, i.imm, hi.imm),
         src => format!("r{} = ld_imm64 src={} 0x{:x}", i.dst, src, value as u64),
     };
     (text, 2)

@@ -64,6 +64,7 @@ pub fn inst_text(inst: &Inst) -> String {
         Inst::Mov { dst, src } => format!("{dst} = {src}"),
         Inst::LdImm64 { dst, imm } => format!("{dst} = {imm:#x} ll"),
         Inst::LdMapFd { dst, map } => format!("{dst} = map[{}]", map.0),
+        Inst::LdMapValue { dst, map, off } => format!("{dst} = map_value[{}]+{off}", map.0),
         Inst::Alu64 { op, dst, src } => format!("{dst} {}= {src}", alu_op(*op)),
         Inst::Alu32 { op, dst, src } => format!("{dst} = (u32)({dst} {} {src})", alu_op(*op)),
         Inst::Neg { dst } => format!("{dst} = -{dst}"),

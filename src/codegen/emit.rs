@@ -261,6 +261,13 @@ impl<'a> Emitter<'a> {
                     .push((Item::Wide(asm::ld_map_fd(d, fd)), self.span));
                 self.write_back(dst, d)?;
             }
+            Inst::LdMapValue { dst, map, off } => {
+                let d = self.dest(dst, S1)?;
+                let fd = (self.map_fd)(map);
+                self.items
+                    .push((Item::Wide(asm::ld_map_value(d, fd, off)), self.span));
+                self.write_back(dst, d)?;
+            }
             Inst::Alu64 { op, dst, src } => self.alu(true, op, dst, src)?,
             Inst::Alu32 { op, dst, src } => self.alu(false, op, dst, src)?,
             Inst::Neg { dst } => {
@@ -331,6 +338,7 @@ impl<'a> Emitter<'a> {
                 self.push(asm::call(helper));
                 if let Some(ret) = ret {
                     match self.loc(ret)? {
+                        Loc::Reg(d) if d == R0 => {}
                         Loc::Reg(d) => self.push(asm::mov64_reg(d, R0)),
                         Loc::Spill(_) => self.write_back(ret, R0)?,
                     }

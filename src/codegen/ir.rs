@@ -114,6 +114,9 @@ pub enum Inst {
     LdImm64 { dst: VReg, imm: i64 },
     /// `dst = &map` (`ld_imm64` with `src_reg = BPF_PSEUDO_MAP_FD`, patched with the fd at encoding).
     LdMapFd { dst: VReg, map: MapId },
+    /// `dst = &map_value[0] + off` of a one-entry array map (`ld_imm64` with
+    /// `src_reg = BPF_PSEUDO_MAP_VALUE`): a direct pointer, no lookup call.
+    LdMapValue { dst: VReg, map: MapId, off: i32 },
     /// `dst = dst op src`, 64-bit (BPF_ALU64).
     Alu64 { op: AluOp, dst: VReg, src: Operand },
     /// `dst = (u32)dst op (u32)src`, zero-extended to 64 bits (BPF_ALU).

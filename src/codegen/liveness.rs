@@ -49,9 +49,10 @@ fn base_reg(b: &Base) -> Option<VReg> {
 pub fn uses_def(inst: &Inst) -> (Vec<VReg>, Option<VReg>) {
     match inst {
         Inst::Mov { dst, src } => (op_reg(src).into_iter().collect(), Some(*dst)),
-        Inst::LdImm64 { dst, .. } | Inst::LdMapFd { dst, .. } | Inst::StackAddr { dst, .. } => {
-            (vec![], Some(*dst))
-        }
+        Inst::LdImm64 { dst, .. }
+        | Inst::LdMapFd { dst, .. }
+        | Inst::LdMapValue { dst, .. }
+        | Inst::StackAddr { dst, .. } => (vec![], Some(*dst)),
         Inst::Alu64 { dst, src, .. } | Inst::Alu32 { dst, src, .. } => (
             std::iter::once(*dst).chain(op_reg(src)).collect(),
             Some(*dst),

@@ -58,7 +58,8 @@ pub fn compile(
 ) -> Result<Encoded, Diagnostic> {
     let cfg = cfg::Cfg::build(func)?;
     let live = liveness::Liveness::compute(&cfg, vreg_count(func));
-    let alloc = regalloc::allocate(&live, Some((func.ctx, asm::R1)));
+    let mut alloc = regalloc::allocate(&live, Some((func.ctx, asm::R1)));
+    regalloc::keep_results_in_r0(&mut alloc, &live, &cfg.insts);
 
     // A spill slot that overflows the stack is blamed on the first write of its vreg.
     let first_span = |v: ir::VReg| {

@@ -1,12 +1,13 @@
 //! Register allocation by linear scan over live intervals, spilling whole vregs to 8-byte stack
 //! slots instead of failing. Fed by `liveness::Liveness`; consumed by `emit`.
 //!
-//! r0 and r5 are never allocated: they are the scratch registers through which `emit` reloads
-//! spilled operands (r0 also breaks cycles of call-argument moves). Values live across a call
-//! only get the callee-saved r6-r9, or the stack.
+//! r0 and r5 are not allocated by the scan: they are the scratch registers through which `emit`
+//! reloads spilled operands (r0 also breaks cycles of call-argument moves). Values live across a
+//! call only get the callee-saved r6-r9, or the stack. Afterwards, a helper's result may stay in
+//! r0 where that is safe (`keep_results_in_r0`).
 
-use super::asm::{Reg, R1, R2, R3, R4, R6, R7, R8, R9};
-use super::ir::VReg;
+use super::asm::{Reg, R0, R1, R2, R3, R4, R6, R7, R8, R9};
+use super::ir::{Inst, Operand, SpannedInst, VReg};
 use super::liveness::{Interval, Liveness};
 
 /// Registers offered to values that are not live across a call, caller-saved first.
@@ -32,6 +33,35 @@ pub struct Allocation {
 impl Allocation {
     pub fn loc(&self, v: VReg) -> Option<Loc> {
         self.locs.get(v.0 as usize).copied().flatten()
+    }
+}
+
+/// Leaves a helper's result in r0 when nothing can clobber it there: the function has no
+/// spills (r0 is then never needed as a reload scratch), the value is dead before the next call,
+/// and it is not a call argument (argument moves may use r0 to break cycles). Saves the
+/// `rN = r0` after most lookups.
+pub fn keep_results_in_r0(alloc: &mut Allocation, lv: &Liveness, insts: &[SpannedInst]) {
+    if !alloc.spill_owner.is_empty() {
+        return;
+    }
+    let mut call_args = std::collections::HashSet::new();
+    for si in insts {
+        if let Inst::Call { args, .. } = &si.inst {
+            call_args.extend(args.iter().filter_map(|a| match a {
+                Operand::Reg(v) => Some(*v),
+                Operand::Imm(_) => None,
+            }));
+        }
+    }
+    for si in insts {
+        if let Inst::Call { ret: Some(v), .. } = &si.inst {
+            let i = v.0 as usize;
+            if !lv.crosses_call.get(i).copied().unwrap_or(true) && !call_args.contains(v) {
+                if let Some(loc) = alloc.locs.get_mut(i) {
+                    *loc = Some(Loc::Reg(R0));
+                }
+            }
+        }
     }
 }
 

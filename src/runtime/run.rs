@@ -274,16 +274,12 @@ fn wait(ring_fd: i32, watched: Option<i32>) -> Result<bool, RunError> {
     Ok(watched.is_some() && fds[1].revents != 0)
 }
 
+/// The number of events the ring buffer had no room for (the one-entry `lost` array).
 fn lost_events(map: &KernelMap) -> u64 {
-    map.lookup_percpu(&0u32.to_le_bytes())
-        .map(|cpus| {
-            cpus.iter()
-                .map(|c| {
-                    let mut w = [0u8; 8];
-                    w.copy_from_slice(&c[..8.min(c.len())]);
-                    u64::from_le_bytes(w)
-                })
-                .sum()
+    map.lookup(&0u32.to_le_bytes())
+        .and_then(|v| {
+            v.get(..8)
+                .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
         })
         .unwrap_or(0)
 }

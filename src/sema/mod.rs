@@ -90,7 +90,7 @@ pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>>
         RINGBUF_BYTES,
     ));
     let lost = maps.len() as u32;
-    maps.push(internal_map("lost", MapKind::PerCpuArray, 4, 8, 1));
+    maps.push(internal_map("lost", MapKind::Array, 4, 8, 1));
     Ok(Checked {
         probes,
         maps,

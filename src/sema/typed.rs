@@ -21,7 +21,8 @@ pub struct Checked {
     pub printfs: Vec<PrintfInfo>,
     /// The ring buffer carrying events to userspace.
     pub ringbuf: MapIdx,
-    /// A per-CPU array of one u64 counting events the ring buffer had no room for.
+    /// A one-entry array holding a u64 that counts events the ring buffer had no room for
+    /// (written with an atomic add through a direct map-value pointer).
     pub lost: MapIdx,
 }
 

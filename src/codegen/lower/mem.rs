@@ -99,7 +99,7 @@ impl Lowerer<'_> {
                 // get_current_comm pads the whole buffer with zeros.
                 let p = self.addr(base, off);
                 let n = src_size.min(16) as i32;
-                self.call(
+                self.call_void(
                     helper::GET_CURRENT_COMM,
                     vec![Operand::Reg(p), Operand::Imm(n)],
                 );
@@ -148,14 +148,14 @@ impl Lowerer<'_> {
                 } else {
                     helper::PROBE_READ_KERNEL_STR
                 };
-                self.call(helper, vec![Operand::Reg(p), size, src]);
+                self.call_void(helper, vec![Operand::Reg(p), size, src]);
             }
             TExprKind::CtxField(f) if f.inline_array => {
                 self.zero(base, off, dst_size);
                 let src = Operand::Reg(self.int(e));
                 let p = self.addr(base, off);
                 let n = f.size.min(dst_size.saturating_sub(1)) as i32;
-                self.call(
+                self.call_void(
                     helper::PROBE_READ_KERNEL,
                     vec![Operand::Reg(p), Operand::Imm(n), src],
                 );
@@ -220,8 +220,8 @@ impl Lowerer<'_> {
         }
     }
 
-    /// Builds the key of `@map[keys]` in a fresh zeroed slot with `extra` bytes after it
-    /// (hist buckets).
+    /// Builds the key of `@map[keys]` in a fresh slot with `extra` bytes after it that the
+    /// caller writes (hist buckets).
     pub(super) fn key(&mut self, map: MapIdx, keys: &[TExpr], extra: u32) -> SlotId {
         let info = &self.checked.maps[map as usize];
         let user = info.user_key_size();
@@ -229,13 +229,12 @@ impl Lowerer<'_> {
         let types = info.keys.clone();
         let slot = self.slot(user + extra);
         if keys.is_empty() {
-            self.zero(Base::Slot(slot), 0, user + extra);
+            self.zero(Base::Slot(slot), 0, user);
             return slot;
         }
         for ((k, o), t) in keys.iter().zip(offsets).zip(types) {
             self.mem_into(k, Base::Slot(slot), o as i32, t.layout_size());
         }
-        self.zero(Base::Slot(slot), user as i32, extra);
         slot
     }
 
@@ -258,7 +257,7 @@ impl Lowerer<'_> {
         let fd = self.map_fd(map);
         let k = self.stack_addr(key, 0);
         let v = self.stack_addr(value, 0);
-        self.call(
+        self.call_void(
             helper::MAP_UPDATE_ELEM,
             vec![
                 Operand::Reg(fd),
@@ -458,35 +457,49 @@ impl Lowerer<'_> {
     fn hist_bucket(&mut self, v: VReg) -> VReg {
         let b = self.reg();
         let l_end = self.label();
-        let l_pos = self.label();
         self.mov_imm(b, 0);
         self.jmp_if(Cond::Slt, v, Operand::Imm(0), l_end);
         self.mov_imm(b, 1);
         self.jmp_if(Cond::Eq, v, Operand::Imm(0), l_end);
-        self.place_label(l_pos);
         self.mov_imm(b, 2);
+        // Above 2^32 the bound does not fit an immediate: shift and test for zero.
         let t = self.reg();
-        for shift in [32, 16, 8, 4, 2, 1] {
+        let skip = self.label();
+        self.emit(Inst::Mov {
+            dst: t,
+            src: Operand::Reg(v),
+        });
+        self.emit(Inst::Alu64 {
+            op: AluOp::Rsh,
+            dst: t,
+            src: Operand::Imm(32),
+        });
+        self.jmp_if(Cond::Eq, t, Operand::Imm(0), skip);
+        self.emit(Inst::Alu64 {
+            op: AluOp::Add,
+            dst: b,
+            src: Operand::Imm(32),
+        });
+        self.emit(Inst::Mov {
+            dst: v,
+            src: Operand::Reg(t),
+        });
+        self.place_label(skip);
+        for shift in [16, 8, 4, 2, 1] {
             let skip = self.label();
-            self.emit(Inst::Mov {
-                dst: t,
-                src: Operand::Reg(v),
-            });
-            self.emit(Inst::Alu64 {
-                op: AluOp::Rsh,
-                dst: t,
-                src: Operand::Imm(shift),
-            });
-            self.jmp_if(Cond::Eq, t, Operand::Imm(0), skip);
+            self.jmp_if(Cond::Lt, v, Operand::Imm(1 << shift), skip);
             self.emit(Inst::Alu64 {
                 op: AluOp::Add,
                 dst: b,
                 src: Operand::Imm(shift),
             });
-            self.emit(Inst::Mov {
-                dst: v,
-                src: Operand::Reg(t),
-            });
+            if shift > 1 {
+                self.emit(Inst::Alu64 {
+                    op: AluOp::Rsh,
+                    dst: v,
+                    src: Operand::Imm(shift),
+                });
+            }
             self.place_label(skip);
         }
         self.place_label(l_end);
@@ -508,12 +521,14 @@ impl Lowerer<'_> {
             dst: b,
             src: Operand::Reg(v),
         });
-        let lo = self.imm_or_reg(min);
-        self.emit(Inst::Alu64 {
-            op: AluOp::Sub,
-            dst: b,
-            src: lo,
-        });
+        if min != 0 {
+            let lo = self.imm_or_reg(min);
+            self.emit(Inst::Alu64 {
+                op: AluOp::Sub,
+                dst: b,
+                src: lo,
+            });
+        }
         let st = self.imm_or_reg(step);
         self.emit(Inst::Alu64 {
             op: AluOp::Div,
@@ -561,6 +576,16 @@ impl Lowerer<'_> {
     }
 
     fn header(&mut self, rec: SlotId, kind: u32, id: u32) {
+        if id == 0 {
+            // One 8-byte store: the immediate is sign-extended, and kind is small.
+            self.emit(Inst::Store {
+                base: Base::Slot(rec),
+                off: 0,
+                src: Operand::Imm(kind as i32),
+                size: Size::DW,
+            });
+            return;
+        }
         for (off, v) in [(0i16, kind), (4, id)] {
             self.emit(Inst::Store {
                 base: Base::Slot(rec),
@@ -588,19 +613,16 @@ impl Lowerer<'_> {
         );
         let l_ok = self.label();
         self.jmp_if(Cond::Eq, ret, Operand::Imm(0), l_ok);
-        let key = self.slot(8);
-        self.emit(Inst::Store {
-            base: Base::Slot(key),
+        let counter = self.reg();
+        self.emit(Inst::LdMapValue {
+            dst: counter,
+            map: MapId(lost),
             off: 0,
-            src: Operand::Imm(0),
-            size: Size::DW,
         });
-        let found = self.lookup_key(lost, key);
-        self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_ok);
         let one = self.reg();
         self.mov_imm(one, 1);
         self.emit(Inst::AtomicAdd {
-            base: Base::Reg(found),
+            base: Base::Reg(counter),
             off: 0,
             src: one,
             size: Size::DW,

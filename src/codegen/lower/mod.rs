@@ -196,6 +196,15 @@ impl<'a> Lowerer<'a> {
         r
     }
 
+    /// A helper call whose result is not used.
+    pub(super) fn call_void(&mut self, helper: u32, args: Vec<Operand>) {
+        self.emit(Inst::Call {
+            helper,
+            args,
+            ret: None,
+        });
+    }
+
     pub(super) fn jmp_if(&mut self, cond: Cond, a: VReg, b: Operand, target: Label) {
         self.emit(Inst::JmpIf { cond, a, b, target });
     }
@@ -248,7 +257,7 @@ impl<'a> Lowerer<'a> {
                 let key = self.key(*map, keys, 0);
                 let fd = self.map_fd(*map);
                 let k = self.stack_addr(key, 0);
-                self.call(
+                self.call_void(
                     helper::MAP_DELETE_ELEM,
                     vec![Operand::Reg(fd), Operand::Reg(k)],
                 );
