@@ -74,6 +74,13 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         print!("{}", crate::parse::dump(&program, source));
         return Ok(0);
     }
+    let dry = opts.dump.is_some() || opts.compile_only;
+    // Checked before sema, which reads tracefs: say what is missing, not what failed first.
+    if !dry && !crate::runtime::sys::has_bpf_privileges() {
+        return Err(RunError::Message(
+            "loading BPF programs needs root, or CAP_BPF and CAP_PERFMON".into(),
+        ));
+    }
     let env = sema::Env {
         params: opts.params.clone(),
         has_command: opts.command.is_some(),
@@ -87,7 +94,6 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         print!("{}", sema::dump::dump(&checked, source));
         return Ok(0);
     }
-    let dry = opts.dump.is_some() || opts.compile_only;
     let mut child = match (&opts.command, dry) {
         (Some(cmd), false) => Some(Child::spawn(cmd).map_err(RunError::Message)?),
         _ => None,
@@ -110,12 +116,15 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         print!("{text}");
         return Ok(0);
     }
-    if !crate::runtime::sys::has_bpf_privileges() {
-        return Err(RunError::Message(
-            "rtrace needs root, or CAP_BPF and CAP_PERFMON, to load BPF programs".into(),
-        ));
-    }
     let maps = run::create_maps(&checked)?;
+    // bpftrace 0.17 prints a key-less count() map that never counted as `@m: 0`.
+    for (info, map) in checked.maps.iter().zip(&maps) {
+        if info.keys.is_empty() && info.agg_kind() == crate::runtime::value::AggKind::Count {
+            map.update(&[0; 8], &[0; 8]).map_err(|e| {
+                RunError::Message(format!("cannot initialise map {}: {e}", info.name))
+            })?;
+        }
+    }
     let images = run::encode(&checked, &funcs, &maps).map_err(RunError::Diag)?;
     let output: Box<dyn Write> = match &opts.output {
         Some(path) => Box::new(open_output(path).map_err(RunError::Message)?),

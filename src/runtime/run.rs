@@ -284,6 +284,18 @@ fn lost_events(map: &KernelMap) -> u64 {
         .unwrap_or(0)
 }
 
+/// system(): runs the command through `sh -c` and returns what it printed on stdout.
+fn run_command(cmd: &[u8]) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(std::ffi::OsStr::from_bytes(cmd))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default()
+}
+
 /// Handles event records as they arrive.
 struct EventState<'a> {
     checked: &'a Checked,
@@ -327,6 +339,22 @@ impl EventState<'_> {
                     out.extend_from_slice(json::printf(&text).as_bytes());
                 } else {
                     out.extend_from_slice(&text);
+                }
+            }
+            event::SYSTEM => {
+                let Some(info) = self.checked.printfs.get(id) else {
+                    return Ok(());
+                };
+                self.args = decode::printf_args(info, rec);
+                let mut cmd = Vec::new();
+                if let Err(e) = printf::format_into(&mut cmd, &info.format, &self.args) {
+                    return Err(RunError::Message(format!("system: {e}")));
+                }
+                let output = run_command(&cmd);
+                if self.json {
+                    out.extend_from_slice(json::record("syscall", &output).as_bytes());
+                } else {
+                    out.extend_from_slice(&output);
                 }
             }
             event::EXIT => self.exit = true,

@@ -113,6 +113,10 @@ fn stmts(out: &mut String, body: &[TStmt], depth: usize) {
                 let _ = writeln!(out, "map event {kind} map#{map}");
             }
             TStmtKind::Exit => out.push_str("exit\n"),
+            TStmtKind::Signal(sig) => {
+                out.push_str("signal\n");
+                expr(out, sig, depth + 1);
+            }
             TStmtKind::Break => out.push_str("break\n"),
             TStmtKind::Continue => out.push_str("continue\n"),
             TStmtKind::Return => out.push_str("return\n"),

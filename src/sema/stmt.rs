@@ -8,6 +8,13 @@ use crate::builtins;
 use crate::runtime::value::AggKind;
 use crate::source::Span;
 
+/// Signal names in number order (SIGHUP is 1), without the `SIG` prefix.
+const SIGNALS: [&str; 31] = [
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+];
+
 /// `unroll (N)` accepts 1 to 100 repetitions, as bpftrace does.
 const UNROLL_MAX: u64 = 100;
 
@@ -126,7 +133,19 @@ impl Checker<'_> {
         };
         let span = e.span;
         Some(match name.name.as_str() {
-            "printf" => self.printf(args, span),
+            "printf" => self.printf(args, span, event::PRINTF),
+            "system" => {
+                self.need_unsafe(name, "runs a command on this machine");
+                self.printf(args, span, event::SYSTEM)
+            }
+            "signal" => {
+                self.need_unsafe(name, "sends a signal to the traced process");
+                self.arity(name, args, 1, 1);
+                match args.first() {
+                    Some(a) => TStmtKind::Signal(self.signal_number(a)),
+                    None => TStmtKind::Exit,
+                }
+            }
             "exit" => {
                 self.arity(name, args, 0, 0);
                 TStmtKind::Exit
@@ -206,15 +225,68 @@ impl Checker<'_> {
         }
     }
 
-    fn printf(&mut self, args: &[ast::Expr], span: Span) -> TStmtKind {
+    /// Actions that change the system need `--unsafe`, as in bpftrace.
+    fn need_unsafe(&mut self, name: &ast::Ident, what: &str) {
+        if !self.env.unsafe_actions {
+            self.error_diag(
+                crate::diag::Diagnostic::error(
+                    name.span,
+                    format!("{}() {what}: it needs --unsafe", name.name),
+                )
+                .with_note("run rtrace with --unsafe to allow it"),
+            );
+        }
+    }
+
+    /// signal()'s argument: a signal name (`"SIGUSR1"`, `"KILL"`) or number.
+    fn signal_number(&mut self, a: &ast::Expr) -> TExpr {
+        if let ExprKind::Str(bytes) = &a.kind {
+            let name = String::from_utf8_lossy(bytes);
+            let bare = name.strip_prefix("SIG").unwrap_or(&name);
+            let n = SIGNALS
+                .iter()
+                .position(|s| *s == bare)
+                .map(|i| i as i64 + 1);
+            return match n {
+                Some(n) => TExpr {
+                    kind: TExprKind::Int(n),
+                    ty: Type::I64,
+                    span: a.span,
+                },
+                None => {
+                    self.error(a.span, format!("unknown signal '{name}'"));
+                    TExpr {
+                        kind: TExprKind::Int(0),
+                        ty: Type::I64,
+                        span: a.span,
+                    }
+                }
+            };
+        }
+        let e = self.expr(a);
+        self.expect_int(&e, "signal()'s argument");
+        if let TExprKind::Int(n) = e.kind {
+            if !(1..=64).contains(&n) {
+                self.error(a.span, format!("{n} is not a signal number (1 to 64)"));
+            }
+        }
+        e
+    }
+
+    fn printf(&mut self, args: &[ast::Expr], span: Span, kind: u32) -> TStmtKind {
+        let func = if kind == event::SYSTEM {
+            "system"
+        } else {
+            "printf"
+        };
         let Some(first) = args.first() else {
-            self.error(span, "printf() needs a format string");
+            self.error(span, format!("{func}() needs a format string"));
             return TStmtKind::Exit;
         };
         let ExprKind::Str(fmt) = &first.kind else {
             self.error(
                 first.span,
-                "printf()'s first argument must be a string literal",
+                format!("{func}()'s first argument must be a string literal"),
             );
             return TStmtKind::Exit;
         };
@@ -258,6 +330,7 @@ impl Checker<'_> {
         }
         let id = self.printfs.len() as u32;
         self.printfs.push(PrintfInfo {
+            kind,
             format,
             args: types,
             offsets,

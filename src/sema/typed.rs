@@ -97,6 +97,8 @@ impl MapInfo {
 /// argument at `offsets[i]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PrintfInfo {
+    /// `event::PRINTF` for printf, `event::SYSTEM` for system().
+    pub kind: u32,
     pub format: String,
     pub args: Vec<Type>,
     pub offsets: Vec<u32>,
@@ -111,6 +113,8 @@ pub mod event {
     pub const PRINT_MAP: u32 = 3;
     pub const CLEAR_MAP: u32 = 4;
     pub const ZERO_MAP: u32 = 5;
+    /// system(): format the command like printf, then run it in userspace (needs --unsafe).
+    pub const SYSTEM: u32 = 6;
     /// Size of the record header (kind, id).
     pub const HEADER: u32 = 8;
 }
@@ -170,6 +174,8 @@ pub enum TStmtKind {
         map: MapIdx,
     },
     Exit,
+    /// signal(N): send a signal to the current task (bpf_send_signal; needs --unsafe).
+    Signal(TExpr),
     If {
         cond: TExpr,
         then: Vec<TStmt>,

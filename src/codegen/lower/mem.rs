@@ -560,8 +560,9 @@ impl Lowerer<'_> {
         let size = info.size;
         let offsets = info.offsets.clone();
         let types = info.args.clone();
+        let kind = info.kind;
         let rec = self.slot(size);
-        self.header(rec, event::PRINTF, id);
+        self.header(rec, kind, id);
         for ((a, off), t) in args.iter().zip(offsets).zip(types) {
             self.mem_into(a, Base::Slot(rec), off as i32, t.layout_size());
         }

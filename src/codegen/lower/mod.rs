@@ -269,6 +269,10 @@ impl<'a> Lowerer<'a> {
                 let end = self.end;
                 self.jmp(end);
             }
+            TStmtKind::Signal(sig) => {
+                let s = self.operand(sig);
+                self.call_void(helper::SEND_SIGNAL, vec![s]);
+            }
             TStmtKind::Return => {
                 let end = self.end;
                 self.jmp(end);
