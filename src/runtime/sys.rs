@@ -1,5 +1,6 @@
-//! Raw `bpf()` syscall wrappers (byte-level map access, test runs, object enumeration); used by
-//! the runtime's maps, loader and teardown tests.
+//! Raw `bpf()` and `perf_event_open()` syscall wrappers (byte-level map access, program loads
+//! with a verifier log, links, perf events, test runs, object enumeration); used by the
+//! runtime's maps, loader, attacher and teardown tests.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -17,8 +18,12 @@ const BPF_MAP_GET_NEXT_ID: i64 = 12;
 const BPF_PROG_GET_FD_BY_ID: i64 = 13;
 const BPF_MAP_GET_FD_BY_ID: i64 = 14;
 const BPF_OBJ_GET_INFO_BY_FD: i64 = 15;
+const BPF_LINK_CREATE: i64 = 28;
 const BPF_LINK_GET_FD_BY_ID: i64 = 30;
 const BPF_LINK_GET_NEXT_ID: i64 = 31;
+
+/// `enum bpf_attach_type` value of `BPF_LINK_CREATE` on a perf event.
+const BPF_PERF_EVENT: u32 = 41;
 
 /// `BPF_ANY` flag of `BPF_MAP_UPDATE_ELEM`: create or replace.
 pub const BPF_ANY: u64 = 0;
@@ -127,7 +132,7 @@ pub fn prog_test_run(prog_fd: RawFd, ctx_in: &[u8]) -> io::Result<u32> {
 
 /// `BPF_PROG_LOAD` of raw instructions (8 bytes each) with a GPL license; the verifier log
 /// goes into the error text. For tests and small fixed programs; generated code loads
-/// through aya.
+/// through `prog_load_log` (see `runtime::load`).
 pub fn prog_load(prog_type: u32, insns: &[u8], name: &str) -> io::Result<OwnedFd> {
     let license = b"GPL\0";
     let mut log = vec![0u8; 64 * 1024];
@@ -150,6 +155,199 @@ pub fn prog_load(prog_type: u32, insns: &[u8], name: &str) -> io::Result<OwnedFd
             Err(io::Error::new(e.kind(), format!("{e}: {text}")))
         }
     }
+}
+
+/// What `prog_load_log` loads: the `BPF_PROG_LOAD` fields rtrace sets.
+#[derive(Clone, Copy, Debug)]
+pub struct ProgLoad<'a> {
+    /// `enum bpf_prog_type`.
+    pub prog_type: u32,
+    /// `enum bpf_attach_type`; 0 for the program types rtrace loads directly.
+    pub expected_attach_type: u32,
+    /// Encoded instructions, 8 bytes each.
+    pub insns: &'a [u8],
+    /// The program's name; the kernel keeps 15 bytes of `[A-Za-z0-9_.]`.
+    pub name: &'a str,
+    /// `KERNEL_VERSION(a, b, c)` of the running kernel (kprobe programs on kernels before 5.0
+    /// need it), else 0.
+    pub kern_version: u32,
+}
+
+/// `BPF_PROG_LOAD` under the GPL license. `log_level` 0 with an empty `log` asks for no
+/// verifier log (the fast path); otherwise the kernel writes its log into `log`, NUL-terminated
+/// (ENOSPC when it did not fit: a 6.4+ kernel then keeps the log's tail).
+pub fn prog_load_log(p: &ProgLoad<'_>, log_level: u32, log: &mut [u8]) -> io::Result<OwnedFd> {
+    let license = b"GPL\0";
+    let mut a = Attr::default();
+    a.put_u32(0, p.prog_type);
+    a.put_u32(4, (p.insns.len() / 8) as u32);
+    a.put_u64(8, ptr(p.insns));
+    a.put_u64(16, ptr(license));
+    if !log.is_empty() {
+        a.put_u32(24, log_level);
+        a.put_u32(28, u32::try_from(log.len()).unwrap_or(u32::MAX));
+        a.put_u64(32, log.as_mut_ptr() as u64);
+    }
+    a.put_u32(40, p.kern_version);
+    let n = p.name.as_bytes();
+    let len = n.len().min(15);
+    a.0[48..48 + len].copy_from_slice(&n[..len]); // prog_name
+    a.put_u32(68, p.expected_attach_type);
+    bpf(BPF_PROG_LOAD, &mut a).map(owned)
+}
+
+/// `BPF_LINK_CREATE` of a program on a perf event (`BPF_PERF_EVENT`, Linux 5.15+): the
+/// attachment lives as long as the returned link fd.
+pub fn link_create_perf_event(prog_fd: RawFd, perf_fd: RawFd) -> io::Result<OwnedFd> {
+    let mut a = Attr::default();
+    a.put_u32(0, prog_fd as u32);
+    a.put_u32(4, perf_fd as u32);
+    a.put_u32(8, BPF_PERF_EVENT);
+    bpf(BPF_LINK_CREATE, &mut a).map(owned)
+}
+
+/// `perf_event_attr.type` values, named as the kernel names them.
+pub const PERF_TYPE_SOFTWARE: u32 = 1;
+pub const PERF_TYPE_TRACEPOINT: u32 = 2;
+/// `perf_event_attr.sample_type` bit for raw tracepoint records.
+pub const PERF_SAMPLE_RAW: u64 = 1 << 10;
+
+/// The `perf_event_attr` fields rtrace sets; the rest are zero.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PerfEvent {
+    /// `PERF_TYPE_*`, or a dynamic PMU type (uprobe, kprobe) read from sysfs.
+    pub kind: u32,
+    pub config: u64,
+    pub sample_period: u64,
+    pub sample_type: u64,
+    pub wakeup_events: u32,
+    /// kprobe/uprobe PMUs: a pointer to the function name or file path (NUL-terminated).
+    pub config1: u64,
+    /// kprobe/uprobe PMUs: the offset.
+    pub config2: u64,
+}
+
+/// `perf_event_open(attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)`, created disabled: enable it
+/// once a program is attached. `pid` -1 with a `cpu` means every process on that CPU.
+pub fn perf_event_open(ev: &PerfEvent, pid: i32, cpu: i32) -> io::Result<OwnedFd> {
+    const PERF_ATTR_SIZE_VER7: u32 = 128;
+    const DISABLED: u64 = 1;
+    const PERF_FLAG_FD_CLOEXEC: u64 = 8;
+    let mut a = Attr::default();
+    a.put_u32(0, ev.kind);
+    a.put_u32(4, PERF_ATTR_SIZE_VER7);
+    a.put_u64(8, ev.config);
+    a.put_u64(16, ev.sample_period);
+    a.put_u64(24, ev.sample_type);
+    a.put_u64(40, DISABLED);
+    a.put_u32(48, ev.wakeup_events);
+    a.put_u64(56, ev.config1);
+    a.put_u64(64, ev.config2);
+    // SAFETY: `a` is a 128-byte perf_event_attr whose `size` says 128; any pointer in
+    // config1 refers to a NUL-terminated string the caller keeps alive across the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            a.0.as_ptr(),
+            pid as libc::c_long,
+            cpu as libc::c_long,
+            -1 as libc::c_long,
+            PERF_FLAG_FD_CLOEXEC as libc::c_ulong,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(owned(r))
+    }
+}
+
+/// `PERF_EVENT_IOC_SET_BPF`: runs `prog_fd` on each event of `perf_fd` until the perf event is
+/// closed.
+pub fn perf_event_set_bpf(perf_fd: RawFd, prog_fd: RawFd) -> io::Result<()> {
+    const PERF_EVENT_IOC_SET_BPF: libc::c_ulong = 0x4004_2408;
+    // SAFETY: the ioctl takes the program fd by value.
+    let r = unsafe { libc::ioctl(perf_fd, PERF_EVENT_IOC_SET_BPF as _, prog_fd) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `PERF_EVENT_IOC_ENABLE`.
+pub fn perf_event_enable(perf_fd: RawFd) -> io::Result<()> {
+    const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
+    // SAFETY: the ioctl takes no argument.
+    let r = unsafe { libc::ioctl(perf_fd, PERF_EVENT_IOC_ENABLE as _, 0) };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The online CPUs, from /sys/devices/system/cpu/online.
+pub fn online_cpus() -> io::Result<Vec<u32>> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online")?;
+    cpu_ids(&text).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "/sys/devices/system/cpu/online: unexpected {:?}",
+                text.trim()
+            ),
+        )
+    })
+}
+
+/// The CPU ids in a list like `0-3,5`.
+fn cpu_ids(s: &str) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in s.trim().split(',').filter(|p| !p.is_empty()) {
+        let (lo, hi): (u32, u32) = match part.split_once('-') {
+            Some((lo, hi)) => (lo.trim().parse().ok()?, hi.trim().parse().ok()?),
+            None => {
+                let c = part.trim().parse().ok()?;
+                (c, c)
+            }
+        };
+        if lo > hi || hi - lo > 1 << 16 {
+            return None;
+        }
+        out.extend(lo..=hi);
+    }
+    Some(out)
+}
+
+/// `KERNEL_VERSION(a, b, c)` of the running kernel from uname, 0 when unreadable.
+pub fn kernel_version() -> u32 {
+    // SAFETY: utsname is plain data; uname fills it.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return 0;
+    }
+    let release: Vec<u8> = u
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    version_code(&String::from_utf8_lossy(&release))
+}
+
+/// `6.18.44-x` -> `KERNEL_VERSION(6, 18, 44)` (the sublevel saturates at 255, as the kernel's
+/// macro does).
+fn version_code(release: &str) -> u32 {
+    let mut nums = release
+        .split(|c: char| !c.is_ascii_digit())
+        .take(3)
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let a = nums.next().unwrap_or(0);
+    let b = nums.next().unwrap_or(0);
+    let c = nums.next().unwrap_or(0);
+    (a.min(255) << 16) | (b.min(255) << 8) | c.min(255)
 }
 
 /// `BPF_RAW_TRACEPOINT_OPEN`: attaches a raw_tracepoint program to `name` (`sched_switch`);
@@ -296,5 +494,15 @@ mod tests {
         assert_eq!(a.get_u32(4), 7);
         assert_eq!(u32_at(&a.0, 8), 0x5566_7788);
         assert_eq!(c_name(b"abc\0def"), "abc");
+    }
+
+    #[test]
+    fn cpu_id_lists_and_versions() {
+        assert_eq!(cpu_ids("0-1\n"), Some(vec![0, 1]));
+        assert_eq!(cpu_ids("0,2-3"), Some(vec![0, 2, 3]));
+        assert_eq!(cpu_ids("3-1"), None);
+        assert_eq!(version_code("6.18.44-generic"), (6 << 16) | (18 << 8) | 44);
+        assert_eq!(version_code("5.4.300"), (5 << 16) | (4 << 8) | 255);
+        assert_eq!(version_code("6.1"), (6 << 16) | (1 << 8));
     }
 }
