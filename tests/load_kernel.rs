@@ -419,3 +419,135 @@ fn failed_attach_drops_earlier_probes() {
     assert_eq!(ctr.get(), before);
     assert!(s.run_begin().is_err(), "a closed session cannot run BEGIN");
 }
+
+#[test]
+fn uretprobe_on_own_function_counts_returns() {
+    let ctr = Counter::new("ld_uret_ctr");
+    let exe = std::env::current_exe().expect("current exe");
+    let images = [image(
+        "ld_uretprobe",
+        Attach::Uprobe {
+            path: exe.to_string_lossy().into_owned(),
+            symbol: Some("rtrace_load_test_target".into()),
+            offset: 0,
+            ret: true,
+        },
+        count_insns(ctr.fd()),
+    )];
+    let mut s = Session::load(&images).expect("load");
+    s.attach(Some(std::process::id() as i32)).expect("attach");
+    for i in 0..4 {
+        std::hint::black_box(rtrace_load_test_target(std::hint::black_box(i)));
+    }
+    assert_eq!(ctr.get(), 4);
+    let ids = prog_ids("ld_uretprobe");
+    s.close();
+    assert_gone(&ids);
+}
+
+#[test]
+fn raw_tracepoint_counts_syscalls() {
+    let ctr = Counter::new("ld_raw_ctr");
+    let images = [image(
+        "ld_raw_enter",
+        Attach::RawTracepoint {
+            name: "sys_enter".into(),
+        },
+        count_insns(ctr.fd()),
+    )];
+    let mut s = Session::load(&images).expect("load");
+    assert_eq!(s.attach(None).expect("attach"), 1);
+    for _ in 0..3 {
+        // SAFETY: getpid has no preconditions.
+        unsafe { libc::getpid() };
+    }
+    assert!(ctr.get() >= 3, "counter {}", ctr.get());
+    let ids = prog_ids("ld_raw_enter");
+    s.close();
+    // A raw tracepoint link frees its program after an RCU grace period.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while std::time::Instant::now() < deadline
+        && prog_ids("ld_raw_enter").iter().any(|i| ids.contains(i))
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_gone(&ids);
+}
+
+#[test]
+fn missing_raw_tracepoint_is_an_attach_error() {
+    let images = [image(
+        "ld_raw_missing",
+        Attach::RawTracepoint {
+            name: "no_such_tracepoint_x".into(),
+        },
+        vec![insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)],
+    )];
+    let mut s = Session::load(&images).expect("load");
+    match s.attach(None) {
+        Err(e @ LoadError::Attach { program: 0, .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("rawtracepoint:no_such_tracepoint_x"),
+                "{text}"
+            );
+        }
+        other => panic!(
+            "expected an attach error, got {:?}",
+            other.map_err(|e| e.to_string())
+        ),
+    }
+}
+
+#[test]
+fn software_event_counts_page_faults_of_one_process() {
+    let ctr = Counter::new("ld_sw_ctr");
+    let images = [image(
+        "ld_software",
+        Attach::Software {
+            event: "page-faults".into(),
+            count: 1,
+        },
+        count_insns(ctr.fd()),
+    )];
+    let mut s = Session::load(&images).expect("load");
+    // A perf event of one task follows that thread: this test's thread.
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    assert_eq!(s.attach(Some(tid)).expect("attach"), 1);
+    // Touch fresh pages: each first touch is a page fault of this process.
+    let mut pages = vec![0u8; 64 * 4096];
+    for p in pages.chunks_mut(4096) {
+        p[0] = 1;
+    }
+    std::hint::black_box(&pages);
+    assert!(ctr.get() > 0, "no page fault counted");
+}
+
+#[test]
+fn verifier_log_names_the_reason_for_a_large_program() {
+    // 5,000 no-op moves, then an uninitialised read: the log is asked for only after the
+    // fast load fails, and the failing instruction still comes out of it.
+    let mut insns = vec![insn(MOV64_IMM, 0, 0, 0, 0); 5000];
+    insns.push(insn(MOV64_REG, 0, 7, 0, 0)); // r0 = r7: never written
+    insns.push(insn(EXIT, 0, 0, 0, 0));
+    let images = [image("ld_big_bad", Attach::Begin, insns)];
+    match Session::load(&images) {
+        Err(LoadError::Verifier { program, insn, log }) => {
+            assert_eq!(program, 0);
+            assert_eq!(
+                insn,
+                Some(5000),
+                "log tail:\n{}",
+                &log[log.len().saturating_sub(500)..]
+            );
+            assert!(
+                log.contains("R7 !read_ok"),
+                "{}",
+                &log[log.len().saturating_sub(500)..]
+            );
+        }
+        Err(e) => panic!("expected a verifier error, got {e:?}"),
+        Ok(_) => panic!("the verifier accepted an uninitialised read"),
+    }
+}

@@ -1,18 +1,19 @@
-//! Loading and attaching: one in-memory ELF for every encoded program, verified and attached
-//! through aya; fed by codegen's encoded instructions (`ProgramImage`) and the probe list.
+//! Loading and attaching: every encoded program verified with its own `BPF_PROG_LOAD` and
+//! attached through `runtime::attach`; fed by codegen's encoded instructions (`ProgramImage`)
+//! and the probe list.
 //!
-//! Architecture invariant: aya is only touched here and in `runtime::attach`, so a
-//! direct `BPF_PROG_LOAD` path can replace `EbpfLoader` (which parses all of vmlinux BTF)
-//! without changing callers. Nothing is pinned: closing the fds (drop, exit, SIGKILL) detaches
-//! and unloads everything.
+//! Architecture invariant: the vmlinux BTF is read only when the script has fentry/fexit
+//! probes, which alone go through aya's `EbpfLoader` (an in-memory ELF of just those
+//! programs). Everything else is loaded directly, so a run starts in a few milliseconds.
+//! Nothing is pinned: closing the fds (drop, exit, SIGKILL) detaches and unloads everything.
 
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 use aya::programs::Program;
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 
-use super::attach::{attach_probe, chain};
+use super::attach::{attach_btf_program, attach_probe, chain};
 use super::{elf, sys};
 use crate::probes::Attach;
 use crate::source::Span;
@@ -20,7 +21,7 @@ use crate::source::Span;
 /// One encoded program and where it attaches.
 #[derive(Clone, Debug)]
 pub struct ProgramImage {
-    /// A valid C identifier, unique in the session (aya's program name; the kernel keeps 15
+    /// A valid C identifier, unique in the session (the program's name; the kernel keeps 15
     /// bytes of it).
     pub name: String,
     pub attach: Attach,
@@ -71,45 +72,69 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// The loaded programs of one run.
-pub struct Session {
-    /// `None` once an attach failure has dropped everything.
-    ebpf: Option<Ebpf>,
-    /// Name and attach point per image, in the caller's order.
-    probes: Vec<(String, Attach)>,
+/// One program of a session.
+struct Loaded {
+    name: String,
+    attach: Attach,
+    /// Perf events and links that keep it attached (closed before the program).
+    links: Vec<OwnedFd>,
+    /// The program fd; `None` for fentry/fexit programs, which live in `Session::btf_programs`.
+    fd: Option<OwnedFd>,
 }
 
+/// The loaded programs of one run.
+pub struct Session {
+    /// In the caller's order; emptied when an attach failure drops everything.
+    programs: Vec<Loaded>,
+    /// The fentry/fexit programs, loaded by aya with the kernel's BTF; `None` without any.
+    btf_programs: Option<Ebpf>,
+    closed: bool,
+}
+
+/// `enum bpf_prog_type` values, named as the kernel names them.
+const BPF_PROG_TYPE_KPROBE: u32 = 2;
+const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
+const BPF_PROG_TYPE_PERF_EVENT: u32 = 7;
+const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
+
+/// The verifier log asked for after a failed load: `BPF_LOG_LEVEL1 | BPF_LOG_STATS`.
+const LOG_LEVEL: u32 = 1 | 4;
+/// Verifier log buffer sizes: the first try, and the retry when the log did not fit.
+const LOG_SIZES: [usize; 2] = [1 << 20, 16 << 20];
+
 impl Session {
-    /// Builds one ELF holding every program, loads it with aya and verifies every program.
-    /// Nothing is attached yet.
+    /// Verifies every program with `BPF_PROG_LOAD` (fentry/fexit ones through aya, which needs
+    /// the kernel's BTF). Nothing is attached yet.
     pub fn load(images: &[ProgramImage]) -> Result<Session, LoadError> {
         check_names(images)?;
-        let programs: Vec<elf::ElfProgram<'_>> = images
+        let needs_version = images
             .iter()
-            .map(|im| elf::ElfProgram {
-                section: section_name(im),
-                symbol: &im.name,
-                code: im.insns.concat(),
-            })
-            .collect();
-        let bytes = elf::write(&programs).map_err(LoadError::Other)?;
-        let mut ebpf = EbpfLoader::new()
-            .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS)
-            .load(&bytes)
-            .map_err(|e| LoadError::Other(format!("cannot load the BPF object: {}", chain(&e))))?;
-        let mut btf = None;
+            .any(|im| matches!(im.attach, Attach::Uprobe { .. } | Attach::Kprobe { .. }));
+        let kern_version = if needs_version {
+            sys::kernel_version()
+        } else {
+            0
+        };
+        let mut programs = Vec::with_capacity(images.len());
         for (i, im) in images.iter().enumerate() {
-            let prog = ebpf.program_mut(&im.name).ok_or_else(|| {
-                LoadError::Other(format!("program {} missing from the object", im.name))
-            })?;
-            verify(prog, &im.attach, &mut btf).map_err(|e| e.at(i, im))?;
+            let fd = match prog_type(&im.attach) {
+                Some(prog_type) => {
+                    Some(load_one(im, prog_type, kern_version).map_err(|e| e.at(i, im))?)
+                }
+                None => None,
+            };
+            programs.push(Loaded {
+                name: im.name.clone(),
+                attach: im.attach.clone(),
+                links: Vec::new(),
+                fd,
+            });
         }
+        let btf_programs = load_btf_programs(images)?;
         Ok(Session {
-            ebpf: Some(ebpf),
-            probes: images
-                .iter()
-                .map(|im| (im.name.clone(), im.attach.clone()))
-                .collect(),
+            programs,
+            btf_programs,
+            closed: false,
         })
     }
 
@@ -118,25 +143,44 @@ impl Session {
     /// probe once however many CPUs it runs on. On failure everything is detached and
     /// unloaded, and the session is closed.
     pub fn attach(&mut self, pid: Option<i32>) -> Result<usize, LoadError> {
-        let ebpf = self.ebpf.as_mut().ok_or_else(closed)?;
-        for (i, (name, attach)) in self.probes.iter().enumerate() {
-            if matches!(attach, Attach::Begin | Attach::End) {
-                continue;
-            }
-            let result = match ebpf.program_mut(name) {
-                Some(prog) => attach_probe(prog, attach, pid),
-                None => Err(format!("program {name} is not loaded")),
-            };
-            if let Err(message) = result {
-                // Dropping the object closes every link and program fd.
-                self.ebpf = None;
+        if self.closed {
+            return Err(closed());
+        }
+        for i in 0..self.programs.len() {
+            if let Err(message) = self.attach_one(i, pid) {
+                // Closing every perf event, link and program fd detaches and unloads them.
+                self.programs.clear();
+                self.btf_programs = None;
+                self.closed = true;
                 return Err(LoadError::Attach {
                     program: i,
                     message,
                 });
             }
         }
-        Ok(self.probes.len())
+        Ok(self.programs.len())
+    }
+
+    fn attach_one(&mut self, i: usize, pid: Option<i32>) -> Result<(), String> {
+        let Some(p) = self.programs.get_mut(i) else {
+            return Ok(());
+        };
+        match (&p.attach, &p.fd) {
+            (Attach::Begin | Attach::End, _) => Ok(()),
+            (_, Some(fd)) => {
+                let links = attach_probe(fd.as_raw_fd(), &p.attach, pid)?;
+                p.links = links;
+                Ok(())
+            }
+            (attach, None) => match self
+                .btf_programs
+                .as_mut()
+                .and_then(|ebpf| ebpf.program_mut(&p.name))
+            {
+                Some(prog) => attach_btf_program(prog, attach),
+                None => Err(format!("program {} is not loaded", p.name)),
+            },
+        }
     }
 
     /// Fires every BEGIN program once, in order, with BPF_PROG_TEST_RUN.
@@ -151,29 +195,34 @@ impl Session {
 
     /// The kernel fd of program `index` (for test runs and statistics), while loaded.
     pub fn program_fd(&self, index: usize) -> Option<RawFd> {
-        let (name, _) = self.probes.get(index)?;
-        let prog = self.ebpf.as_ref()?.program(name)?;
-        Some(prog.fd().ok()?.as_fd().as_raw_fd())
+        let p = self.programs.get(index)?;
+        match &p.fd {
+            Some(fd) => Some(fd.as_raw_fd()),
+            None => {
+                let prog = self.btf_programs.as_ref()?.program(&p.name)?;
+                Some(prog.fd().ok()?.as_fd().as_raw_fd())
+            }
+        }
     }
 
     /// Detaches and unloads everything now (dropping the session does the same).
     pub fn close(self) {}
 
     fn run(&self, which: &Attach) -> Result<(), LoadError> {
-        if self.ebpf.is_none() {
+        if self.closed {
             return Err(closed());
         }
         // A raw_tracepoint context is an array of up to 12 u64 arguments: hand over 12
         // zeroes so a program reading its arguments reads zeroes, not a NULL context.
         let ctx = [0u8; 8 * 12];
-        for (i, (_, attach)) in self.probes.iter().enumerate() {
-            if attach != which {
+        for (i, p) in self.programs.iter().enumerate() {
+            if &p.attach != which {
                 continue;
             }
             let fd = self.program_fd(i).ok_or_else(closed)?;
             sys::prog_test_run(fd, &ctx).map_err(|e| LoadError::Attach {
                 program: i,
-                message: format!("cannot run {}: BPF_PROG_TEST_RUN: {e}", probe_text(attach)),
+                message: format!("cannot run {}: BPF_PROG_TEST_RUN: {e}", probe_text(which)),
             })?;
         }
         Ok(())
@@ -184,7 +233,8 @@ fn closed() -> LoadError {
     LoadError::Other("the BPF session is closed".into())
 }
 
-/// Names must be distinct C identifiers: aya keys programs by symbol name.
+/// Names must be distinct C identifiers: aya keys fentry programs by symbol name, and the
+/// kernel accepts only `[A-Za-z0-9_.]` in program names.
 fn check_names(images: &[ProgramImage]) -> Result<(), LoadError> {
     let mut seen = std::collections::HashSet::new();
     for im in images {
@@ -209,25 +259,93 @@ fn check_names(images: &[ProgramImage]) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// The ELF section name that tells aya the program type.
+/// The program type loaded directly for `attach`; `None` for fentry/fexit (aya, with BTF).
+fn prog_type(attach: &Attach) -> Option<u32> {
+    Some(match attach {
+        Attach::Begin | Attach::End | Attach::RawTracepoint { .. } => BPF_PROG_TYPE_RAW_TRACEPOINT,
+        Attach::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
+        Attach::Interval { .. } | Attach::Profile { .. } | Attach::Software { .. } => {
+            BPF_PROG_TYPE_PERF_EVENT
+        }
+        Attach::Uprobe { .. } | Attach::Kprobe { .. } => BPF_PROG_TYPE_KPROBE,
+        Attach::Fentry { .. } => return None,
+    })
+}
+
+/// Loads one program without a verifier log (the fast path); when the kernel refuses it,
+/// loads it again asking for the log, so the failing instruction and the reason reach the user.
+fn load_one(im: &ProgramImage, prog_type: u32, kern_version: u32) -> Result<OwnedFd, Failure> {
+    let insns = im.insns.concat();
+    let req = sys::ProgLoad {
+        prog_type,
+        expected_attach_type: 0,
+        insns: &insns,
+        name: &im.name,
+        kern_version,
+    };
+    let first = match sys::prog_load_log(&req, 0, &mut []) {
+        Ok(fd) => return Ok(fd),
+        Err(e) => e,
+    };
+    let mut log_text = String::new();
+    for size in LOG_SIZES {
+        let mut log = vec![0u8; size];
+        let r = sys::prog_load_log(&req, LOG_LEVEL, &mut log);
+        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+        log_text = String::from_utf8_lossy(&log[..end]).into_owned();
+        match r {
+            // Loaded when asked with a log: keep it (a transient failure, such as memory).
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => continue,
+            Err(_) => break,
+        }
+    }
+    if log_text.trim().is_empty() {
+        log_text = format!("BPF_PROG_LOAD: {first}");
+    }
+    Err(Failure::Verifier { log: log_text })
+}
+
+/// Loads the fentry/fexit programs, if any, through aya: one in-memory ELF of just those
+/// programs, verified against the kernel's BTF.
+fn load_btf_programs(images: &[ProgramImage]) -> Result<Option<Ebpf>, LoadError> {
+    let wanted: Vec<(usize, &ProgramImage)> = images
+        .iter()
+        .enumerate()
+        .filter(|(_, im)| prog_type(&im.attach).is_none())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let programs: Vec<elf::ElfProgram<'_>> = wanted
+        .iter()
+        .map(|(_, im)| elf::ElfProgram {
+            section: section_name(im),
+            symbol: &im.name,
+            code: im.insns.concat(),
+        })
+        .collect();
+    let bytes = elf::write(&programs).map_err(LoadError::Other)?;
+    let mut ebpf = EbpfLoader::new()
+        .verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS)
+        .load(&bytes)
+        .map_err(|e| LoadError::Other(format!("cannot load the BPF object: {}", chain(&e))))?;
+    let mut btf = None;
+    for (i, im) in wanted {
+        let prog = ebpf.program_mut(&im.name).ok_or_else(|| {
+            LoadError::Other(format!("program {} missing from the object", im.name))
+        })?;
+        verify(prog, &im.attach, &mut btf).map_err(|e| e.at(i, im))?;
+    }
+    Ok(Some(ebpf))
+}
+
+/// The ELF section name that tells aya the program type (fentry/fexit only).
 fn section_name(im: &ProgramImage) -> String {
     match &im.attach {
-        Attach::Begin | Attach::End => format!("raw_tp/{}", im.name),
-        Attach::Tracepoint { category, name } => format!("tracepoint/{category}/{name}"),
-        Attach::RawTracepoint { name } => format!("raw_tp/{name}"),
-        Attach::Interval { .. } | Attach::Profile { .. } | Attach::Software { .. } => {
-            "perf_event".into()
-        }
-        Attach::Uprobe { ret: false, .. } => format!("uprobe/{}", im.name),
-        Attach::Uprobe { ret: true, .. } => format!("uretprobe/{}", im.name),
-        Attach::Kprobe {
-            func, ret: false, ..
-        } => format!("kprobe/{func}"),
-        Attach::Kprobe {
-            func, ret: true, ..
-        } => format!("kretprobe/{func}"),
-        Attach::Fentry { func, ret: false } => format!("fentry/{func}"),
         Attach::Fentry { func, ret: true } => format!("fexit/{func}"),
+        Attach::Fentry { func, .. } => format!("fentry/{func}"),
+        _ => format!("raw_tp/{}", im.name),
     }
 }
 
@@ -252,14 +370,9 @@ impl Failure {
     }
 }
 
-/// Loads (verifies) one program of the object.
+/// Loads (verifies) one fentry/fexit program of the aya object.
 fn verify(prog: &mut Program, attach: &Attach, btf: &mut Option<Btf>) -> Result<(), Failure> {
     let result = match (prog, attach) {
-        (Program::TracePoint(p), _) => p.load(),
-        (Program::RawTracePoint(p), _) => p.load(),
-        (Program::PerfEvent(p), _) => p.load(),
-        (Program::UProbe(p), _) => p.load(),
-        (Program::KProbe(p), _) => p.load(),
         (Program::FEntry(p), Attach::Fentry { func, .. }) => {
             let btf = vmlinux_btf(btf)?;
             p.load(func, btf)
@@ -281,17 +394,12 @@ fn verify(prog: &mut Program, attach: &Attach, btf: &mut Option<Btf>) -> Result<
             verifier_log,
         }) => {
             let log = verifier_log.to_string();
-            if let (Attach::Fentry { .. }, true) = (attach, log.trim().is_empty()) {
+            if log.trim().is_empty() {
                 return Err(Failure::Attach(format!(
                     "{} is not available on this kernel: it refuses BPF trampolines \
                      (BPF_PROG_LOAD: {io_error})",
                     probe_text(attach)
                 )));
-            }
-            if log.trim().is_empty() {
-                return Err(Failure::Verifier {
-                    log: format!("BPF_PROG_LOAD: {io_error}"),
-                });
             }
             Err(Failure::Verifier { log })
         }
