@@ -515,12 +515,26 @@ fn software_event_counts_page_faults_of_one_process() {
     // SAFETY: gettid has no preconditions.
     let tid = unsafe { libc::gettid() };
     assert_eq!(s.attach(Some(tid)).expect("attach"), 1);
-    // Touch fresh pages: each first touch is a page fault of this process.
-    let mut pages = vec![0u8; 64 * 4096];
-    for p in pages.chunks_mut(4096) {
-        p[0] = 1;
+    // Touch fresh anonymous pages: each first touch is a page fault of this thread.
+    let len = 64 * 4096;
+    // SAFETY: a private anonymous mapping; no existing memory is affected.
+    let mem = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(mem, libc::MAP_FAILED);
+    for off in (0..len).step_by(4096) {
+        // SAFETY: `off` is inside the mapping just made.
+        unsafe { std::ptr::write_volatile(mem.cast::<u8>().add(off), 1) };
     }
-    std::hint::black_box(&pages);
+    // SAFETY: `mem` is the mapping of `len` bytes made above, no longer used.
+    unsafe { libc::munmap(mem, len) };
     assert!(ctr.get() > 0, "no page fault counted");
 }
 
