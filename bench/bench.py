@@ -1,0 +1,174 @@
+"""rtrace against bpftrace 0.17 in one run: start-up, attach, per-event cost, lossless rate,
+compile time, binary size. Prints Markdown tables and writes them to docs/BENCHMARKS.md.
+Started by bench/run, which installs the tools and builds rtrace first."""
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import signal
+import sys
+import tempfile
+import time
+
+import measure
+import proc
+import report
+
+STATS = "/proc/sys/kernel/bpf_stats_enabled"
+PARTS = ("startup", "five", "events", "loss", "compile", "binary")
+
+
+def parse():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rtrace", required=True)
+    ap.add_argument("--bpftrace", default=shutil.which("bpftrace"))
+    ap.add_argument("--reps", type=int, default=5, help="repetitions of each timing (median)")
+    ap.add_argument("--rates", default="10000,30000,60000,100000,200000,400000,0",
+                    help="lossless test: getpid() calls a second, ascending; 0 = as fast as possible")
+    ap.add_argument("--loss-seconds", type=float, default=1.0, help="length of each rate's burst")
+    ap.add_argument("--only", default=",".join(PARTS), help="comma-separated subset of " + ",".join(PARTS))
+    ap.add_argument("--out", help="Markdown file to write (docs/BENCHMARKS.md)")
+    return ap.parse_args()
+
+
+def machine():
+    mem = "?"
+    cpu = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = "%.1f GiB" % (int(line.split()[1]) / 1024 / 1024)
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"kernel": platform.release(), "cpus": os.cpu_count(), "memory": mem, "cpu": cpu}
+
+
+def versions(args):
+    def first(argv):
+        out = proc.capture(argv).strip().splitlines()
+        return out[0] if out else "?"
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    commit = first(["git", "-C", here, "rev-parse", "--short", "HEAD"])
+    dirty = proc.capture(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"]).strip()
+    return {"rtrace": "%s (commit %s%s)" % (first([args.rtrace, "-V"]), commit,
+                                           ", with uncommitted changes" if dirty else ""),
+            "bpftrace": first([args.bpftrace, "-V"]),
+            "bpftool": first(["bpftool", "version"]),
+            "python": platform.python_version()}
+
+
+def run_all(args, tools, only):
+    res = {}
+    empty_start = {t: {"wall_ms": None, "rss_mib": None} for t in tools}
+    res["startup"] = (measure.startup(tools, measure.BEGIN_EXIT, args.reps, "BEGIN { exit(); }")
+                      if "startup" in only else empty_start)
+    res["five"] = (measure.startup(tools, measure.FIVE_PROBES, args.reps, "five probes")
+                   if "five" in only else empty_start)
+    if "events" in only:
+        with open(STATS) as f:
+            old = f.read().strip()
+        with open(STATS, "w") as f:
+            f.write("1")
+        try:
+            res["events"] = measure.per_event(tools, args.reps)
+        finally:
+            with open(STATS, "w") as f:
+                f.write(old)
+    else:
+        none = {"ns": None, "insns": None}
+        res["events"] = [{"body": b, "rtrace": none, "bpftrace": none} for b in measure.EVENT_BODIES]
+    rates = [int(r) for r in args.rates.split(",")]
+    res["loss"] = measure.loss(tools, rates, args.loss_seconds) if "loss" in only else []
+    res["compile"] = (measure.compile_time(tools, (10, 100, 1000), args.reps)
+                      if "compile" in only else {})
+    res["binary"] = {t: measure.binary(p) for t, p in tools.items()}
+    return res
+
+
+def render(res, info, ver, args, seconds):
+    neither = report.neither_loses(res["loss"])
+    notes = report.errors(res)
+    parts = [
+        "Run on %s: Linux %s, %d CPUs, %s memory, %s." % (
+            info["date"], info["kernel"], info["cpus"], info["memory"], info["cpu"]),
+        "Versions: %s; %s; %s; Python %s." % (ver["rtrace"], ver["bpftrace"], ver["bpftool"], ver["python"]),
+        "Medians of %d repetitions; the whole run took %.0f s." % (args.reps, seconds),
+        "",
+        report.main_table(res),
+        "",
+        "### Per-event cost (kernel `bpf_stats`, ns per event, while `dd bs=1 count=%s` reads)"
+        % format(measure.DD_READS, ","),
+        "",
+        report.per_event_table(res["events"]),
+        "",
+        "### Lossless rate (`printf` on every `getpid()` of the workload, output read by the benchmark)",
+        "",
+        report.loss_table(res["loss"]) if res["loss"] else "not run",
+        "",
+        "Highest rate at which neither tool lost an event: %s. A tool's lossless rate above is "
+        "the highest rate it kept up with; its real limit lies below the rate of its first lossy "
+        "run (%s)." % (
+            "none of the rates tried" if neither is None else "%s/s" % format(int(neither), ","),
+            ", ".join("%s: %s" % (t, _rate(report.next_lossy(res["loss"], t))) for t in ("rtrace", "bpftrace"))),
+    ]
+    if notes:
+        parts += ["", "Errors during the run:", ""] + ["- " + n for n in notes]
+    return "\n".join(parts) + "\n"
+
+
+def _rate(r):
+    return "none lossy" if r is None else "%s/s" % format(int(r), ",")
+
+
+DOC_HEAD = """# Benchmarks
+
+rtrace against bpftrace 0.17 on the same machine in the same run, produced by `bash bench/run`
+(which rewrites this file). Method: [bench/README.md](../bench/README.md).
+
+"""
+
+
+def main():
+    args = parse()
+    only = set(args.only.split(","))
+    tools = {"rtrace": os.path.abspath(args.rtrace), "bpftrace": args.bpftrace}
+    proc.TMP = tempfile.mkdtemp(prefix="rtrace-bench.")
+
+    def on_signal(sig, _frame):
+        raise KeyboardInterrupt("signal %d" % sig)
+
+    # bench/run starts this in the background, where SIGINT arrives ignored; a handler
+    # (instead of SIG_IGN) also lets every exec'd child, tracers included, get SIGINT again.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    started = time.monotonic()
+    info = machine()
+    info["date"] = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    try:
+        ver = versions(args)
+        res = run_all(args, tools, only)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        proc.cleanup()
+        shutil.rmtree(proc.TMP, ignore_errors=True)
+    text = render(res, info, ver, args, time.monotonic() - started)
+    print()
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(DOC_HEAD + text)
+        print("bench: wrote %s" % args.out, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
