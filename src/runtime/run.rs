@@ -187,21 +187,21 @@ pub fn run(
     };
     let mut ended_by_process = false;
     loop {
-        state.drain(&mut reader, &mut out)?;
+        state.drain(&mut reader, &mut out, &mut cfg.output)?;
         flush(&mut cfg.output, &mut out)?;
         if state.exit || signals::stopped() {
             break;
         }
         if wait(reader.raw_fd(), watched_fd)? {
             ended_by_process = true;
-            state.drain(&mut reader, &mut out)?;
+            state.drain(&mut reader, &mut out, &mut cfg.output)?;
             break;
         }
     }
     let _ = ended_by_process;
 
     session.run_end().map_err(|e| load_error(e, images))?;
-    state.drain(&mut reader, &mut out)?;
+    state.drain(&mut reader, &mut out, &mut cfg.output)?;
 
     let lost = lost_events(&maps[checked.lost as usize]);
     if lost > 0 {
@@ -296,6 +296,9 @@ fn run_command(cmd: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// Output is written out at least this often while events are read.
+const FLUSH_BYTES: usize = 64 * 1024;
+
 /// Handles event records as they arrive.
 struct EventState<'a> {
     checked: &'a Checked,
@@ -306,11 +309,29 @@ struct EventState<'a> {
 }
 
 impl EventState<'_> {
-    fn drain(&mut self, reader: &mut EventReader, out: &mut Vec<u8>) -> Result<(), RunError> {
+    /// Handles every waiting record. Output is written out every `FLUSH_BYTES`, so that a
+    /// ring buffer that never empties (events arrive as fast as they are read) cannot pile
+    /// text up in memory.
+    fn drain(
+        &mut self,
+        reader: &mut EventReader,
+        out: &mut Vec<u8>,
+        w: &mut Box<dyn Write + '_>,
+    ) -> Result<(), RunError> {
         let mut err = None;
         reader.drain(|rec| {
-            if let Err(e) = self.handle(rec, out) {
-                err.get_or_insert(e);
+            if err.is_some() {
+                return;
+            }
+            let r = self.handle(rec, out).and_then(|_| {
+                if out.len() >= FLUSH_BYTES {
+                    flush(w, out)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = r {
+                err = Some(e);
             }
         });
         match err {
