@@ -162,3 +162,15 @@ fn five_thousand_probes_compile() {
     assert!(out.took <= limit, "5000 probes: no answer within {limit:?}");
     assert_eq!(out.code, Some(0), "5000 probes\n{head}");
 }
+
+/// `!` over `-` over `!` ...: each `!` must lower its operand once, not once as a value and
+/// again as a condition, or 30 levels take 2^30 copies (found by the `compile` fuzz target).
+#[test]
+fn alternating_not_and_negate_compile_promptly() {
+    let text = format!("BEGIN {{ $a = {}1; }}\n", repeat("!-", 30, ""));
+    let limit = Duration::from_secs(10);
+    let out = compile_only("not_neg", &text, limit);
+    let head: String = out.stderr.chars().take(800).collect();
+    assert!(out.took <= limit, "!-!-...: no answer within {limit:?}");
+    assert_eq!(out.code, Some(0), "!-!-...\n{head}");
+}
