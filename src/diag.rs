@@ -2,7 +2,7 @@
 
 use crate::source::{Source, Span};
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
-use codespan_reporting::files::SimpleFile;
+use codespan_reporting::files::{self, Files, SimpleFile};
 use codespan_reporting::term::{self, Config};
 
 /// One problem found in a script, with the span that caused it.
@@ -47,31 +47,128 @@ impl Diagnostic {
     }
 }
 
+/// Lines longer than this are shown as a window around the problem.
+const LONG_LINE: usize = 240;
+/// Bytes of context kept on each side of the problem in a long line.
+const WINDOW: usize = 80;
+
 /// Renders diagnostics as text: `error: msg`, then `┌─ FILE:LINE:COL`, the source line and a caret
-/// underline. Plain text (no colour) so that tests and pipes see the same bytes.
+/// underline. Plain text (no colour) so that tests and pipes see the same bytes. A very long
+/// line is cut to a window around the problem, still reported at its true line and column.
 pub fn render(source: &Source, diags: &[Diagnostic]) -> String {
     let file = SimpleFile::new(source.name.as_str(), source.text.as_str());
     let mut out = String::new();
     let config = Config::default();
     for d in diags {
         let mut cs = CsDiagnostic::error().with_message(&d.message);
+        let mut window = None;
         if let Some(span) = d.span {
             let len = source.text.len();
             let start = (span.start as usize).min(len);
             let end = (span.end as usize).clamp(start, len);
-            let mut label = Label::primary((), start..end);
+            let (w, range) = match Window::around(source, start, end) {
+                Some(w) => {
+                    let r = w.range.clone();
+                    (Some(w), r)
+                }
+                None => (None, start..end),
+            };
+            window = w;
+            let mut label = Label::primary((), range);
             if let Some(l) = &d.label {
                 label = label.with_message(l);
             }
             cs = cs.with_labels(vec![label]);
         }
         cs = cs.with_notes(d.notes.clone());
-        if term::emit_to_string(&mut out, &config, &file, &cs).is_err() {
+        let r = match &window {
+            Some(w) => term::emit_to_string(&mut out, &config, w, &cs),
+            None => term::emit_to_string(&mut out, &config, &file, &cs),
+        };
+        if r.is_err() {
             // Rendering into memory cannot fail for clamped spans; keep the message regardless.
             out.push_str(&format!("error: {}\n", d.message));
         }
     }
     out
+}
+
+/// A window of one long source line, reported at its true line and column.
+struct Window {
+    name: String,
+    text: String,
+    /// 1-based line number of the line.
+    line: usize,
+    /// Characters of the line left out before `text` starts (less the `...` marker).
+    col_base: usize,
+    /// The label's range inside `text`.
+    range: std::ops::Range<usize>,
+}
+
+impl Window {
+    fn around(source: &Source, start: usize, end: usize) -> Option<Window> {
+        let text = source.text.as_str();
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        if line_end - line_start <= LONG_LINE {
+            return None;
+        }
+        let floor = |mut i: usize| {
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let from = floor(start.saturating_sub(WINDOW).max(line_start));
+        let to = floor((start + WINDOW).min(line_end));
+        let end = floor(end.min(to));
+        let (prefix, suffix) = (
+            if from > line_start { "..." } else { "" },
+            if to < line_end { "..." } else { "" },
+        );
+        let shown = format!("{prefix}{}{suffix}", &text[from..to]);
+        let (line, _) = source.line_col(start as u32);
+        let skipped = text[line_start..from].chars().count();
+        Some(Window {
+            name: source.name.clone(),
+            text: shown,
+            line,
+            col_base: skipped.saturating_sub(prefix.len()),
+            range: (start - from + prefix.len())..(end - from + prefix.len()),
+        })
+    }
+}
+
+impl<'a> Files<'a> for Window {
+    type FileId = ();
+    type Name = &'a str;
+    type Source = &'a str;
+
+    fn name(&'a self, _: ()) -> Result<&'a str, files::Error> {
+        Ok(&self.name)
+    }
+
+    fn source(&'a self, _: ()) -> Result<&'a str, files::Error> {
+        Ok(&self.text)
+    }
+
+    fn line_index(&'a self, _: (), _: usize) -> Result<usize, files::Error> {
+        Ok(0)
+    }
+
+    fn line_number(&'a self, _: (), _: usize) -> Result<usize, files::Error> {
+        Ok(self.line)
+    }
+
+    fn column_number(&'a self, _: (), _: usize, byte: usize) -> Result<usize, files::Error> {
+        let b = byte.min(self.text.len());
+        let chars = self.text.get(..b).map_or(b, |t| t.chars().count());
+        Ok(self.col_base + chars + 1)
+    }
+
+    fn line_range(&'a self, _: (), _: usize) -> Result<std::ops::Range<usize>, files::Error> {
+        Ok(0..self.text.len())
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +189,19 @@ mod tests {
         assert!(out.contains("t.bt:1:9"), "{out}");
         assert!(out.contains("BEGIN { cnt(); }"), "{out}");
         assert!(out.contains("^^^"), "{out}");
+    }
+
+    #[test]
+    fn long_lines_show_a_window_at_the_true_column() {
+        let mut text = "BEGIN { $x = ".to_string();
+        text.push_str(&"1 + ".repeat(500));
+        let at = text.len();
+        text.push_str("nope; }");
+        let src = Source::new("t.bt", text);
+        let out = render(&src, &[Diagnostic::error(Span::new(at, at + 4), "unknown")]);
+        assert!(out.contains(&format!("t.bt:1:{}", at + 1)), "{out}");
+        assert!(out.contains("...1 + 1 +"), "{out}");
+        assert!(out.contains("^^^^"), "{out}");
+        assert!(out.len() < 1000, "{out}");
     }
 }

@@ -203,7 +203,17 @@ fn attach_failure_half_way_releases_everything() {
             "the failing probe is named: {}",
             out.stderr
         );
-        assert_eq!(out.stderr.lines().count(), 1, "one message: {}", out.stderr);
+        assert_eq!(
+            out.stderr.matches("error:").count(),
+            1,
+            "one message: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("stdin:3:13"),
+            "the message points at the attach point: {}",
+            out.stderr
+        );
         common::assert_released(&seen);
     });
 }

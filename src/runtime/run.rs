@@ -82,7 +82,7 @@ pub fn encode(
 }
 
 /// Turns a loader failure into a diagnostic on the script where possible.
-pub fn load_error(err: LoadError, images: &[ProgramImage]) -> RunError {
+pub fn load_error(err: LoadError, images: &[ProgramImage], checked: &Checked) -> RunError {
     match err {
         LoadError::Verifier { program, insn, log } => {
             let span = insn.and_then(|i| images.get(program).and_then(|p| p.spans.get(i)));
@@ -113,6 +113,10 @@ pub fn load_error(err: LoadError, images: &[ProgramImage]) -> RunError {
             }
             RunError::Diag(d)
         }
+        LoadError::Attach { program, message } => match checked.probes.get(program) {
+            Some(p) => RunError::Diag(Diagnostic::error(p.attach_span, message)),
+            None => RunError::Message(message),
+        },
         other => RunError::Message(other.to_string()),
     }
 }
@@ -138,8 +142,10 @@ pub fn run(
     mut cfg: RunConfig<'_>,
 ) -> Result<i32, RunError> {
     signals::install();
-    let mut session = Session::load(images).map_err(|e| load_error(e, images))?;
-    let probes = session.attach(cfg.pid).map_err(|e| load_error(e, images))?;
+    let mut session = Session::load(images).map_err(|e| load_error(e, images, checked))?;
+    let probes = session
+        .attach(cfg.pid)
+        .map_err(|e| load_error(e, images, checked))?;
 
     // The ring buffer's reader takes the map; keep the others for dumps.
     let rb_index = checked.ringbuf as usize;
@@ -166,7 +172,9 @@ pub fn run(
     }
     flush(&mut cfg.output, &mut out)?;
 
-    session.run_begin().map_err(|e| load_error(e, images))?;
+    session
+        .run_begin()
+        .map_err(|e| load_error(e, images, checked))?;
     let watched = match cfg.child.as_mut() {
         Some(child) => {
             child
@@ -200,7 +208,9 @@ pub fn run(
     }
     let _ = ended_by_process;
 
-    session.run_end().map_err(|e| load_error(e, images))?;
+    session
+        .run_end()
+        .map_err(|e| load_error(e, images, checked))?;
     state.drain(&mut reader, &mut out, &mut cfg.output)?;
 
     let lost = lost_events(&maps[checked.lost as usize]);

@@ -56,16 +56,45 @@ pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>>
         ctx: ProbeCtx::default(),
         loop_depth: 0,
     };
+    if prog.probes.is_empty() {
+        let end = prog.span.end as usize;
+        return Err(vec![Diagnostic::error(
+            Span::new(end, end),
+            "the script has no probes",
+        )
+        .with_note(
+            "a probe looks like: BEGIN { printf(\"hello\\n\"); exit(); }",
+        )]);
+    }
     let targets = expand_attach_points(prog)?;
+    let max = max_probes();
+    if targets.len() > max {
+        let ap = prog
+            .probes
+            .iter()
+            .flat_map(|p| &p.attach_points)
+            .last()
+            .map_or(prog.span, |a| a.span);
+        return Err(vec![Diagnostic::error(
+            ap,
+            format!(
+                "this script attaches {} probes, more than the limit of {max}",
+                targets.len()
+            ),
+        )
+        .with_note(
+            "set RTRACE_MAX_PROBES (or BPFTRACE_MAX_PROBES) to raise the limit",
+        )]);
+    }
     // Pass 1 learns map and variable types from every assignment; pass 2 checks with them.
     let mut probes = Vec::new();
     for pass in 0..2 {
         checker.report = pass == 1;
         checker.printfs.clear();
         probes.clear();
-        for (i, (probe, attach, text, format)) in targets.iter().enumerate() {
+        for (i, (probe, attach, text, format, ap_span)) in targets.iter().enumerate() {
             checker.begin_probe(i, attach.clone(), text.clone(), format.clone());
-            probes.push(checker.probe(probe, attach, text));
+            probes.push(checker.probe(probe, attach, text, *ap_span));
         }
     }
     if !checker.diags.is_empty() {
@@ -100,6 +129,14 @@ pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>>
     })
 }
 
+/// The most probes one script may attach (bpftrace's default is 512).
+fn max_probes() -> usize {
+    ["RTRACE_MAX_PROBES", "BPFTRACE_MAX_PROBES"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
+        .unwrap_or(512)
+}
+
 fn internal_map(name: &str, kind: MapKind, key: u32, value: u32, entries: u32) -> MapInfo {
     MapInfo {
         name: name.to_string(),
@@ -126,7 +163,7 @@ fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     out
 }
 
-type Target<'a> = (&'a ast::Probe, Attach, String, Option<TpFormat>);
+type Target<'a> = (&'a ast::Probe, Attach, String, Option<TpFormat>, Span);
 
 /// Expands every attach point (wildcards included) into one target each.
 fn expand_attach_points(prog: &ast::Program) -> Result<Vec<Target<'_>>, Vec<Diagnostic>> {
@@ -150,7 +187,7 @@ fn expand_attach_points(prog: &ast::Program) -> Result<Vec<Target<'_>>, Vec<Diag
                             _ => None,
                         };
                         let text = attach_text(&attach, &ap.raw);
-                        out.push((probe, attach, text, format));
+                        out.push((probe, attach, text, format, ap.span));
                     }
                 }
                 Err(e) => diags.push(Diagnostic::error(ap.span, e)),
@@ -381,7 +418,13 @@ impl Checker<'_> {
         };
     }
 
-    fn probe(&mut self, probe: &ast::Probe, attach: &Attach, text: &str) -> CheckedProbe {
+    fn probe(
+        &mut self,
+        probe: &ast::Probe,
+        attach: &Attach,
+        text: &str,
+        attach_span: Span,
+    ) -> CheckedProbe {
         let predicate = probe.predicate.as_ref().map(|p| {
             let e = self.expr(p);
             self.expect_int(&e, "a predicate");
@@ -397,6 +440,7 @@ impl Checker<'_> {
         CheckedProbe {
             attach: attach.clone(),
             attach_text: text.to_string(),
+            attach_span,
             predicate,
             body,
             var_types,

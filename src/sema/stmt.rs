@@ -8,6 +8,24 @@ use crate::builtins;
 use crate::runtime::value::AggKind;
 use crate::source::Span;
 
+/// How many statements unrolling may produce in one place: far more than a probe can hold
+/// within the kernel's limits, and far less than would make compiling slow.
+const UNROLL_STMTS_MAX: usize = 20_000;
+
+/// Statements in a checked block, nested ones included.
+fn count_stmts(stmts: &[TStmt]) -> usize {
+    stmts
+        .iter()
+        .map(|s| {
+            1 + match &s.kind {
+                TStmtKind::If { then, els, .. } => count_stmts(then) + count_stmts(els),
+                TStmtKind::While { body, .. } => count_stmts(body),
+                _ => 0,
+            }
+        })
+        .sum()
+}
+
 /// Signal names in number order (SIGHUP is 1), without the `SIG` prefix.
 const SIGNALS: [&str; 31] = [
     "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
@@ -66,7 +84,19 @@ impl Checker<'_> {
                         1
                     }
                 };
-                for _ in 0..n {
+                let once = self.block(body);
+                let size = count_stmts(&once) * n as usize;
+                if size > UNROLL_STMTS_MAX {
+                    self.error(
+                        s.span,
+                        format!(
+                            "this unroll expands to {size} statements; at most {UNROLL_STMTS_MAX} fit in a probe"
+                        ),
+                    );
+                    return;
+                }
+                out.extend(once);
+                for _ in 1..n {
                     let body = self.block(body);
                     out.extend(body);
                 }
@@ -428,7 +458,7 @@ impl Checker<'_> {
             (AggKind::Hist, Some(a)) => (MapValueType::Hist, AggOp::Hist(a)),
             (AggKind::Lhist, Some(a)) => {
                 let mut nums = [0i64; 3];
-                for (i, e) in args[1..].iter().enumerate() {
+                for (i, e) in args[1..].iter().take(3).enumerate() {
                     match self.const_int(e) {
                         Some(v) => nums[i] = v as i64,
                         None => self.error(
@@ -449,7 +479,7 @@ impl Checker<'_> {
                 } else {
                     (lo, hi, step)
                 };
-                if (hi - lo) / step > 1000 {
+                if (i128::from(hi) - i128::from(lo)) / i128::from(step) > 1000 {
                     self.error(span, "lhist() would have more than 1000 buckets");
                 }
                 (

@@ -31,6 +31,8 @@ pub struct CheckedProbe {
     pub attach: Attach,
     /// The attach point as written (after wildcard expansion), for dumps and errors.
     pub attach_text: String,
+    /// The attach point as written in the script, for attach errors.
+    pub attach_span: Span,
     pub predicate: Option<TExpr>,
     pub body: Vec<TStmt>,
     /// Types of the probe's scratch variables, indexed by `VarId`.

@@ -48,6 +48,8 @@ impl Lowerer<'_> {
             }
             TExprKind::MapRead { map, keys } => self.map_read_int(*map, keys),
             TExprKind::CtxField(f) => self.ctx_field(f),
+            // `!x` is a condition: lower it once, as jumps.
+            TExprKind::Unary { op: UnOp::Not, .. } => self.bool_of(e),
             TExprKind::Unary { op, expr } => {
                 let r = self.int(expr);
                 match op {
@@ -57,8 +59,7 @@ impl Lowerer<'_> {
                         dst: r,
                         src: Operand::Imm(-1),
                     }),
-                    UnOp::Not => return self.bool_of(e),
-                    UnOp::Deref | UnOp::AddrOf => {}
+                    UnOp::Not | UnOp::Deref | UnOp::AddrOf => {}
                 }
                 r
             }
