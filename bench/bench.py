@@ -118,7 +118,7 @@ def render(res, info, ver, args, seconds):
             ", ".join("%s: %s" % (t, _rate(report.next_lossy(res["loss"], t))) for t in ("rtrace", "bpftrace"))),
     ]
     if notes:
-        parts += ["", "Errors during the run:", ""] + ["- " + n for n in notes]
+        parts += ["", "Errors and warnings during the run:", ""] + ["- " + n for n in notes]
     return "\n".join(parts) + "\n"
 
 

@@ -62,7 +62,11 @@ def startup(tools, script, reps, label):
     errors = {}
     for rep in range(reps + 1):  # rep 0 warms caches and is not counted
         for name, tool in tools.items():
-            r = proc.run([tool, path], timeout=60)
+            try:
+                r = proc.run([tool, path], timeout=60)
+            except proc.Timeout as e:
+                errors[name] = str(e)
+                continue
             if r.code != 0:
                 errors[name] = "exit code %d" % r.code
             elif rep > 0:
@@ -107,7 +111,8 @@ def xlated_insns(prog_id):
 
 
 def _event_sample(tool, script):
-    """One tracer run: (ns per event over one dd, xlated instructions)."""
+    """One tracer run: (ns per event over one dd, xlated instructions, whether the tracer
+    had to be killed after SIGINT)."""
     t = proc.Tracer([tool, "-e", script], timeout=120, quiet=True)
     try:
         prog = _wait_prog(t)
@@ -116,9 +121,9 @@ def _event_sample(tool, script):
         b = proc.prog_info(prog["path"])
         insns = xlated_insns(prog["prog_id"])
     finally:
-        t.stop()
+        t.stop(timeout=15)
     runs = b["run_cnt"] - a["run_cnt"]
-    return ((b["run_time_ns"] - a["run_time_ns"]) / runs if runs > 0 else None), insns
+    return ((b["run_time_ns"] - a["run_time_ns"]) / runs if runs > 0 else None), insns, t.hung
 
 
 def per_event(tools, reps):
@@ -132,20 +137,29 @@ def per_event(tools, reps):
         row = {"body": body}
         for name in tools:
             row[name] = {"ns": None, "insns": None}
+        failed = {n: [] for n in tools}
+        hung = {n: 0 for n in tools}
         for _ in range(reps):
             for name, tool in tools.items():
-                if row[name].get("error"):
+                if len(failed[name]) >= 2:  # a script this tool cannot run: stop trying
                     continue
                 try:
-                    ns, insns = _event_sample(tool, script)
+                    ns, insns, killed = _event_sample(tool, script)
                 except (proc.Timeout, RuntimeError, OSError) as e:
-                    row[name]["error"] = str(e)
+                    failed[name].append(str(e))
                     continue
                 if ns is not None:
                     samples[name].append(ns)
                 row[name]["insns"] = insns
+                hung[name] += killed
         for name in tools:
             row[name]["ns"] = median(samples[name])
+            notes = ["%d of %d runs failed: %s" % (len(failed[name]), reps, failed[name][-1])] if failed[name] else []
+            if hung[name]:
+                notes.append("%d run(s) did not exit within 15 s of SIGINT and were killed "
+                             "(their samples, taken before, are kept)" % hung[name])
+            if notes:
+                row[name]["error"] = "; ".join(notes)
         log("per event %-40s %s" % (body, ", ".join(
             "%s %s ns %s insns" % (n, _f(row[n]["ns"]), row[n]["insns"]) for n in tools)))
         results.append(row)
@@ -177,6 +191,8 @@ def loss_run(tool, rate, count):
     finally:
         t.stop()
         proc.finish(gen)
+    if t.hung:
+        raise proc.Timeout("%s did not exit within 30 s of SIGINT" % tool)
     printed = t.count - start
     return {"rate": rate, "achieved": count / secs, "generated": count, "printed": printed,
             "missing": count - printed, "lost": t.lost}
@@ -224,7 +240,11 @@ def compile_time(tools, sizes, reps):
                 argv = [tool, "--emit-elf", os.path.join(proc.TMP, "out.elf"), path]
             times, err = [], None
             for rep in range(reps + 1):
-                r = proc.run(argv, timeout=300, env=env)
+                try:
+                    r = proc.run(argv, timeout=300, env=env)
+                except proc.Timeout as e:
+                    err = str(e)
+                    break
                 if r.code != 0:
                     err = "exit code %d" % r.code
                     break

@@ -177,10 +177,15 @@ class Tracer:
         return self.err.decode(errors="replace").strip()[-400:]
 
     def stop(self, timeout=30):
-        """SIGINT the tracer (probes detach, maps print); wait for it and its output."""
+        """SIGINT the tracer (probes detach, maps print); wait for it and its output. A tracer
+        still running `timeout` s later is killed, and `self.hung` says so."""
+        self.hung = False
         if self.p.returncode is None:
             _kill(self.pid, signal.SIGINT)
-            _reap(self.p, min(self.deadline, time.perf_counter() + timeout))
+            try:
+                _reap(self.p, min(self.deadline, time.perf_counter() + timeout))
+            except Timeout:
+                self.hung = True
         for t in self.threads:
             t.join(5)
         return self.p.returncode
