@@ -1,5 +1,5 @@
 //! Raw `bpf()` and `perf_event_open()` syscall wrappers (byte-level map access, program loads
-//! with a verifier log, links, perf events, test runs, object enumeration); used by the
+//! with a verifier log, perf events, test runs, object enumeration); used by the
 //! runtime's maps, loader, attacher and teardown tests.
 
 use std::io;
@@ -18,12 +18,8 @@ const BPF_MAP_GET_NEXT_ID: i64 = 12;
 const BPF_PROG_GET_FD_BY_ID: i64 = 13;
 const BPF_MAP_GET_FD_BY_ID: i64 = 14;
 const BPF_OBJ_GET_INFO_BY_FD: i64 = 15;
-const BPF_LINK_CREATE: i64 = 28;
 const BPF_LINK_GET_FD_BY_ID: i64 = 30;
 const BPF_LINK_GET_NEXT_ID: i64 = 31;
-
-/// `enum bpf_attach_type` value of `BPF_LINK_CREATE` on a perf event.
-const BPF_PERF_EVENT: u32 = 41;
 
 /// `BPF_ANY` flag of `BPF_MAP_UPDATE_ELEM`: create or replace.
 pub const BPF_ANY: u64 = 0;
@@ -194,16 +190,6 @@ pub fn prog_load_log(p: &ProgLoad<'_>, log_level: u32, log: &mut [u8]) -> io::Re
     a.0[48..48 + len].copy_from_slice(&n[..len]); // prog_name
     a.put_u32(68, p.expected_attach_type);
     bpf(BPF_PROG_LOAD, &mut a).map(owned)
-}
-
-/// `BPF_LINK_CREATE` of a program on a perf event (`BPF_PERF_EVENT`, Linux 5.15+): the
-/// attachment lives as long as the returned link fd.
-pub fn link_create_perf_event(prog_fd: RawFd, perf_fd: RawFd) -> io::Result<OwnedFd> {
-    let mut a = Attr::default();
-    a.put_u32(0, prog_fd as u32);
-    a.put_u32(4, perf_fd as u32);
-    a.put_u32(8, BPF_PERF_EVENT);
-    bpf(BPF_LINK_CREATE, &mut a).map(owned)
 }
 
 /// `perf_event_attr.type` values, named as the kernel names them.
