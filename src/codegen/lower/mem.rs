@@ -164,11 +164,13 @@ impl Lowerer<'_> {
                 let l_else = self.label();
                 let l_end = self.label();
                 self.cond_jump(cond, l_else, false);
-                self.mem_into(then, base, off, dst_size);
+                self.mem_as(then, &e.ty, base, off);
                 self.jmp(l_end);
                 self.place_label(l_else);
-                self.mem_into(els, base, off, dst_size);
+                self.mem_as(els, &e.ty, base, off);
                 self.place_label(l_end);
+                let used = e.ty.layout_size();
+                self.zero(base, off + used as i32, dst_size.saturating_sub(used));
             }
             TExprKind::Tuple(elems) => {
                 let Type::Tuple(types) = &e.ty else {
@@ -195,6 +197,67 @@ impl Lowerer<'_> {
                 self.zero(base, off + n as i32, dst_size - n);
             }
             _ => self.zero(base, off, dst_size),
+        }
+    }
+
+    /// Writes `e` laid out as type `dst` (which `e.ty` unifies into: strings may be wider,
+    /// tuples laid out with wider elements) at `base + off`, filling `dst.layout_size()` bytes.
+    pub(super) fn mem_as(&mut self, e: &TExpr, dst: &Type, base: Base, off: i32) {
+        let (Type::Tuple(dts), Type::Tuple(sts)) = (dst, &e.ty) else {
+            return self.mem_into(e, base, off, dst.layout_size());
+        };
+        if dst == &e.ty || dts.len() != sts.len() {
+            return self.mem_into(e, base, off, dst.layout_size());
+        }
+        let doffs = Type::tuple_offsets(dts);
+        match &e.kind {
+            TExprKind::Tuple(elems) => {
+                for ((el, dt), o) in elems.iter().zip(dts).zip(doffs) {
+                    self.mem_as(el, dt, base, off + o as i32);
+                }
+            }
+            TExprKind::Ternary { cond, then, els } => {
+                let l_else = self.label();
+                let l_end = self.label();
+                self.cond_jump(cond, l_else, false);
+                self.mem_as(then, dst, base, off);
+                self.jmp(l_end);
+                self.place_label(l_else);
+                self.mem_as(els, dst, base, off);
+                self.place_label(l_end);
+            }
+            _ => {
+                // Evaluate in the value's own layout, then move each element into place.
+                let size = e.ty.layout_size();
+                let tmp = self.slot(size);
+                self.mem_into(e, Base::Slot(tmp), 0, size);
+                self.copy_as(&e.ty, Base::Slot(tmp), 0, dst, base, off);
+            }
+        }
+    }
+
+    /// Copies a value of type `src` at `sbase + soff` to `dbase + doff` laid out as `dst`.
+    fn copy_as(&mut self, src: &Type, sbase: Base, soff: i32, dst: &Type, dbase: Base, doff: i32) {
+        match (src, dst) {
+            (Type::Tuple(sts), Type::Tuple(dts)) if sts.len() == dts.len() => {
+                let so = Type::tuple_offsets(sts);
+                let dof = Type::tuple_offsets(dts);
+                for i in 0..sts.len() {
+                    self.copy_as(
+                        &sts[i],
+                        sbase,
+                        soff + so[i] as i32,
+                        &dts[i],
+                        dbase,
+                        doff + dof[i] as i32,
+                    );
+                }
+            }
+            _ => {
+                let n = src.layout_size().min(dst.layout_size());
+                self.copy(dbase, doff, sbase, soff, n);
+                self.zero(dbase, doff + n as i32, dst.layout_size() - n);
+            }
         }
     }
 
@@ -285,9 +348,16 @@ impl Lowerer<'_> {
     }
 
     pub(super) fn map_store(&mut self, map: MapIdx, keys: &[TExpr], value: &TExpr) {
-        let size = self.checked.maps[map as usize].def.value_size;
+        let info = &self.checked.maps[map as usize];
+        let size = info.def.value_size;
+        let ty = match &info.value {
+            MapValueType::Plain(t) => t.clone(),
+            _ => value.ty.clone(),
+        };
         let v = self.slot(size);
-        self.mem_into(value, Base::Slot(v), 0, size);
+        self.mem_as(value, &ty, Base::Slot(v), 0);
+        let used = ty.layout_size();
+        self.zero(Base::Slot(v), used as i32, size.saturating_sub(used));
         let key = self.key(map, keys, 0);
         self.update(map, key, v);
     }

@@ -40,6 +40,8 @@ pub(super) struct Lowerer<'a> {
     f: Function,
     span: Span,
     vars: Vec<VarHome>,
+    /// The type of each scratch variable (its storage layout).
+    var_types: Vec<Type>,
     /// (continue target, break target) of the enclosing loops.
     loops: Vec<(Label, Label)>,
     /// Jump here to end the program.
@@ -64,6 +66,7 @@ impl<'a> Lowerer<'a> {
             f,
             span: p.span,
             vars: Vec::new(),
+            var_types: p.var_types.clone(),
             loops: Vec::new(),
             end: Label(0),
             free_slots: Vec::new(),
@@ -242,12 +245,13 @@ impl<'a> Lowerer<'a> {
                     });
                 }
                 VarHome::Slot(slot, size) => {
+                    let ty = self.var_types[*var as usize].clone();
                     if self.writes_self(value, *var) {
                         let tmp = self.slot(size);
-                        self.mem_into(value, Base::Slot(tmp), 0, size);
+                        self.mem_as(value, &ty, Base::Slot(tmp), 0);
                         self.copy(Base::Slot(slot), 0, Base::Slot(tmp), 0, size);
                     } else {
-                        self.mem_into(value, Base::Slot(slot), 0, size);
+                        self.mem_as(value, &ty, Base::Slot(slot), 0);
                     }
                 }
             },
