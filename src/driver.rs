@@ -117,14 +117,6 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         return Ok(0);
     }
     let maps = run::create_maps(&checked)?;
-    // bpftrace 0.17 prints a key-less count() map that never counted as `@m: 0`.
-    for (info, map) in checked.maps.iter().zip(&maps) {
-        if info.keys.is_empty() && info.agg_kind() == crate::runtime::value::AggKind::Count {
-            map.update(&[0; 8], &[0; 8]).map_err(|e| {
-                RunError::Message(format!("cannot initialise map {}: {e}", info.name))
-            })?;
-        }
-    }
     let images = run::encode(&checked, &funcs, &maps).map_err(RunError::Diag)?;
     let output: Box<dyn Write> = match &opts.output {
         Some(path) => Box::new(open_output(path).map_err(RunError::Message)?),

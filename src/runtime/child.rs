@@ -79,6 +79,21 @@ pub fn split_command(cmd: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// Waits (up to a second) until the child sits in its read() of the gate, so that the
+/// probes attached next do not see that read's entry as the command's own syscall.
+fn wait_until_blocked(pid: i32) {
+    let path = format!("/proc/{pid}/syscall");
+    let read = format!("{} ", libc::SYS_read);
+    for _ in 0..10_000 {
+        match std::fs::read_to_string(&path) {
+            Ok(s) if s.starts_with(&read) => return,
+            Ok(_) => {}
+            Err(_) => return,
+        }
+        std::thread::sleep(std::time::Duration::from_micros(100));
+    }
+}
+
 /// `pidfd_open(pid)`: readable once the process exits.
 pub fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
@@ -129,6 +144,7 @@ impl Child {
             }
         }
         drop(read_end);
+        wait_until_blocked(pid);
         let pidfd = pidfd_open(pid).ok();
         Ok(Child {
             pid,

@@ -341,6 +341,12 @@ impl MapDecl {
             keys.iter().map(Type::layout_size).sum()
         };
         let (kind, key_size, value_size) = match &value {
+            // A key-less count() is one per-CPU counter: an array lookup is far cheaper than a
+            // hash lookup, and the entry always exists (bpftrace prints `@c: 0` when unused).
+            MapValueType::Agg {
+                kind: AggKind::Count,
+                ..
+            } if keys.is_empty() => (MapKind::PerCpuArray, 4, 8),
             MapValueType::Plain(t) => (MapKind::Hash, user_key, t.layout_size().max(8)),
             MapValueType::Agg {
                 kind: AggKind::Count | AggKind::Sum,
@@ -351,6 +357,11 @@ impl MapDecl {
                 (MapKind::PerCpuHash, user_key + 8, 8)
             }
         };
+        let max_entries = if kind == MapKind::PerCpuArray {
+            1
+        } else {
+            MAP_MAX_ENTRIES
+        };
         Ok(MapInfo {
             name: self.name.clone(),
             keys,
@@ -360,7 +371,7 @@ impl MapDecl {
                 kind,
                 key_size,
                 value_size,
-                max_entries: MAP_MAX_ENTRIES,
+                max_entries,
             },
             internal: false,
         })

@@ -2,6 +2,7 @@
 
 use super::{Lowerer, VarHome};
 use crate::codegen::ir::*;
+use crate::sema::layout::MapKind;
 use crate::sema::typed::*;
 use crate::sema::types::Type;
 
@@ -367,6 +368,15 @@ impl Lowerer<'_> {
         let user = info.user_key_size();
         let value = info.value.clone();
         match op {
+            AggOp::Count if info.def.kind == MapKind::PerCpuArray => {
+                // The array's one entry always exists: no insert path.
+                let key = self.key(map, keys, 0);
+                let found = self.lookup_key(map, key);
+                let l_end = self.label();
+                self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_end);
+                self.add_at(found, 0, Operand::Imm(1));
+                self.place_label(l_end);
+            }
             AggOp::Count => {
                 let key = self.key(map, keys, 0);
                 self.add_to(map, key, Operand::Imm(1));
