@@ -1,5 +1,4 @@
-//! The generator: a seeded random BEGIN script over integers of every width and sign, strings,
-//! tuples, variables and maps, in which every variable is assigned on every path before its use.
+//! The generator: a seeded random BEGIN script over integers of every width and sign, strings, tuples, variables and maps.
 
 use super::rng::Rng;
 use super::script::{Expr, IntTy, Op, Script, Stmt, Un};
@@ -25,7 +24,16 @@ struct Gen {
     vars: [Option<Cat>; 5],
     maps: Vec<MapShape>,
     printfs: usize,
+    /// Map lookups in the current statement: each holds a key slot until the statement ends,
+    /// and the 512-byte stack must hold them all.
+    lookups: usize,
+    /// While generating a value for this variable, prefer reading it (self-referencing
+    /// assignments such as `$d = @m[$d]` stress in-place writes).
+    prefer: Option<usize>,
 }
+
+/// Map lookups allowed in one statement.
+const MAX_LOOKUPS: usize = 4;
 
 const CASTS: [IntTy; 8] = [
     IntTy {
@@ -159,6 +167,8 @@ pub fn script(seed: u64) -> Script {
         vars: Default::default(),
         maps,
         printfs: 0,
+        lookups: 0,
+        prefer: None,
     };
     let n = 8 + g.rng.below(12);
     let (mut body, _) = g.block(n, 0, 0);
@@ -186,6 +196,7 @@ impl Gen {
     }
 
     fn stmt(&mut self, depth: usize, defined: u8, out: &mut Vec<Stmt>) -> u8 {
+        self.lookups = 0;
         match self.rng.below(100) {
             0..=29 => {
                 let n = 1 + self.rng.below(3);
@@ -209,7 +220,7 @@ impl Gen {
                 out.push(Stmt::Printf(fmt, vec![s]));
                 defined
             }
-            38..=59 => {
+            38..=55 => {
                 let v = self.rng.below(5);
                 let cat = match &self.vars[v] {
                     Some(c) => c.clone(),
@@ -223,7 +234,11 @@ impl Gen {
                         c
                     }
                 };
+                if self.rng.chance(1, 3) {
+                    self.prefer = Some(v);
+                }
                 let value = self.value(&cat, 3, defined);
+                self.prefer = None;
                 out.push(Stmt::Assign(v, value));
                 let defined = defined | 1 << v;
                 if self.rng.chance(1, 2) {
@@ -231,7 +246,8 @@ impl Gen {
                 }
                 defined
             }
-            60..=79 => {
+            56..=61 => self.op_assign(defined, out),
+            62..=79 => {
                 let m = self.rng.below(self.maps.len());
                 let shape = self.maps[m].clone();
                 let keys = self.keys(&shape.keys, defined);
@@ -268,6 +284,35 @@ impl Gen {
         }
     }
 
+    /// `$v op= e`, `$v++`, `@m[k] op= e` or `@m[k]--` on an integer variable or map; the
+    /// variable's new value is printed.
+    fn op_assign(&mut self, defined: u8, out: &mut Vec<Stmt>) -> u8 {
+        let op = *self.rng.pick(&ARITH);
+        let rhs = if matches!(op, Op::Add | Op::Sub) && self.rng.chance(1, 3) {
+            None
+        } else if matches!(op, Op::Shl | Op::Shr) {
+            Some(self.shift_count(1, defined))
+        } else {
+            Some(self.int(2, defined))
+        };
+        let vars = self.vars_of(&Cat::Int, defined);
+        if !vars.is_empty() && self.rng.chance(1, 2) {
+            let v = *self.rng.pick(&vars);
+            out.push(Stmt::VarOp(v, op, rhs));
+            self.print_var(v, defined, out);
+            return defined;
+        }
+        let maps: Vec<usize> = (0..self.maps.len())
+            .filter(|&m| self.maps[m].value == Cat::Int)
+            .collect();
+        if let Some(&m) = maps.get(self.rng.below(maps.len().max(1))) {
+            let keys = self.keys(&self.maps[m].keys.clone(), defined);
+            out.push(Stmt::MapOp(m, keys, op, rhs));
+            self.maps[m].stored = true;
+        }
+        defined
+    }
+
     /// Prints a variable's value: ints with `%ld`, strings with `%s`, tuples field by field.
     fn print_var(&mut self, v: usize, defined: u8, out: &mut Vec<Stmt>) {
         let Some(cat) = self.vars[v].clone() else {
@@ -295,7 +340,7 @@ impl Gen {
     fn keys(&mut self, cats: &[Cat], defined: u8) -> Vec<Expr> {
         cats.iter()
             .map(|c| match c {
-                Cat::Str if self.rng.chance(3, 4) => Expr::Str(
+                Cat::Str if self.rng.chance(1, 2) => Expr::Str(
                     self.rng
                         .pick(&["a", "b", "key", "abcdefghij"])
                         .as_bytes()
@@ -325,17 +370,19 @@ impl Gen {
 
     fn tuple(&mut self, elems: &[Cat], defined: u8) -> Expr {
         let cat = Cat::Tuple(elems.to_vec());
-        let mut from: Vec<Expr> = Vec::new();
-        for v in self.vars_of(&cat, defined) {
-            from.push(Expr::Var(v));
-        }
-        for m in self.maps_of(&cat) {
-            let keys = self.keys(&self.maps[m].keys.clone(), defined);
-            from.push(Expr::Map(m, keys));
-        }
-        if !from.is_empty() && self.rng.chance(1, 3) {
-            let i = self.rng.below(from.len());
-            return from.swap_remove(i);
+        if self.rng.chance(1, 3) {
+            let vars = self.vars_of(&cat, defined);
+            let maps = self.maps_of(&cat);
+            let n = vars.len() + maps.len();
+            if n > 0 {
+                let i = self.rng.below(n);
+                if i < vars.len() {
+                    return Expr::Var(vars[i]);
+                }
+                if let Some(e) = self.map_read(maps[i - vars.len()], defined) {
+                    return e;
+                }
+            }
         }
         if self.rng.chance(1, 8) {
             let c = self.int(1, defined);
@@ -346,14 +393,28 @@ impl Gen {
         self.tuple_literal(elems, defined)
     }
 
+    /// `@mN[keys]`, unless the statement has used its lookups.
+    fn map_read(&mut self, m: usize, defined: u8) -> Option<Expr> {
+        if self.lookups >= MAX_LOOKUPS {
+            return None;
+        }
+        self.lookups += 1;
+        let keys = self.keys(&self.maps[m].keys.clone(), defined);
+        Some(Expr::Map(m, keys))
+    }
+
     fn tuple_literal(&mut self, elems: &[Cat], defined: u8) -> Expr {
         Expr::Tuple(elems.iter().map(|c| self.value(c, 2, defined)).collect())
     }
 
     fn vars_of(&self, cat: &Cat, defined: u8) -> Vec<usize> {
-        (0..5)
+        let all: Vec<usize> = (0..5)
             .filter(|&v| defined & 1 << v != 0 && self.vars[v].as_ref() == Some(cat))
-            .collect()
+            .collect();
+        match self.prefer {
+            Some(p) if all.contains(&p) => vec![p],
+            _ => all,
+        }
     }
 
     fn maps_of(&self, cat: &Cat) -> Vec<usize> {
@@ -364,6 +425,7 @@ impl Gen {
 
     /// `x.i` for a tuple variable or map with an element of kind `want`.
     fn field(&mut self, want: &Cat, defined: u8) -> Option<Expr> {
+        // (variable or map, is a map, element index)
         let mut found = Vec::new();
         for v in 0..5 {
             if defined & 1 << v == 0 {
@@ -372,7 +434,7 @@ impl Gen {
             if let Some(Cat::Tuple(elems)) = &self.vars[v] {
                 for (i, c) in elems.iter().enumerate() {
                     if c == want {
-                        found.push((Expr::Var(v), i));
+                        found.push((v, false, i));
                     }
                 }
             }
@@ -381,11 +443,10 @@ impl Gen {
             if !self.maps[m].stored {
                 continue;
             }
-            if let Cat::Tuple(elems) = self.maps[m].value.clone() {
+            if let Cat::Tuple(elems) = &self.maps[m].value {
                 for (i, c) in elems.iter().enumerate() {
                     if c == want {
-                        let keys = self.keys(&self.maps[m].keys.clone(), defined);
-                        found.push((Expr::Map(m, keys), i));
+                        found.push((m, true, i));
                     }
                 }
             }
@@ -393,8 +454,12 @@ impl Gen {
         if found.is_empty() {
             return None;
         }
-        let i = self.rng.below(found.len());
-        let (base, idx) = found.swap_remove(i);
+        let (n, is_map, idx) = found[self.rng.below(found.len())];
+        let base = if is_map {
+            self.map_read(n, defined)?
+        } else {
+            Expr::Var(n)
+        };
         Some(Expr::Field(Box::new(base), idx))
     }
 
@@ -426,8 +491,9 @@ impl Gen {
                     let maps = self.maps_of(&Cat::Int);
                     if !maps.is_empty() {
                         let m = *self.rng.pick(&maps);
-                        let keys = self.keys(&self.maps[m].keys.clone(), defined);
-                        return Expr::Map(m, keys);
+                        if let Some(e) = self.map_read(m, defined) {
+                            return e;
+                        }
                     }
                 }
                 _ => {
@@ -523,8 +589,9 @@ impl Gen {
                     let maps = self.maps_of(&Cat::Str);
                     if !maps.is_empty() {
                         let m = *self.rng.pick(&maps);
-                        let keys = self.keys(&self.maps[m].keys.clone(), defined);
-                        return Expr::Map(m, keys);
+                        if let Some(e) = self.map_read(m, defined) {
+                            return e;
+                        }
                     }
                 }
                 7 => {

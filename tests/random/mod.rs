@@ -1,5 +1,4 @@
-//! Random-script testing of the whole compiler: generate, predict with the reference, run in the
-//! kernel, and shrink and save any script whose output differs.
+//! Random-script testing: generate, predict with the reference, run in the kernel, shrink and save failures (env: RTRACE_RANDOM_SEED, _COUNT, _JOBS).
 
 pub mod gen;
 pub mod reference;
@@ -32,6 +31,10 @@ fn env_u64(name: &str) -> Option<u64> {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => v.trim().parse().ok(),
     }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Whether rtrace's own parser and checker accept the script (shrinking must stay inside the
@@ -68,7 +71,9 @@ pub fn check_many() {
     let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
     let checks = AtomicU64::new(0);
     let start = Instant::now();
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    // Runs wait on the kernel (program load, map teardown) as much as on the CPU: two scripts
+    // a core keeps both cores busy.
+    let workers = env_u64("RTRACE_RANDOM_JOBS").map_or(2 * cores(), |j| j.max(1) as usize);
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -116,7 +121,7 @@ pub fn check_many() {
     let saved = save(&format!("seed_{}", first.seed), &text, &expected);
     panic!(
         "seed {} failed (reproduce with RTRACE_RANDOM_SEED={} RTRACE_RANDOM_COUNT=1)\n\
-         === shrunk (saved as {}):\n{}\n=== original:\n{original}",
+         === shrunk (kept as {}):\n{}\n=== original:\n{original}",
         first.seed,
         first.seed,
         saved.display(),
@@ -134,9 +139,16 @@ fn shrink_failure(script: &Script) -> Script {
     shrink::shrink(script.clone(), &valid, &fails, SHRINK_BUDGET)
 }
 
-/// Writes `NAME.bt` and its expected `NAME.out` into the regression directory.
+/// Writes `NAME.bt` and its expected `NAME.out` into the regression directory, unless a saved
+/// regression already holds the same script.
 fn save(name: &str, text: &str, expected: &str) -> PathBuf {
     let dir = regressions_dir();
+    if let Some(same) = saved_scripts()
+        .into_iter()
+        .find(|p| std::fs::read_to_string(p).is_ok_and(|t| t == text))
+    {
+        return same;
+    }
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join(format!("{name}.bt"));
     let _ = std::fs::write(&path, text);
@@ -144,10 +156,9 @@ fn save(name: &str, text: &str, expected: &str) -> PathBuf {
     path
 }
 
-/// Runs every saved regression script and compares its stdout with the saved expectation.
-pub fn check_regressions() {
-    let dir = regressions_dir();
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+/// The saved regression scripts, sorted.
+fn saved_scripts() -> Vec<PathBuf> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(regressions_dir())
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "bt"))
@@ -155,6 +166,12 @@ pub fn check_regressions() {
         })
         .unwrap_or_default();
     names.sort();
+    names
+}
+
+/// Runs every saved regression script and compares its stdout with the saved expectation.
+pub fn check_regressions() {
+    let names = saved_scripts();
     let mut failed = Vec::new();
     for path in &names {
         let expected = std::fs::read_to_string(path.with_extension("out"))

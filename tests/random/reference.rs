@@ -1,6 +1,4 @@
-//! The reference: types a generated script as rtrace's checker does (two passes, types unified
-//! across assignments) and evaluates it with bpftrace's integer rules as rtrace implements them,
-//! producing the exact expected stdout.
+//! The reference: types a script as rtrace's checker does (two passes) and evaluates it with rtrace's integer rules into the exact expected stdout.
 
 use super::script::{Expr, Op, Script, Stmt, Un, VAR_NAMES};
 use rtrace::runtime::print;
@@ -111,26 +109,44 @@ impl Typer {
         Ok(match s {
             Stmt::Assign(v, e) => {
                 let te = self.expr(e, defined)?;
-                let ty = match &self.vars[*v] {
-                    None => te.ty.clone(),
-                    Some(old) => old
-                        .unify(&te.ty)
-                        .ok_or(format!("${} changes type", VAR_NAMES[*v]))?,
-                };
-                self.vars[*v] = Some(ty);
-                (TS::Assign(*v, te), defined | 1 << v)
+                return self.stmt_typed_assign(*v, te, defined);
             }
             Stmt::Store(m, keys, e) => {
                 let keys = self.keys(*m, keys, defined)?;
                 let te = self.expr(e, defined)?;
-                let ty = match self.map_vals.get(m) {
-                    None => te.ty.clone(),
-                    Some(old) => old
-                        .unify(&te.ty)
-                        .ok_or(format!("@m{m} changes value type"))?,
-                };
-                self.map_vals.insert(*m, ty);
+                self.map_value(*m, &te.ty)?;
                 (TS::Store(*m, keys, te), defined)
+            }
+            Stmt::VarOp(v, op, e) => {
+                // The checker types the operand first, then reads the variable.
+                let rhs = match e {
+                    Some(e) => self.int(e, defined)?,
+                    None => TE {
+                        kind: TK::Int(1),
+                        ty: I64,
+                    },
+                };
+                let cur = self.expr(&Expr::Var(*v), defined)?;
+                let value = binary(*op, cur, rhs)?;
+                return self.stmt_typed_assign(*v, value, defined);
+            }
+            Stmt::MapOp(m, keys, op, e) => {
+                let keys = self.keys(*m, keys, defined)?;
+                let rhs = match e {
+                    Some(e) => self.int(e, defined)?,
+                    None => TE {
+                        kind: TK::Int(1),
+                        ty: I64,
+                    },
+                };
+                // The current value is read as an int64 whatever the map holds.
+                let cur = TE {
+                    kind: TK::Map(*m, keys.clone()),
+                    ty: I64,
+                };
+                let value = binary(*op, cur, rhs)?;
+                self.map_value(*m, &value.ty)?;
+                (TS::Store(*m, keys, value), defined)
             }
             Stmt::If(c, then, els) => {
                 let c = self.int(c, defined)?;
@@ -153,6 +169,28 @@ impl Typer {
             }
             Stmt::Exit => (TS::Exit, defined),
         })
+    }
+
+    /// Records an assignment of `te` to variable `v`.
+    fn stmt_typed_assign(&mut self, v: usize, te: TE, defined: u8) -> Res<(TS, u8)> {
+        let ty = match &self.vars[v] {
+            None => te.ty.clone(),
+            Some(old) => old
+                .unify(&te.ty)
+                .ok_or(format!("${} changes type", VAR_NAMES[v]))?,
+        };
+        self.vars[v] = Some(ty);
+        Ok((TS::Assign(v, te), defined | 1 << v))
+    }
+
+    /// Records a store of a value of type `ty` into map `m`.
+    fn map_value(&mut self, m: usize, ty: &Ty) -> Res<()> {
+        let ty = match self.map_vals.get(&m) {
+            None => ty.clone(),
+            Some(old) => old.unify(ty).ok_or(format!("@m{m} changes value type"))?,
+        };
+        self.map_vals.insert(m, ty);
+        Ok(())
     }
 
     fn keys(&mut self, m: usize, keys: &[Expr], defined: u8) -> Res<Vec<TE>> {
@@ -273,6 +311,33 @@ impl Typer {
             }
         }
     }
+}
+
+/// A binary operator's typed node: strings compare with `==` and `!=`; arithmetic is signed
+/// only when both operands are; comparisons and `&&` `||` give uint64 0 or 1.
+fn binary(op: Op, l: TE, r: TE) -> Res<TE> {
+    if matches!(l.ty, Ty::Str(_)) && matches!(r.ty, Ty::Str(_)) {
+        return match op {
+            Op::Eq | Op::Ne => Ok(TE {
+                kind: TK::StrEq(op == Op::Ne, Box::new(l), Box::new(r)),
+                ty: U64,
+            }),
+            _ => Err("string operator".into()),
+        };
+    }
+    if !l.ty.is_int() || !r.ty.is_int() {
+        return Err("operands are not integers".into());
+    }
+    let signed = l.ty.signed() && r.ty.signed();
+    let ty = if op.is_compare() || matches!(op, Op::LAnd | Op::LOr) {
+        U64
+    } else {
+        Ty::Int { size: 8, signed }
+    };
+    Ok(TE {
+        kind: TK::Binary(op, signed, Box::new(l), Box::new(r)),
+        ty,
+    })
 }
 
 /// A run-time value.

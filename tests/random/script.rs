@@ -95,6 +95,10 @@ pub enum Expr {
 pub enum Stmt {
     Assign(usize, Expr),
     Store(usize, Vec<Expr>, Expr),
+    /// `$v op= e`, or `$v++` / `$v--` without `e` (op `+` or `-`).
+    VarOp(usize, Op, Option<Expr>),
+    /// `@mN[keys] op= e`, or `@mN[keys]++` / `--`.
+    MapOp(usize, Vec<Expr>, Op, Option<Expr>),
     If(Expr, Vec<Stmt>, Vec<Stmt>),
     /// The format (with real newlines) and its arguments.
     Printf(String, Vec<Expr>),
@@ -135,6 +139,12 @@ fn stmt(out: &mut String, s: &Stmt, depth: usize) {
         Stmt::Store(m, keys, e) => {
             let _ = writeln!(out, "{pad}{} = {};", map_ref(*m, keys), expr(e));
         }
+        Stmt::VarOp(v, op, e) => {
+            let _ = writeln!(out, "{pad}${}{};", VAR_NAMES[*v], op_assign(*op, e));
+        }
+        Stmt::MapOp(m, keys, op, e) => {
+            let _ = writeln!(out, "{pad}{}{};", map_ref(*m, keys), op_assign(*op, e));
+        }
         Stmt::If(c, then, els) => {
             let _ = writeln!(out, "{pad}if ({}) {{", expr(c));
             block(out, then, depth + 1);
@@ -156,6 +166,15 @@ fn stmt(out: &mut String, s: &Stmt, depth: usize) {
         Stmt::Exit => {
             let _ = writeln!(out, "{pad}exit();");
         }
+    }
+}
+
+/// ` += e`, or `++` / `--`.
+fn op_assign(op: Op, e: &Option<Expr>) -> String {
+    match (op, e) {
+        (_, Some(e)) => format!(" {}= {}", op.symbol(), expr(e)),
+        (Op::Sub, None) => "--".to_string(),
+        (_, None) => "++".to_string(),
     }
 }
 

@@ -1,5 +1,4 @@
-//! Shrinking a failing script: drop statements, splice branches, drop printf arguments, and
-//! replace subexpressions by their operands or by literals, while the script still fails.
+//! Shrinking a failing script: drop statements, splice branches and printf arguments, replace subexpressions by operands or literals.
 
 use super::script::{Expr, Script, Stmt};
 
@@ -131,6 +130,10 @@ fn visit(stmts: &[Stmt], f: &mut dyn FnMut(&Expr) -> bool) -> bool {
         let stop = match s {
             Stmt::Assign(_, e) => expr(e, f),
             Stmt::Store(_, keys, e) => keys.iter().any(|k| expr(k, f)) || expr(e, f),
+            Stmt::VarOp(_, _, e) => e.as_ref().is_some_and(|e| expr(e, f)),
+            Stmt::MapOp(_, keys, _, e) => {
+                keys.iter().any(|k| expr(k, f)) || e.as_ref().is_some_and(|e| expr(e, f))
+            }
             Stmt::If(c, t, e) => expr(c, f) || visit(t, f) || visit(e, f),
             Stmt::Printf(_, args) => args.iter().any(|a| expr(a, f)),
             Stmt::Exit => false,
@@ -161,6 +164,10 @@ fn visit_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr) -> bool) -> bool {
         let stop = match s {
             Stmt::Assign(_, e) => expr(e, f),
             Stmt::Store(_, keys, e) => keys.iter_mut().any(|k| expr(k, f)) || expr(e, f),
+            Stmt::VarOp(_, _, e) => e.as_mut().is_some_and(|e| expr(e, f)),
+            Stmt::MapOp(_, keys, _, e) => {
+                keys.iter_mut().any(|k| expr(k, f)) || e.as_mut().is_some_and(|e| expr(e, f))
+            }
             Stmt::If(c, t, e) => expr(c, f) || visit_mut(t, f) || visit_mut(e, f),
             Stmt::Printf(_, args) => args.iter_mut().any(|a| expr(a, f)),
             Stmt::Exit => false,
