@@ -86,15 +86,23 @@ pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>>
             "set RTRACE_MAX_PROBES (or BPFTRACE_MAX_PROBES) to raise the limit",
         )]);
     }
-    // Pass 1 learns map and variable types from every assignment; pass 2 checks with them.
+    // Quiet passes learn map and variable types from every assignment until they stop
+    // changing (a type learned late can widen another); a last pass checks and reports.
     let mut probes = Vec::new();
-    for pass in 0..2 {
-        checker.report = pass == 1;
+    let mut last_state = None;
+    for pass in 0..=MAX_TYPE_PASSES {
+        let state = checker.type_state();
+        let settled = last_state.as_ref() == Some(&state) || pass == MAX_TYPE_PASSES;
+        last_state = Some(state);
+        checker.report = settled;
         checker.printfs.clear();
         probes.clear();
         for (i, (probe, attach, text, format, ap_span)) in targets.iter().enumerate() {
             checker.begin_probe(i, attach.clone(), text.clone(), format.clone());
             probes.push(checker.probe(probe, attach, text, *ap_span));
+        }
+        if settled {
+            break;
         }
     }
     if !checker.diags.is_empty() {
@@ -129,6 +137,9 @@ pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>>
     })
 }
 
+/// Type-learning passes before the reporting pass, at most (each widening takes one).
+const MAX_TYPE_PASSES: usize = 8;
+
 /// The most probes one script may attach (bpftrace's default is 512).
 fn max_probes() -> usize {
     ["RTRACE_MAX_PROBES", "BPFTRACE_MAX_PROBES"]
@@ -162,6 +173,11 @@ fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     }
     out
 }
+
+type TypeState = (
+    Vec<(Option<Vec<Type>>, Option<MapValueType>)>,
+    Vec<Vec<(String, Type)>>,
+);
 
 type Target<'a> = (&'a ast::Probe, Attach, String, Option<TpFormat>, Span);
 
@@ -407,6 +423,31 @@ impl Checker<'_> {
         if self.report {
             self.diags.push(d);
         }
+    }
+
+    /// Every map's key and value types and every variable's type, to see when passes settle.
+    fn type_state(&self) -> TypeState {
+        let maps = self
+            .maps
+            .iter()
+            .map(|m| {
+                (
+                    m.keys.as_ref().map(|k| k.0.clone()),
+                    m.value.as_ref().map(|v| v.0.clone()),
+                )
+            })
+            .collect();
+        let vars = self
+            .var_types
+            .iter()
+            .map(|vs| {
+                let mut v: Vec<(String, Type)> =
+                    vs.iter().map(|(k, t)| (k.clone(), t.clone())).collect();
+                v.sort_by(|a, b| a.0.cmp(&b.0));
+                v
+            })
+            .collect();
+        (maps, vars)
     }
 
     fn begin_probe(

@@ -320,15 +320,31 @@ impl<'a> Lowerer<'a> {
 
     /// Whether evaluating `value` reads variable `var` (then it must not be written in place).
     fn writes_self(&self, value: &TExpr, var: VarId) -> bool {
-        match &value.kind {
-            TExprKind::Var(v) => *v == var,
-            TExprKind::Ternary { then, els, .. } => {
-                self.writes_self(then, var) || self.writes_self(els, var)
-            }
-            TExprKind::Tuple(elems) => elems.iter().any(|e| self.writes_self(e, var)),
-            TExprKind::TupleField { tuple, .. } => self.writes_self(tuple, var),
-            _ => false,
+        reads_var(value, var)
+    }
+}
+
+/// Whether evaluating `e` reads scratch variable `var` anywhere (operands, keys, conditions).
+fn reads_var(e: &TExpr, var: VarId) -> bool {
+    let any = |es: &[TExpr]| es.iter().any(|x| reads_var(x, var));
+    match &e.kind {
+        TExprKind::Var(v) => *v == var,
+        TExprKind::Int(_) | TExprKind::Str(_) | TExprKind::Builtin(_) | TExprKind::CtxField(_) => {
+            false
         }
+        TExprKind::MapRead { keys, .. } => any(keys),
+        TExprKind::StrRead { ptr, len, .. } => {
+            reads_var(ptr, var) || len.as_deref().is_some_and(|l| reads_var(l, var))
+        }
+        TExprKind::Unary { expr, .. } | TExprKind::Cast(expr) => reads_var(expr, var),
+        TExprKind::Binary { lhs, rhs, .. }
+        | TExprKind::StrEq { lhs, rhs, .. }
+        | TExprKind::Logical { lhs, rhs, .. } => reads_var(lhs, var) || reads_var(rhs, var),
+        TExprKind::Ternary { cond, then, els } => {
+            reads_var(cond, var) || reads_var(then, var) || reads_var(els, var)
+        }
+        TExprKind::Tuple(elems) => any(elems),
+        TExprKind::TupleField { tuple, .. } => reads_var(tuple, var),
     }
 }
 
