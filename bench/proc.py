@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import threading
+import tempfile
 import time
 
 TMP = None  # scratch directory, set by bench.py
@@ -76,13 +77,37 @@ class Run:
 
 
 def run(argv, timeout, env=None):
-    """Run `argv` to its end (killed after `timeout` s), output discarded; time it from spawn
-    to reap and take its peak RSS from wait4()."""
+    """Run `argv` to its end (killed after `timeout` s), output discarded; its wall time from
+    spawn to reap, and its peak RSS from a second run under GNU time: a child forked from this
+    Python process starts with Python's pages counted in its ru_maxrss (exec does not reset
+    the high-water mark), which would hide anything smaller than the interpreter, and timing
+    the run under GNU time would add its fork and exec to the wall time."""
     t0 = time.perf_counter()
     p = _spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                stderr=subprocess.DEVNULL, env=env)
     code, rusage = _reap(p, t0 + timeout)
-    return Run(time.perf_counter() - t0, rusage.ru_maxrss, code)
+    wall = time.perf_counter() - t0
+    return Run(wall, peak_rss_kib(argv, timeout, env, rusage.ru_maxrss), code)
+
+
+def peak_rss_kib(argv, timeout, env, fallback):
+    """Peak RSS of `argv` as GNU time reports it; `fallback` without /usr/bin/time."""
+    if not os.access("/usr/bin/time", os.X_OK):
+        return fallback
+    fd, path = tempfile.mkstemp(prefix="bench-rss.")
+    os.close(fd)
+    try:
+        t0 = time.perf_counter()
+        p = _spawn(["/usr/bin/time", "-f", "%M", "-o", path] + list(argv),
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, env=env)
+        _reap(p, t0 + timeout)
+        with open(path) as f:
+            return int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return fallback
+    finally:
+        os.unlink(path)
 
 
 def capture(argv, timeout=30):
