@@ -565,3 +565,119 @@ fn verifier_log_names_the_reason_for_a_large_program() {
         Ok(_) => panic!("the verifier accepted an uninitialised read"),
     }
 }
+
+#[test]
+fn many_tracepoints_detach_concurrently_and_leave_nothing() {
+    ensure_tracefs();
+    let ctr = Counter::new("ld_many_ctr");
+    let names = [
+        ("ld_many_pid", "sys_enter_getpid"),
+        ("ld_many_ppid", "sys_enter_getppid"),
+        ("ld_many_tid", "sys_enter_gettid"),
+        ("ld_many_xpid", "sys_exit_getpid"),
+        ("ld_many_pid2", "sys_enter_getpid"),
+    ];
+    let images: Vec<ProgramImage> = names
+        .iter()
+        .map(|(prog, tp)| {
+            let attach = Attach::Tracepoint {
+                category: "syscalls".into(),
+                name: (*tp).into(),
+            };
+            image(prog, attach, count_insns(ctr.fd()))
+        })
+        .collect();
+    let mut s = Session::load(&images).expect("load");
+    let ids: Vec<u32> = names.iter().flat_map(|(p, _)| prog_ids(p)).collect();
+    assert_eq!(ids.len(), names.len());
+    assert_eq!(s.attach(None).expect("attach"), names.len());
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() };
+    assert!(ctr.get() >= 3, "entry twice and exit once: {}", ctr.get());
+    // Dropping closes the perf events from several threads and waits for all of them.
+    drop(s);
+    assert_gone(&ids);
+    let after = ctr.get();
+    // SAFETY: these calls have no preconditions.
+    unsafe {
+        libc::getpid();
+        libc::getppid();
+        libc::gettid();
+    }
+    assert_eq!(ctr.get(), after, "a detached program still counts");
+}
+
+#[test]
+fn hash_maps_take_bursts_of_new_keys_with_interrupts_off() {
+    use rtrace::runtime::maps::KernelMap;
+    use rtrace::sema::layout::{MapDef, MapKind};
+    // An interval program runs with interrupts off and inserts six new keys in one run: every
+    // insert must land (a non-preallocated hash map would lose all but the first one or four),
+    // and every program type must accept the map.
+    for kind in [MapKind::Hash, MapKind::PerCpuHash] {
+        let map = KernelMap::create(&MapDef {
+            name: "ld_burst_hash".into(),
+            kind,
+            key_size: 8,
+            value_size: 8,
+            max_entries: 64,
+        })
+        .expect("create hash map");
+        let prog = |name: &str, attach: Attach| {
+            let mut code = vec![insn(0x7a, 10, 0, -16, 42)]; // *(u64 *)(r10 - 16) = 42
+            for key in 1..=6 {
+                code.extend([
+                    insn(0x7a, 10, 0, -8, key),    // *(u64 *)(r10 - 8) = key
+                    insn(0x18, 1, 1, 0, map.fd()), // r1 = map fd
+                    insn(0, 0, 0, 0, 0),
+                    insn(MOV64_REG, 2, 10, 0, 0), // r2 = r10 - 8
+                    insn(0x07, 2, 0, 0, -8),
+                    insn(MOV64_REG, 3, 10, 0, 0), // r3 = r10 - 16
+                    insn(0x07, 3, 0, 0, -16),
+                    insn(MOV64_IMM, 4, 0, 0, 0), // r4 = BPF_ANY
+                    insn(0x85, 0, 0, 0, 2),      // call bpf_map_update_elem
+                ]);
+            }
+            code.extend([insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)]);
+            image(name, attach, code)
+        };
+        let kprobe = Attach::Kprobe {
+            func: "vfs_read".into(),
+            offset: 0,
+            ret: false,
+        };
+        let images = [
+            prog(
+                "ld_burst_iv",
+                Attach::Interval {
+                    period_ns: 10_000_000,
+                },
+            ),
+            prog("ld_burst_begin", Attach::Begin),
+            prog("ld_burst_tp", getpid_tp()),
+            prog("ld_burst_kprobe", kprobe),
+        ];
+        let mut s = match Session::load(&images) {
+            Ok(s) => s,
+            Err(e) => panic!("{kind:?}: {e}"),
+        };
+        // Only the interval probe: the others were loaded for the verifier's sake.
+        drop(std::mem::replace(
+            &mut s,
+            Session::load(&images[..1]).expect("load"),
+        ));
+        s.attach(None).expect("attach");
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(20));
+            if !map.keys().expect("keys").is_empty() {
+                break;
+            }
+        }
+        // Detaching waits for runs in progress, so the last tick has finished.
+        drop(s);
+        let mut keys = map.keys().expect("keys");
+        keys.sort();
+        let want: Vec<Vec<u8>> = (1..=6u64).map(|k| k.to_ne_bytes().to_vec()).collect();
+        assert_eq!(keys, want, "{kind:?}: keys after the first tick");
+    }
+}
