@@ -155,10 +155,16 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 /// The tracefs root: `$RTRACE_TRACEFS` if set (tests point it at a fixture), else the first of
-/// /sys/kernel/tracing and /sys/kernel/debug/tracing that holds `events/`.
+/// /sys/kernel/tracing and /sys/kernel/debug/tracing that holds `events/`. A root found is
+/// kept for the rest of the process (every tracepoint probe asks); a missing one is looked
+/// for again on the next call.
 pub fn tracefs_root() -> Result<PathBuf, String> {
+    static FOUND: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     if let Some(dir) = std::env::var_os("RTRACE_TRACEFS") {
         return Ok(PathBuf::from(dir));
+    }
+    if let Some(p) = FOUND.get() {
+        return Ok(p.clone());
     }
     let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
     if let Some(p) = candidates
@@ -166,7 +172,7 @@ pub fn tracefs_root() -> Result<PathBuf, String> {
         .map(PathBuf::from)
         .find(|p| p.join("events").is_dir())
     {
-        return Ok(p);
+        return Ok(FOUND.get_or_init(|| p).clone());
     }
     // A tracefs we may not enter (not root) says "permission denied", not "missing".
     for c in candidates {

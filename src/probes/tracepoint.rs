@@ -2,7 +2,9 @@
 //! `events/CAT/NAME/format`; fed by `parse_attach` and by sema for `args->field`.
 
 use super::{glob_match, has_wildcard, tracefs_root, Attach, TpField, TpFormat};
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Parses `CAT:NAME` (after `tracepoint:`), expanding `*` and `?` in either part.
 pub(crate) fn parse(rest: &str) -> Result<Vec<Attach>, String> {
@@ -15,11 +17,8 @@ pub(crate) fn parse(rest: &str) -> Result<Vec<Attach>, String> {
     }
     let not_found = || format!("no tracepoint matches '{category}:{name}'");
     if !has_wildcard(rest) {
-        let dir = tracefs_root()?.join("events").join(category).join(name);
-        if category.contains('/') || name.contains('/') || category == ".." || name == ".." {
-            return Err(not_found());
-        }
-        if !dir.join("format").is_file() {
+        let path = format_path(category, name)?;
+        if cached(&path).is_none() && !path.is_file() {
             return Err(not_found());
         }
         return Ok(vec![Attach::Tracepoint {
@@ -76,26 +75,55 @@ fn scan_events(events: &Path) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// Parsed format files by path, kept for the rest of the process: a script with many probes
+/// on one tracepoint reads and parses its format once.
+static FORMATS: Mutex<Option<HashMap<PathBuf, TpFormat>>> = Mutex::new(None);
+
+fn cached(path: &Path) -> Option<TpFormat> {
+    let guard = FORMATS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    guard.as_ref()?.get(path).cloned()
+}
+
 /// The record layout of `CATEGORY:NAME` (without `common_*` fields).
 pub fn format(category: &str, name: &str) -> Result<TpFormat, String> {
-    let text = format_text(category, name)?;
-    parse_format(&text).map_err(|e| format!("tracepoint {category}:{name}: {e}"))
+    let path = format_path(category, name)?;
+    if let Some(f) = cached(&path) {
+        return Ok(f);
+    }
+    let text = read_format(&path, category, name)?;
+    let f = parse_format(&text).map_err(|e| format!("tracepoint {category}:{name}: {e}"))?;
+    let mut guard = FORMATS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    guard
+        .get_or_insert_with(HashMap::new)
+        .insert(path, f.clone());
+    Ok(f)
 }
 
 /// The raw `format` file of `CATEGORY:NAME`.
 pub(crate) fn format_text(category: &str, name: &str) -> Result<String, String> {
+    let path = format_path(category, name)?;
+    read_format(&path, category, name)
+}
+
+/// `ROOT/events/CATEGORY/NAME/format`, for names that stay inside `events/`.
+fn format_path(category: &str, name: &str) -> Result<PathBuf, String> {
     if [category, name]
         .iter()
         .any(|s| s.is_empty() || s.contains('/') || *s == "..")
     {
         return Err(format!("no tracepoint matches '{category}:{name}'"));
     }
-    let path = tracefs_root()?
-        .join("events")
-        .join(category)
-        .join(name)
-        .join("format");
-    std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+    let mut path = tracefs_root()?;
+    path.extend(["events", category, name, "format"]);
+    Ok(path)
+}
+
+fn read_format(path: &Path, category: &str, name: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("no tracepoint matches '{category}:{name}'"),
         _ => format!("cannot read {}: {e}", path.display()),
     })

@@ -208,11 +208,16 @@ fn per_cpu(
     Ok(fds)
 }
 
-/// The mounted tracefs, if any.
+/// The mounted tracefs, if any (found once per process; looked for again while missing).
 fn tracefs() -> Option<&'static str> {
-    TRACEFS
+    static FOUND: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    if let Some(dir) = FOUND.get() {
+        return Some(dir);
+    }
+    let dir = TRACEFS
         .into_iter()
-        .find(|dir| Path::new(dir).join("events").is_dir())
+        .find(|dir| Path::new(dir).join("events").is_dir())?;
+    Some(FOUND.get_or_init(|| dir))
 }
 
 /// The tracepoint's perf config: `events/CAT/NAME/id` in tracefs (one small read).

@@ -354,10 +354,14 @@ fn owned(fd: i64) -> OwnedFd {
 
 /// The number of possible CPUs: the size of per-CPU value arrays.
 pub fn possible_cpus() -> usize {
-    std::fs::read_to_string("/sys/devices/system/cpu/possible")
-        .ok()
-        .and_then(|s| parse_cpu_list(&s))
-        .unwrap_or(1)
+    // Fixed at boot: read once per process (every per-CPU map access asks).
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| {
+        std::fs::read_to_string("/sys/devices/system/cpu/possible")
+            .ok()
+            .and_then(|s| parse_cpu_list(&s))
+            .unwrap_or(1)
+    })
 }
 
 /// Counts the CPUs in a list like `0-3,5,7-8`.
