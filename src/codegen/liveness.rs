@@ -47,29 +47,71 @@ fn base_reg(b: &Base) -> Option<VReg> {
 
 /// The vregs an instruction reads and the one it writes.
 pub fn uses_def(inst: &Inst) -> (Vec<VReg>, Option<VReg>) {
+    let mut uses = Vec::new();
+    let def = for_each_use(inst, |v| uses.push(v));
+    (uses, def)
+}
+
+/// Calls `f` on every vreg an instruction reads, in `uses_def` order, and returns the one it
+/// writes; `uses_def` without allocating.
+fn for_each_use(inst: &Inst, mut f: impl FnMut(VReg)) -> Option<VReg> {
+    let mut op = |o: &Operand| {
+        if let Some(r) = op_reg(o) {
+            f(r)
+        }
+    };
     match inst {
-        Inst::Mov { dst, src } => (op_reg(src).into_iter().collect(), Some(*dst)),
+        Inst::Mov { dst, src } => {
+            op(src);
+            Some(*dst)
+        }
         Inst::LdImm64 { dst, .. }
         | Inst::LdMapFd { dst, .. }
         | Inst::LdMapValue { dst, .. }
-        | Inst::StackAddr { dst, .. } => (vec![], Some(*dst)),
-        Inst::Alu64 { dst, src, .. } | Inst::Alu32 { dst, src, .. } => (
-            std::iter::once(*dst).chain(op_reg(src)).collect(),
-            Some(*dst),
-        ),
-        Inst::Neg { dst } => (vec![*dst], Some(*dst)),
-        Inst::Load { dst, base, .. } => (base_reg(base).into_iter().collect(), Some(*dst)),
-        Inst::Store { base, src, .. } => (
-            base_reg(base).into_iter().chain(op_reg(src)).collect(),
-            None,
-        ),
-        Inst::AtomicAdd { base, src, .. } => {
-            (base_reg(base).into_iter().chain([*src]).collect(), None)
+        | Inst::StackAddr { dst, .. } => Some(*dst),
+        Inst::Alu64 { dst, src, .. } | Inst::Alu32 { dst, src, .. } => {
+            op(&Operand::Reg(*dst));
+            op(src);
+            Some(*dst)
         }
-        Inst::Call { args, ret, .. } => (args.iter().filter_map(op_reg).collect(), *ret),
-        Inst::JmpIf { a, b, .. } => (std::iter::once(*a).chain(op_reg(b)).collect(), None),
-        Inst::Exit { ret } => (op_reg(ret).into_iter().collect(), None),
-        Inst::Jmp { .. } | Inst::Label(_) => (vec![], None),
+        Inst::Neg { dst } => {
+            op(&Operand::Reg(*dst));
+            Some(*dst)
+        }
+        Inst::Load { dst, base, .. } => {
+            if let Some(r) = base_reg(base) {
+                op(&Operand::Reg(r));
+            }
+            Some(*dst)
+        }
+        Inst::Store { base, src, .. } => {
+            if let Some(r) = base_reg(base) {
+                op(&Operand::Reg(r));
+            }
+            op(src);
+            None
+        }
+        Inst::AtomicAdd { base, src, .. } => {
+            if let Some(r) = base_reg(base) {
+                op(&Operand::Reg(r));
+            }
+            op(&Operand::Reg(*src));
+            None
+        }
+        Inst::Call { args, ret, .. } => {
+            args.iter().for_each(&mut op);
+            *ret
+        }
+        Inst::JmpIf { a, b, .. } => {
+            op(&Operand::Reg(*a));
+            op(b);
+            None
+        }
+        Inst::Exit { ret } => {
+            op(ret);
+            None
+        }
+        Inst::Jmp { .. } | Inst::Label(_) => None,
     }
 }
 
@@ -89,6 +131,9 @@ impl Set {
     }
     fn contains(&self, v: VReg) -> bool {
         self.0[v.0 as usize / 64] & (1 << (v.0 % 64)) != 0
+    }
+    fn clear(&mut self) {
+        self.0.fill(0);
     }
     fn union_with(&mut self, o: &Set) {
         self.0.iter_mut().zip(&o.0).for_each(|(a, b)| *a |= b);
@@ -110,35 +155,38 @@ impl Liveness {
         let mut gen = vec![Set::new(nregs); nb];
         let mut kill = vec![Set::new(nregs); nb];
         for (b, block) in cfg.blocks.iter().enumerate() {
+            let (gen_b, kill_b) = (&mut gen[b], &mut kill[b]);
             for si in &cfg.insts[block.start..block.end] {
-                let (uses, def) = uses_def(&si.inst);
-                for u in uses {
-                    if !kill[b].contains(u) {
-                        gen[b].insert(u);
+                let def = for_each_use(&si.inst, |u| {
+                    if !kill_b.contains(u) {
+                        gen_b.insert(u);
                     }
-                }
+                });
                 if let Some(d) = def {
-                    kill[b].insert(d);
+                    kill_b.insert(d);
                 }
             }
         }
         let mut live_in = vec![Set::new(nregs); nb];
         let mut live_out = vec![Set::new(nregs); nb];
+        // Scratch sets reused by every step of the fixed point.
+        let mut out = Set::new(nregs);
+        let mut inn = Set::new(nregs);
         let mut changed = true;
         while changed {
             changed = false;
             for b in (0..nb).rev() {
-                let mut out = Set::new(nregs);
+                out.clear();
                 for &s in &cfg.blocks[b].succs {
                     out.union_with(&live_in[s]);
                 }
-                let mut inn = out.clone();
+                inn.0.copy_from_slice(&out.0);
                 inn.0.iter_mut().zip(&kill[b].0).for_each(|(a, k)| *a &= !k);
                 inn.union_with(&gen[b]);
                 if inn != live_in[b] || out != live_out[b] {
                     changed = true;
-                    live_in[b] = inn;
-                    live_out[b] = out;
+                    live_in[b].0.copy_from_slice(&inn.0);
+                    live_out[b].0.copy_from_slice(&out.0);
                 }
             }
         }
@@ -151,17 +199,18 @@ impl Liveness {
                 .map(|s| s.iter().collect())
                 .unwrap_or_default(),
         };
-        for &v in &lv.entry_live.clone() {
-            lv.touch(v, 0);
+        for i in 0..lv.entry_live.len() {
+            lv.touch(lv.entry_live[i], 0);
         }
+        let mut live = Set::new(nregs);
         for (b, block) in cfg.blocks.iter().enumerate() {
-            let mut live = live_out[b].clone();
+            live.0.copy_from_slice(&live_out[b].0);
             for v in live.iter() {
                 lv.touch(v, def_pos(block.end - 1));
             }
             for i in (block.start..block.end).rev() {
                 let inst = &cfg.insts[i].inst;
-                let (uses, def) = uses_def(inst);
+                let def = for_each_use(inst, |_| {});
                 if matches!(inst, Inst::Call { .. }) {
                     for v in live.iter().filter(|&v| Some(v) != def) {
                         lv.crosses_call[v.0 as usize] = true;
@@ -171,10 +220,10 @@ impl Liveness {
                     lv.touch(d, def_pos(i));
                     live.remove(d);
                 }
-                for u in uses {
+                for_each_use(inst, |u| {
                     lv.touch(u, use_pos(i));
                     live.insert(u);
-                }
+                });
             }
             for v in live.iter() {
                 lv.touch(v, use_pos(block.start));
