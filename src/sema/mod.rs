@@ -373,10 +373,15 @@ impl MapDecl {
                 (MapKind::PerCpuHash, user_key + 8, 8)
             }
         };
-        let max_entries = if kind == MapKind::PerCpuArray {
-            1
-        } else {
-            MAP_MAX_ENTRIES
+        // A key-less map holds at most one entry per bucket: sized to that, its creation does
+        // not preallocate thousands of per-CPU elements.
+        let max_entries = match (&value, keys.is_empty()) {
+            (_, false) => MAP_MAX_ENTRIES,
+            (MapValueType::Hist, true) => crate::runtime::value::HIST_BUCKETS as u32,
+            (MapValueType::Lhist { min, max, step }, true) => {
+                crate::runtime::value::lhist_buckets(*min, *max, *step) as u32
+            }
+            (_, true) => 1,
         };
         Ok(MapInfo {
             name: self.name.clone(),
