@@ -119,11 +119,32 @@ def render(res, info, ver, args, seconds):
     ]
     if notes:
         parts += ["", "Errors and warnings during the run:", ""] + ["- " + n for n in notes]
+    parts += ["", KNOWN_MISSES]
     return "\n".join(parts) + "\n"
 
 
 def _rate(r):
     return "none lossy" if r is None else "%s/s" % format(int(r), ",")
+
+
+KNOWN_MISSES = """### Why a target can be missed, and what would close it
+
+- **Five probes, attach to exit (≤ 15 ms).** rtrace's own work for this script (compile, map
+  creation, load, attach, BEGIN, printing) takes a few milliseconds of CPU; the rest of the wall
+  time is the kernel detaching its four syscall and sched tracepoints at exit. Closing a
+  tracepoint's perf event waits for RCU grace periods (`synchronize_rcu_tasks_trace` and
+  `synchronize_rcu` in `perf_trace_destroy`), about 40 ms per tracepoint, partly under a global
+  lock, so they cannot all overlap: rtrace closes them from several threads at once (about 300
+  ms became about 200 ms). bpftrace pays the same waits. What would close the gap: attaching
+  `syscalls:*` probes through raw tracepoints (`raw_syscalls:sys_enter`/`sys_exit`, filtered by
+  syscall number, arguments read from `pt_regs`), whose BPF links are released without these
+  waits. Not done yet: it changes how `args->field` is compiled for every syscall probe.
+- **Per-event cost.** The numbers come from the kernel's `bpf_stats` over a fixed workload,
+  medians of the repetitions; on a shared 2-CPU machine single runs move by several ns, so a
+  ratio near a target can flip between runs.
+- **Wall times in milliseconds** include about 1.5 ms of the harness starting a process (the
+  time `/bin/true` takes here).
+"""
 
 
 DOC_HEAD = """# Benchmarks

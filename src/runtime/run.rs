@@ -111,7 +111,7 @@ pub fn load_error(err: LoadError, images: &[ProgramImage], checked: &Checked) ->
                 }
                 d = d.with_note(note.trim_end().to_string());
             }
-            RunError::Diag(d)
+            RunError::Diag(d.with_note(verifier_hint(&summary)))
         }
         LoadError::Attach { program, message } => match checked.probes.get(program) {
             Some(p) => RunError::Diag(Diagnostic::error(p.attach_span, message)),
@@ -119,6 +119,26 @@ pub fn load_error(err: LoadError, images: &[ProgramImage], checked: &Checked) ->
         },
         other => RunError::Message(other.to_string()),
     }
+}
+
+/// What a user can do about a verifier verdict.
+fn verifier_hint(summary: &str) -> String {
+    let hint = if summary.contains("too complex") || summary.contains("too large") {
+        "the verifier gave up exploring this program's paths: give `while` loops a bound it can \
+         see (compare with a constant), unroll fewer times, or split the work across probes"
+    } else if summary.contains("infinite loop") || summary.contains("back-edge") {
+        "the verifier could not prove that a loop ends: make its condition compare with a \
+         constant and change the variable on every path through the body"
+    } else if summary.contains("stack") {
+        "the program uses too much stack: fewer or shorter strings and tuples per probe help"
+    } else if summary.contains("invalid mem access") || summary.contains("invalid access") {
+        "a memory access the verifier could not prove safe: this is likely an rtrace code \
+         generation bug; please report it with the output of --dump bpf"
+    } else {
+        "the kernel refused code rtrace generated for this probe; `rtrace --dump bpf` shows the \
+         instructions, each under the source it came from"
+    };
+    format!("hint: {hint}")
 }
 
 /// The statistics lines the verifier prints after its verdict.

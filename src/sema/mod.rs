@@ -351,11 +351,7 @@ impl MapDecl {
                 format!("map '{}' is used but never assigned a value", self.name),
             ));
         };
-        let user_key: u32 = if keys.is_empty() {
-            8
-        } else {
-            keys.iter().map(Type::layout_size).sum()
-        };
+        let user_key = user_key_size(&keys, &value);
         let (kind, key_size, value_size) = match &value {
             // A key-less count() is one per-CPU counter: an array lookup is far cheaper than a
             // hash lookup, and the entry always exists (bpftrace prints `@c: 0` when unused).

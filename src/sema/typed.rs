@@ -73,11 +73,7 @@ pub struct MapInfo {
 impl MapInfo {
     /// Bytes of the user part of the key (before a hist/lhist bucket index).
     pub fn user_key_size(&self) -> u32 {
-        if self.keys.is_empty() {
-            8
-        } else {
-            self.keys.iter().map(Type::layout_size).sum()
-        }
+        user_key_size(&self.keys, &self.value)
     }
 
     /// Offsets of each key element inside the key.
@@ -92,6 +88,16 @@ impl MapInfo {
             MapValueType::Hist => AggKind::Hist,
             MapValueType::Lhist { .. } => AggKind::Lhist,
         }
+    }
+}
+
+/// Bytes of the user part of a map's key: the keys' layouts; for a map without keys, one
+/// 8-byte zero, except hist and lhist maps, whose key is then the bucket index alone.
+pub fn user_key_size(keys: &[Type], value: &MapValueType) -> u32 {
+    match (keys.is_empty(), value) {
+        (true, MapValueType::Hist | MapValueType::Lhist { .. }) => 0,
+        (true, _) => 8,
+        (false, _) => keys.iter().map(Type::layout_size).sum(),
     }
 }
 
