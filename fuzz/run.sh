@@ -48,8 +48,13 @@ failed=()
 for t in "${targets[@]}"; do
   echo "fuzz: $t for ${seconds}s"
   mkdir -p "artifacts/$t"
-  if ! "$bin/$t" "corpus/$t" -artifact_prefix="artifacts/$t/" \
-      -max_total_time="$seconds" -max_len=8192 -timeout=10 -print_final_stats=1; then
+  log="artifacts/$t.log"
+  # libFuzzer reports every new input; keep that in a log and show its totals (or its end).
+  if "$bin/$t" "corpus/$t" -artifact_prefix="artifacts/$t/" \
+      -max_total_time="$seconds" -max_len=8192 -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+    grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' "$log" || true
+  else
+    tail -n 40 "$log"
     failed+=("$t")
   fi
 done
