@@ -2,32 +2,13 @@
 
 mod common;
 
-use common::{command, Output, Running};
+use common::{command, kernel_test, no_panic, Output, Running};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
 
-/// Runs `body` alone among this binary's tests and checks that no rtrace program or map it
-/// loaded is still there afterwards.
-fn kernel_test(body: impl FnOnce()) {
-    let _serial = common::serial();
-    common::ensure_tracefs();
-    common::adopt_orphans();
-    let before = common::rtrace_objects();
-    body();
-    common::assert_no_leaks(&before);
-}
-
 fn rtrace(args: &[&str]) -> Output {
     common::run(command(BIN, args))
-}
-
-fn no_panic(out: &Output) {
-    assert!(
-        !out.stderr.contains("panicked") && !out.stdout.contains("panicked"),
-        "rtrace panicked:\n{}",
-        out.stderr
-    );
 }
 
 /// The `-c` command's own stdout lands in rtrace's stdout (it inherits it).

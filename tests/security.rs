@@ -2,33 +2,15 @@
 
 mod common;
 
-use common::{command, Output};
+use common::{command, kernel_test, no_panic, Output};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
 
-/// Runs `body` alone among this binary's tests and checks that it leaves no BPF object behind.
-fn kernel_test(body: impl FnOnce()) {
-    let _serial = common::serial();
-    common::ensure_tracefs();
-    common::adopt_orphans();
-    let before = common::rtrace_objects();
-    body();
-    common::assert_no_leaks(&before);
-}
-
 fn rtrace(args: &[&str]) -> Output {
     common::run(command(BIN, args))
-}
-
-fn no_panic(out: &Output) {
-    assert!(
-        !out.stderr.contains("panicked") && !out.stdout.contains("panicked"),
-        "rtrace panicked:\n{}",
-        out.stderr
-    );
 }
 
 /// A copy of the binary that user `nobody` can run (the target dir may not be reachable).

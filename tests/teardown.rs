@@ -2,32 +2,13 @@
 
 mod common;
 
-use common::{command, Holdings, Output, Running};
+use common::{command, kernel_test, no_panic, Holdings, Output, Running};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
-
-/// Runs `body` alone among this binary's tests; afterwards no rtrace-named program or map that
-/// was not loaded before may remain.
-fn kernel_test(body: impl FnOnce()) {
-    let _serial = common::serial();
-    common::ensure_tracefs();
-    common::adopt_orphans();
-    let before = common::rtrace_objects();
-    body();
-    common::assert_no_leaks(&before);
-}
-
-fn no_panic(out: &Output) {
-    assert!(
-        !out.stderr.contains("panicked") && !out.stdout.contains("panicked"),
-        "rtrace panicked:\n{}",
-        out.stderr
-    );
-}
 
 fn me() -> String {
     std::process::id().to_string()

@@ -489,3 +489,23 @@ pub fn temp_path(tag: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_file(&p);
     p
 }
+
+/// Runs `body` alone among its test binary's tests and checks that no rtrace program or map it
+/// loaded is still held afterwards.
+pub fn kernel_test(body: impl FnOnce()) {
+    let _serial = serial();
+    ensure_tracefs();
+    adopt_orphans();
+    let before = rtrace_objects();
+    body();
+    assert_no_leaks(&before);
+}
+
+/// rtrace never panics, whatever it is given.
+pub fn no_panic(out: &Output) {
+    assert!(
+        !out.stderr.contains("panicked") && !out.stdout.contains("panicked"),
+        "rtrace panicked:\n{}",
+        out.stderr
+    );
+}
