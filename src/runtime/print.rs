@@ -209,52 +209,33 @@ fn sort_weight(v: &MapValue) -> Option<i128> {
 
 /// bpftrace's key order: element by element, integers as unsigned, strings by bytes.
 fn key_order(a: Option<&Value>, b: Option<&Value>) -> Ordering {
-    fn elem(a: &Value, b: &Value) -> Ordering {
-        match (a, b) {
-            (Value::Tuple(x), Value::Tuple(y)) => {
-                for (p, q) in x.iter().zip(y) {
-                    let o = elem(p, q);
-                    if o != Ordering::Equal {
-                        return o;
-                    }
-                }
-                x.len().cmp(&y.len())
-            }
-            (Value::Str(x), Value::Str(y)) => x.cmp(y),
-            _ => match (int_bits(a), int_bits(b)) {
-                (Some(x), Some(y)) => x.cmp(&y),
-                _ => Ordering::Equal,
-            },
-        }
-    }
-    match (a, b) {
-        (Some(x), Some(y)) => elem(x, y),
-        _ => Ordering::Equal,
-    }
+    keys_by(a, b, |x, y| x.cmp(&y))
 }
 
 /// The order of the keys' bytes as the kernel stores them (integers little-endian).
 fn raw_key_order(a: Option<&Value>, b: Option<&Value>) -> Ordering {
-    fn elem(a: &Value, b: &Value) -> Ordering {
+    keys_by(a, b, |x, y| x.to_le_bytes().cmp(&y.to_le_bytes()))
+}
+
+/// Orders keys element by element: tuples in turn, strings by bytes, integers by `ints`.
+fn keys_by(a: Option<&Value>, b: Option<&Value>, ints: fn(u64, u64) -> Ordering) -> Ordering {
+    fn elem(a: &Value, b: &Value, ints: fn(u64, u64) -> Ordering) -> Ordering {
         match (a, b) {
-            (Value::Tuple(x), Value::Tuple(y)) => {
-                for (p, q) in x.iter().zip(y) {
-                    let o = elem(p, q);
-                    if o != Ordering::Equal {
-                        return o;
-                    }
-                }
-                x.len().cmp(&y.len())
-            }
+            (Value::Tuple(x), Value::Tuple(y)) => x
+                .iter()
+                .zip(y)
+                .map(|(p, q)| elem(p, q, ints))
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or_else(|| x.len().cmp(&y.len())),
             (Value::Str(x), Value::Str(y)) => x.cmp(y),
             _ => match (int_bits(a), int_bits(b)) {
-                (Some(x), Some(y)) => x.to_le_bytes().cmp(&y.to_le_bytes()),
+                (Some(x), Some(y)) => ints(x, y),
                 _ => Ordering::Equal,
             },
         }
     }
     match (a, b) {
-        (Some(x), Some(y)) => elem(x, y),
+        (Some(x), Some(y)) => elem(x, y, ints),
         _ => Ordering::Equal,
     }
 }
