@@ -327,19 +327,7 @@ fn wide_immediates() {
 
 #[test]
 fn signed_and_unsigned_compares() {
-    const CONDS: [Cond; 11] = [
-        Cond::Eq,
-        Cond::Ne,
-        Cond::Gt,
-        Cond::Ge,
-        Cond::Lt,
-        Cond::Le,
-        Cond::Sgt,
-        Cond::Sge,
-        Cond::Slt,
-        Cond::Sle,
-        Cond::Set,
-    ];
+    const CONDS: [Cond; 11] = Cond::ALL;
     let mut b = Builder::new("cmp");
     let (x, y) = (b.arg(0), b.arg(1));
     let bits = b.mov(Imm(0));

@@ -258,32 +258,8 @@ mod tests {
     /// distinct line: the listing loses nothing the encoder put in.
     #[test]
     fn round_trips_with_the_encoder() {
-        let ops = [
-            AluOp::Add,
-            AluOp::Sub,
-            AluOp::Mul,
-            AluOp::Div,
-            AluOp::Mod,
-            AluOp::Or,
-            AluOp::And,
-            AluOp::Xor,
-            AluOp::Lsh,
-            AluOp::Rsh,
-            AluOp::Arsh,
-        ];
-        let conds = [
-            Cond::Eq,
-            Cond::Ne,
-            Cond::Gt,
-            Cond::Ge,
-            Cond::Lt,
-            Cond::Le,
-            Cond::Sgt,
-            Cond::Sge,
-            Cond::Slt,
-            Cond::Sle,
-            Cond::Set,
-        ];
+        let ops = AluOp::ALL;
+        let conds = Cond::ALL;
         let sizes = [Size::B, Size::H, Size::W, Size::DW];
         let regs: Vec<Reg> = (0..=10).filter_map(Reg::new).collect();
         let mut all: Vec<Vec<Insn>> = Vec::new();

@@ -327,32 +327,8 @@ impl Gen {
         }
     }
     fn op(&mut self, depth: u32) {
-        const OPS: [AluOp; 11] = [
-            AluOp::Add,
-            AluOp::Sub,
-            AluOp::Mul,
-            AluOp::Div,
-            AluOp::Mod,
-            AluOp::Or,
-            AluOp::And,
-            AluOp::Xor,
-            AluOp::Lsh,
-            AluOp::Rsh,
-            AluOp::Arsh,
-        ];
-        const CONDS: [Cond; 11] = [
-            Cond::Eq,
-            Cond::Ne,
-            Cond::Gt,
-            Cond::Ge,
-            Cond::Lt,
-            Cond::Le,
-            Cond::Sgt,
-            Cond::Sge,
-            Cond::Slt,
-            Cond::Sle,
-            Cond::Set,
-        ];
+        const OPS: [AluOp; 11] = AluOp::ALL;
+        const CONDS: [Cond; 11] = Cond::ALL;
         let dst = self.v();
         let inst = match self.rand(10) {
             0..=3 => {

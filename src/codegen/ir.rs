@@ -48,6 +48,23 @@ pub enum AluOp {
     Arsh,
 }
 
+impl AluOp {
+    /// Every operation, for tests that cover them all.
+    pub const ALL: [AluOp; 11] = [
+        AluOp::Add,
+        AluOp::Sub,
+        AluOp::Mul,
+        AluOp::Div,
+        AluOp::Mod,
+        AluOp::Or,
+        AluOp::And,
+        AluOp::Xor,
+        AluOp::Lsh,
+        AluOp::Rsh,
+        AluOp::Arsh,
+    ];
+}
+
 /// Jump conditions, named as the kernel names them (BPF_JEQ, BPF_JGT, BPF_JSGT, ...).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cond {
@@ -65,6 +82,23 @@ pub enum Cond {
     Sle,
     /// `a & b != 0` (BPF_JSET).
     Set,
+}
+
+impl Cond {
+    /// Every condition, for tests that cover them all.
+    pub const ALL: [Cond; 11] = [
+        Cond::Eq,
+        Cond::Ne,
+        Cond::Gt,
+        Cond::Ge,
+        Cond::Lt,
+        Cond::Le,
+        Cond::Sgt,
+        Cond::Sge,
+        Cond::Slt,
+        Cond::Sle,
+        Cond::Set,
+    ];
 }
 
 /// Memory access width.
