@@ -76,7 +76,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
     }
     let dry = opts.dump.is_some() || opts.compile_only;
     // Checked before sema, which reads tracefs: say what is missing, not what failed first.
-    if !dry && !crate::runtime::sys::has_bpf_privileges() {
+    if !dry && !crate::bpf::sys::has_bpf_privileges() {
         return Err(RunError::Message(
             "loading BPF programs needs root, or CAP_BPF and CAP_PERFMON".into(),
         ));

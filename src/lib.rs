@@ -6,12 +6,14 @@
 //! -> `runtime` (maps created, programs loaded and attached, events read, maps printed).
 
 pub mod ast;
+pub mod bpf;
 pub mod builtins;
 pub mod cli;
 pub mod codegen;
 pub mod diag;
 pub mod driver;
 pub mod lex;
+pub mod output;
 pub mod parse;
 pub mod probes;
 pub mod runtime;

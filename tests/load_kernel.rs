@@ -7,7 +7,7 @@ use std::time::Duration;
 use aya::maps::MapData;
 use rtrace::probes::Attach;
 use rtrace::runtime::load::{LoadError, ProgramImage, Session};
-use rtrace::runtime::sys;
+use rtrace::bpf::sys;
 use rtrace::source::Span;
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {
@@ -609,7 +609,7 @@ fn many_tracepoints_detach_concurrently_and_leave_nothing() {
 
 #[test]
 fn hash_maps_take_bursts_of_new_keys_with_interrupts_off() {
-    use rtrace::runtime::maps::KernelMap;
+    use rtrace::bpf::maps::KernelMap;
     use rtrace::sema::layout::{MapDef, MapKind};
     // An interval program runs with interrupts off and inserts six new keys in one run: every
     // insert must land (a non-preallocated hash map would lose all but the first one or four),

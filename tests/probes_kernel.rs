@@ -1,7 +1,7 @@
 //! Kernel tests (root, real BPF) for raw syscalls, maps, the ring buffer and probe listing;
 //! fed by the runtime's sys/maps/ringbuf modules and `probes::list`.
 
-use rtrace::runtime::sys;
+use rtrace::bpf::sys;
 use std::os::fd::AsRawFd;
 
 const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
@@ -37,8 +37,8 @@ fn prog_test_run_returns_r0() {
     assert!(!progs.iter().any(|(_, n)| n == "rtrace_t_ret"), "{progs:?}");
 }
 
-use rtrace::runtime::maps::KernelMap;
-use rtrace::runtime::ringbuf::EventReader;
+use rtrace::bpf::maps::KernelMap;
+use rtrace::bpf::ringbuf::EventReader;
 use rtrace::sema::layout::{MapDef, MapKind};
 
 fn def(name: &str, kind: MapKind, key_size: u32, value_size: u32, max: u32) -> MapDef {

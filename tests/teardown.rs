@@ -54,12 +54,12 @@ fn held_while_attached(pid: i32, progs: usize, maps: usize, attachments: usize) 
         "links and perf events held by rtrace (want {attachments}): {h:?}"
     );
     // Every program we hold is really loaded, and every link of ours points at one of them.
-    let loaded: Vec<u32> = rtrace::runtime::sys::loaded_programs()
+    let loaded: Vec<u32> = rtrace::bpf::sys::loaded_programs()
         .into_iter()
         .map(|(id, _)| id)
         .collect();
     assert!(h.progs.iter().all(|id| loaded.contains(id)), "{h:?}");
-    for (link, prog) in rtrace::runtime::sys::loaded_links() {
+    for (link, prog) in rtrace::bpf::sys::loaded_links() {
         if h.links.contains(&link) {
             assert!(
                 h.progs.contains(&prog),

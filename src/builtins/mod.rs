@@ -2,7 +2,7 @@
 //! sema to check calls and by diagnostics to suggest names.
 
 use crate::ast::TypeName;
-use crate::runtime::value::AggKind;
+use crate::output::value::AggKind;
 use crate::sema::types::Type;
 
 /// Builtin variables of bpftrace 0.17 (some are not supported by rtrace yet).

@@ -10,7 +10,7 @@ use std::path::Path;
 use aya::programs::Program;
 
 use super::load::probe_text;
-use super::sys::{self, PerfEvent};
+use crate::bpf::sys::{self, PerfEvent};
 use crate::probes::Attach;
 
 /// Where tracefs may be mounted, preferred first.

@@ -1,8 +1,8 @@
 //! Decoding kernel bytes (map keys and values, event records) into `Value`s, following the
 //! layouts of `sema::types` and `sema::typed`.
 
-use super::maps::KernelMap;
-use super::value::{AggKind, MapDump, MapValue, Value, HIST_BUCKETS};
+use crate::bpf::maps::KernelMap;
+use crate::output::value::{AggKind, MapDump, MapValue, Value, HIST_BUCKETS};
 use crate::sema::typed::{MapInfo, MapValueType, PrintfInfo};
 use crate::sema::types::Type;
 use std::collections::BTreeMap;
@@ -81,7 +81,7 @@ pub fn dump(info: &MapInfo, map: &KernelMap) -> io::Result<MapDump> {
             let mut groups: BTreeMap<Vec<u8>, Vec<u64>> = BTreeMap::new();
             let nbuckets = match info.value {
                 MapValueType::Lhist { min, max, step } => {
-                    super::value::lhist_buckets(min, max, step)
+                    crate::output::value::lhist_buckets(min, max, step)
                 }
                 _ => HIST_BUCKETS,
             };

@@ -14,7 +14,8 @@ use aya::programs::Program;
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 
 use super::attach::{attach_btf_program, attach_probe, chain};
-use super::{elf, sys};
+use super::elf;
+use crate::bpf::sys;
 use crate::probes::Attach;
 use crate::source::Span;
 

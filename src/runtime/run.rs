@@ -3,11 +3,11 @@
 
 use super::decode;
 use super::load::{LoadError, ProgramImage, Session};
-use super::maps::KernelMap;
-use super::ringbuf::EventReader;
+use crate::bpf::maps::KernelMap;
+use crate::bpf::ringbuf::EventReader;
 use super::signals;
-use super::value::{AggKind, Value};
-use super::{json, print, printf};
+use crate::output::value::{AggKind, Value};
+use crate::output::{json, print, printf};
 use crate::cli::OutputFormat;
 use crate::codegen::{self, ir};
 use crate::diag::Diagnostic;

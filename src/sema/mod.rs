@@ -11,7 +11,7 @@ pub mod types;
 use crate::ast;
 use crate::diag::Diagnostic;
 use crate::probes::{self, Attach, TpFormat};
-use crate::runtime::value::AggKind;
+use crate::output::value::AggKind;
 use crate::source::Span;
 use layout::{MapDef, MapKind};
 use std::collections::{BTreeSet, HashMap};
@@ -373,9 +373,9 @@ impl MapDecl {
         // not preallocate thousands of per-CPU elements.
         let max_entries = match (&value, keys.is_empty()) {
             (_, false) => MAP_MAX_ENTRIES,
-            (MapValueType::Hist, true) => crate::runtime::value::HIST_BUCKETS as u32,
+            (MapValueType::Hist, true) => crate::output::value::HIST_BUCKETS as u32,
             (MapValueType::Lhist { min, max, step }, true) => {
-                crate::runtime::value::lhist_buckets(*min, *max, *step) as u32
+                crate::output::value::lhist_buckets(*min, *max, *step) as u32
             }
             (_, true) => 1,
         };

@@ -5,7 +5,7 @@ use super::types::Type;
 use super::Checker;
 use crate::ast::{self, BinOp, ExprKind, StmtKind};
 use crate::builtins;
-use crate::runtime::value::AggKind;
+use crate::output::value::AggKind;
 use crate::source::Span;
 
 /// How many statements unrolling may produce in one place: far more than a probe can hold

@@ -5,7 +5,7 @@ use super::layout::MapDef;
 use super::types::Type;
 use crate::ast::BinOp;
 use crate::probes::Attach;
-use crate::runtime::value::AggKind;
+use crate::output::value::AggKind;
 use crate::source::Span;
 
 /// Index of a user map in `Checked::maps` (the same index as its `ir::MapId`).

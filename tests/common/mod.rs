@@ -240,11 +240,11 @@ pub fn is_rtrace_map(name: &str) -> bool {
 
 /// The programs and maps loaded now whose names rtrace uses.
 pub fn rtrace_objects() -> BTreeSet<Object> {
-    let progs = rtrace::runtime::sys::loaded_programs()
+    let progs = rtrace::bpf::sys::loaded_programs()
         .into_iter()
         .filter(|(_, n)| is_rtrace_prog(n))
         .map(|(id, n)| Object::Prog(id, n));
-    let maps = rtrace::runtime::sys::loaded_maps()
+    let maps = rtrace::bpf::sys::loaded_maps()
         .into_iter()
         .filter(|(_, n)| is_rtrace_map(n))
         .map(|(id, n)| Object::Map(id, n));
@@ -438,17 +438,17 @@ pub fn holdings(pid: i32) -> Holdings {
 /// The ids of `held` the kernel still has, and links still pointing at one of its programs.
 fn still_loaded(held: &Holdings) -> Vec<String> {
     let mut left = Vec::new();
-    for (id, name) in rtrace::runtime::sys::loaded_programs() {
+    for (id, name) in rtrace::bpf::sys::loaded_programs() {
         if held.progs.contains(&id) {
             left.push(format!("program {id} ({name})"));
         }
     }
-    for (id, name) in rtrace::runtime::sys::loaded_maps() {
+    for (id, name) in rtrace::bpf::sys::loaded_maps() {
         if held.maps.contains(&id) {
             left.push(format!("map {id} ({name})"));
         }
     }
-    for (id, prog) in rtrace::runtime::sys::loaded_links() {
+    for (id, prog) in rtrace::bpf::sys::loaded_links() {
         if held.links.contains(&id) || held.progs.contains(&prog) {
             left.push(format!("link {id} (program {prog})"));
         }

@@ -1,9 +1,9 @@
 //! The reference: types a script as rtrace's checker does (two passes) and evaluates it with rtrace's integer rules into the exact expected stdout.
 
 use super::script::{Expr, Op, Script, Stmt, Un, VAR_NAMES};
-use rtrace::runtime::print;
-use rtrace::runtime::printf;
-use rtrace::runtime::value::{AggKind, MapDump, MapValue, Value};
+use rtrace::output::print;
+use rtrace::output::printf;
+use rtrace::output::value::{AggKind, MapDump, MapValue, Value};
 use std::collections::BTreeMap;
 
 /// An expression's type, as rtrace's checker computes it.

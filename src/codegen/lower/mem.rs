@@ -532,7 +532,7 @@ impl Lowerer<'_> {
         });
     }
 
-    /// The hist bucket of `v` (see `runtime::value::hist_bucket`): 0 for negatives, 1 for 0,
+    /// The hist bucket of `v` (see `output::value::hist_bucket`): 0 for negatives, 1 for 0,
     /// `2 + floor(log2(v))` otherwise.
     fn hist_bucket(&mut self, v: VReg) -> VReg {
         let b = self.reg();
@@ -586,7 +586,7 @@ impl Lowerer<'_> {
         b
     }
 
-    /// The lhist bucket of `v` (see `runtime::value::lhist_bucket`).
+    /// The lhist bucket of `v` (see `output::value::lhist_bucket`).
     fn lhist_bucket(&mut self, v: VReg, min: i64, max: i64, step: i64) -> VReg {
         let n = (max - min) / step;
         let b = self.reg();

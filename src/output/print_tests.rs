@@ -1,10 +1,10 @@
-//! Tests of `runtime::print` against bpftrace 0.17's own output, kept in `tests/fixtures/print`.
+//! Tests of `output::print` against bpftrace 0.17's own output, kept in `tests/fixtures/print`.
 //!
 //! Each `NAME.out` is what `bpftrace NAME.bt` printed (see `regen.sh`); the tests build the maps
 //! that program makes by hand and compare the printer's bytes with the file.
 
 use super::*;
-use crate::runtime::value::{hist_bucket, lhist_bucket, lhist_buckets, HIST_BUCKETS};
+use crate::output::value::{hist_bucket, lhist_bucket, lhist_buckets, HIST_BUCKETS};
 
 pub(crate) fn int(i: i64) -> Value {
     Value::Int(i)
@@ -454,7 +454,7 @@ fn odd_inputs_do_not_panic() {
     };
     let text = map_text(&dump("@l", AggKind::Lhist, vec![(None, odd.clone())]));
     assert!(text.starts_with("@l: \n(..., -8796093022208M)"));
-    let json = crate::runtime::json::map(&dump("@l", AggKind::Lhist, vec![(None, odd)]));
+    let json = crate::output::json::map(&dump("@l", AggKind::Lhist, vec![(None, odd)]));
     assert!(json
         .starts_with("{\"type\": \"hist\", \"data\": {\"@l\": [{\"max\": -9223372036854775809, "));
 }

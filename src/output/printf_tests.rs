@@ -1,4 +1,4 @@
-//! Tests of `runtime::printf`: expectations are bpftrace 0.17's output for the same printf
+//! Tests of `output::printf`: expectations are bpftrace 0.17's output for the same printf
 //! (regenerate with a BEGIN probe of one printf each), or C's printf for flags 0.17 lacks.
 
 use super::*;

@@ -250,7 +250,7 @@ pub fn write_str(out: &mut String, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::print::tests as maps;
+    use crate::output::print::tests as maps;
 
     fn exit_json(dumps: &[MapDump]) -> String {
         attached_probes(1) + &maps_at_exit(dumps)

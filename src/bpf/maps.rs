@@ -1,7 +1,7 @@
 //! Kernel maps created from sema's `MapDef`s, with byte-level access for the runtime's
 //! printers; codegen embeds their fds in programs.
 
-use crate::runtime::sys;
+use crate::bpf::sys;
 use crate::sema::layout::{MapDef, MapKind};
 use std::collections::HashSet;
 use std::io;

@@ -1,7 +1,7 @@
 //! Reads event records from the ring buffer map that probes write with bpf_ringbuf_output;
 //! fed by a `KernelMap` of kind `RingBuf`, drained by the runtime's event loop.
 
-use crate::runtime::maps::KernelMap;
+use crate::bpf::maps::KernelMap;
 use aya::maps::{MapData, RingBuf};
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};

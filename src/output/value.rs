@@ -1,6 +1,6 @@
 //! Decoded values of map keys, map values and event records, as the printer receives them.
-//! Produced by the runtime decoder from `sema::layout`; consumed by `runtime::print` and
-//! `runtime::printf`.
+//! Produced by the runtime decoder from `sema::layout`; consumed by `output::print` and
+//! `output::printf`.
 
 /// One decoded scalar, string or tuple.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

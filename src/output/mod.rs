@@ -1,0 +1,7 @@
+//! bpftrace 0.17's output formats: decoded values, printf formatting, the text and JSON
+//! printers of events and maps. Fed by the runtime's decoder; knows nothing of the kernel.
+
+pub mod json;
+pub mod print;
+pub mod printf;
+pub mod value;
