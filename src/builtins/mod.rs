@@ -1,27 +1,54 @@
-//! Builtin variables and functions: the names rtrace knows, their kinds and type rules; used by
-//! sema to check calls and by diagnostics to suggest names.
+//! The builtin registry: one entry per builtin variable and function (type rule and lowering
+//! together, see `api.rs`), found by name by sema and by id by codegen; casts and constants.
+
+mod api;
+
+pub use api::*;
 
 use crate::ast::TypeName;
 use crate::output::value::AggKind;
+use crate::sema::typed::BuiltinId;
 use crate::sema::types::Type;
+use std::sync::OnceLock;
 
-/// Builtin variables of bpftrace 0.17 (some are not supported by rtrace yet).
-pub const VARIABLES: &[&str] = &[
-    "pid", "tid", "uid", "gid", "nsecs", "elapsed", "numaid", "cpu", "comm", "kstack", "ustack",
-    "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9", "sarg0",
-    "sarg1", "sarg2", "sarg3", "sarg4", "sarg5", "sarg6", "sarg7", "sarg8", "sarg9", "retval",
-    "func", "probe", "curtask", "rand", "cgroup", "cpid", "args", "ctx", "username", "jiffies",
+// Every file of this folder but mod.rs and api.rs is a builtin entry file defining
+// `pub const ENTRIES: &[Builtin]`; build.rs lists them in FAMILIES.
+include!(concat!(env!("OUT_DIR"), "/builtin_entries.rs"));
+
+/// Every builtin, in a fixed order (entry files by name, entries as written): a `BuiltinId`
+/// is an index into it.
+fn registry() -> &'static [&'static Builtin] {
+    static ALL: OnceLock<Vec<&'static Builtin>> = OnceLock::new();
+    ALL.get_or_init(|| FAMILIES.iter().flat_map(|f| f.iter()).collect())
+}
+
+/// The builtin a checked call names.
+pub fn get(id: BuiltinId) -> &'static Builtin {
+    registry()[id.0 as usize]
+}
+
+/// The builtin of this name and kind.
+pub fn lookup(name: &str, kind: Kind) -> Option<(BuiltinId, &'static Builtin)> {
+    registry()
+        .iter()
+        .position(|b| b.name == name && b.kind == kind)
+        .map(|i| (BuiltinId(i as u16), registry()[i]))
+}
+
+/// Every builtin of a kind, for suggestions and listings.
+pub fn all(kind: Kind) -> impl Iterator<Item = &'static Builtin> {
+    registry().iter().copied().filter(move |b| b.kind == kind)
+}
+
+/// Builtin variables of bpftrace 0.17 that rtrace does not offer yet (they get "not supported
+/// yet" rather than "unknown identifier").
+const PLANNED_VARIABLES: &[&str] = &[
+    "kstack", "ustack", "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5", "sarg6", "sarg7",
+    "sarg8", "sarg9", "func", "cgroup", "username", "jiffies", "arg6", "arg7", "arg8", "arg9",
 ];
 
-/// Functions that are statements: they return nothing.
-const ACTIONS: &[&str] = &[
-    "printf", "exit", "print", "clear", "zero", "delete", "system", "cat", "signal", "time",
-    "join", "override", "unwatch",
-];
-
-/// Every function name bpftrace 0.17 knows.
-const FUNCTIONS: &[&str] = &[
-    "str",
+/// Functions of bpftrace 0.17 that rtrace does not offer yet.
+const PLANNED_FUNCTIONS: &[&str] = &[
     "buf",
     "ksym",
     "usym",
@@ -41,22 +68,25 @@ const FUNCTIONS: &[&str] = &[
     "path",
     "skboutput",
     "strftime",
-    "bswap",
     "len",
     "percpu_kaddr",
+    "cat",
+    "time",
+    "join",
+    "override",
+    "unwatch",
 ];
 
+/// A bpftrace variable rtrace knows of (offered or planned).
 pub fn is_known_variable(name: &str) -> bool {
-    VARIABLES.contains(&name)
+    PLANNED_VARIABLES.contains(&name) || lookup(name, Kind::Variable).is_some()
 }
 
-pub fn is_action(name: &str) -> bool {
-    ACTIONS.contains(&name)
-}
-
-/// Any known function: actions, value functions and map functions.
+/// Any bpftrace function rtrace knows of: offered, planned, or a map function.
 pub fn is_function(name: &str) -> bool {
-    is_action(name) || FUNCTIONS.contains(&name) || agg_function(name).is_some()
+    PLANNED_FUNCTIONS.contains(&name)
+        || lookup(name, Kind::Function).is_some()
+        || agg_function(name).is_some()
 }
 
 /// The aggregation a map function computes.
@@ -116,47 +146,9 @@ pub fn parse_int(s: &str) -> Option<u64> {
     Some(if neg { v.wrapping_neg() } else { v })
 }
 
-/// The conversion characters of a printf format (`d`, `s`, `c`, ...), in order; `%%` is skipped.
-/// An error names a conversion rtrace cannot print.
-pub fn printf_conversions(fmt: &str) -> Result<Vec<char>, String> {
-    let mut out = Vec::new();
-    let mut chars = fmt.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            continue;
-        }
-        if chars.peek() == Some(&'%') {
-            chars.next();
-            continue;
-        }
-        loop {
-            match chars.next() {
-                Some('-' | '+' | ' ' | '#' | '0'..='9' | '.' | 'l' | 'h' | 'z' | 'j' | 't') => {}
-                Some(conv @ ('d' | 'i' | 'u' | 'x' | 'X' | 'o' | 'c' | 's' | 'p')) => {
-                    out.push(conv);
-                    break;
-                }
-                Some(other) => return Err(format!("printf: unknown conversion '%{other}'")),
-                None => return Err("printf: the format string ends inside a conversion".into()),
-            }
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn conversions_skip_percent_percent() {
-        assert_eq!(
-            printf_conversions("%d%% %-5s %lu\n"),
-            Ok(vec!['d', 's', 'u'])
-        );
-        assert!(printf_conversions("%q").is_err());
-        assert!(printf_conversions("%").is_err());
-    }
 
     #[test]
     fn ints_parse_like_bpftrace_params() {

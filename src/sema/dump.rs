@@ -101,22 +101,6 @@ fn stmts(out: &mut String, body: &[TStmt], depth: usize) {
                     expr(out, a, depth + 1);
                 }
             }
-            TStmtKind::MapDelete { map, keys } => {
-                let _ = writeln!(out, "delete map#{map}");
-                keys.iter().for_each(|k| expr(out, k, depth + 1));
-            }
-            TStmtKind::Printf { id, args } => {
-                let _ = writeln!(out, "printf #{id}");
-                args.iter().for_each(|a| expr(out, a, depth + 1));
-            }
-            TStmtKind::MapEvent { kind, map } => {
-                let _ = writeln!(out, "map event {kind} map#{map}");
-            }
-            TStmtKind::Exit => out.push_str("exit\n"),
-            TStmtKind::Signal(sig) => {
-                out.push_str("signal\n");
-                expr(out, sig, depth + 1);
-            }
             TStmtKind::Break => out.push_str("break\n"),
             TStmtKind::Continue => out.push_str("continue\n"),
             TStmtKind::Return => out.push_str("return\n"),
@@ -144,7 +128,18 @@ fn expr(out: &mut String, e: &TExpr, depth: usize) {
     let head = match &e.kind {
         TExprKind::Int(v) => format!("int {v}"),
         TExprKind::Str(b) => format!("str {:?}", String::from_utf8_lossy(b)),
-        TExprKind::Builtin(b) => format!("builtin {b:?}"),
+        TExprKind::Call { builtin, data, .. } => {
+            let b = crate::builtins::get(*builtin);
+            let kind = match b.kind {
+                crate::builtins::Kind::Variable => "builtin",
+                crate::builtins::Kind::Function => "call",
+            };
+            if data.is_empty() {
+                format!("{kind} {}", b.name)
+            } else {
+                format!("{kind} {} {data:?}", b.name)
+            }
+        }
         TExprKind::Var(v) => format!("var ${v}"),
         TExprKind::MapRead { map, .. } => format!("read map#{map}"),
         TExprKind::CtxField(f) => format!(
@@ -154,9 +149,6 @@ fn expr(out: &mut String, e: &TExpr, depth: usize) {
             if f.signed { " signed" } else { "" },
             if f.data_loc { " data_loc" } else { "" }
         ),
-        TExprKind::StrRead { user, .. } => {
-            format!("str read {}", if *user { "user" } else { "kernel" })
-        }
         TExprKind::Unary { op, .. } => format!("unary {op:?}"),
         TExprKind::Binary { op, signed, .. } => format!(
             "binary {}{}",
@@ -171,20 +163,7 @@ fn expr(out: &mut String, e: &TExpr, depth: usize) {
         TExprKind::TupleField { index, .. } => format!("tuple field .{index}"),
     };
     let _ = writeln!(out, "{head} : {}", e.ty);
-    let kids: Vec<&TExpr> = match &e.kind {
-        TExprKind::MapRead { keys, .. } => keys.iter().collect(),
-        TExprKind::StrRead { ptr, len, .. } => {
-            std::iter::once(&**ptr).chain(len.as_deref()).collect()
-        }
-        TExprKind::Unary { expr, .. } | TExprKind::Cast(expr) => vec![expr],
-        TExprKind::Binary { lhs, rhs, .. }
-        | TExprKind::StrEq { lhs, rhs, .. }
-        | TExprKind::Logical { lhs, rhs, .. } => vec![lhs, rhs],
-        TExprKind::Ternary { cond, then, els } => vec![cond, then, els],
-        TExprKind::Tuple(elems) => elems.iter().collect(),
-        TExprKind::TupleField { tuple, .. } => vec![tuple],
-        _ => Vec::new(),
-    };
+    let kids = e.children();
     for k in kids {
         expr(out, k, depth + 1);
     }

@@ -1,10 +1,10 @@
 //! Checking expressions: builtins, variables, map reads, tracepoint fields, operators, calls.
 
 use super::typed::*;
-use super::types::{Type, COMM_LEN, STRLEN};
+use super::types::Type;
 use super::Checker;
 use crate::ast::{self, BinOp, ExprKind, UnOp};
-use crate::builtins;
+use crate::builtins::{self, Kind};
 use crate::probes::Attach;
 use crate::source::Span;
 
@@ -149,95 +149,58 @@ impl Checker<'_> {
         zero(span)
     }
 
-    fn str_literal(&mut self, bytes: Vec<u8>, span: Span) -> TExpr {
-        let size = bytes.len() as u32 + 1;
-        if size > STRLEN * 4 {
-            self.error(
-                span,
-                format!(
-                    "string literal is too long ({} bytes, at most {})",
-                    size - 1,
-                    STRLEN * 4 - 1
-                ),
-            );
-        }
-        TExpr {
-            kind: TExprKind::Str(bytes),
-            ty: Type::Str { size },
-            span,
-        }
-    }
-
     fn builtin(&mut self, name: &str, span: Span) -> TExpr {
-        use BuiltinVar as B;
-        let (var, ty) = match name {
-            "pid" => (B::Pid, Type::U64),
-            "tid" => (B::Tid, Type::U64),
-            "uid" => (B::Uid, Type::U64),
-            "gid" => (B::Gid, Type::U64),
-            "nsecs" => (B::Nsecs, Type::U64),
-            "elapsed" => (B::Elapsed, Type::U64),
-            "cpu" => (B::Cpu, Type::U64),
-            "comm" => (B::Comm, Type::Str { size: COMM_LEN }),
-            "rand" => (B::Rand, Type::U64),
-            "curtask" => (B::CurTask, Type::U64),
-            "ctx" => (B::Ctx, Type::Ptr { user: false }),
-            "probe" => {
-                let name = self.ctx.text.clone();
-                return self.str_literal(name.into_bytes(), span);
-            }
-            "cpid" => {
-                if !self.env.has_command {
-                    self.error(span, "cpid is only available with -c CMD");
-                }
-                (B::Cpid, Type::U64)
-            }
+        match name {
             "args" => {
                 self.error(span, "args must be used with a field, as in args->filename");
                 return zero(span);
             }
-            _ if pt_regs_offset(name).is_some() => {
-                let Some(offset) = pt_regs_offset(name) else {
-                    return zero(span);
-                };
-                let ok = match &self.ctx.attach {
-                    Some(Attach::Uprobe { ret, .. } | Attach::Kprobe { ret, .. }) => {
-                        *ret == (name == "retval")
-                    }
-                    _ => false,
-                };
-                if !ok {
-                    let want = if name == "retval" {
-                        "uretprobe and kretprobe"
-                    } else {
-                        "uprobe and kprobe"
-                    };
-                    self.error(span, format!("{name} is only available in {want} probes"));
-                    return zero(span);
-                }
-                return TExpr {
-                    kind: TExprKind::CtxField(CtxField {
-                        offset,
-                        size: 8,
-                        signed: false,
-                        data_loc: false,
-                        inline_array: false,
-                    }),
-                    ty: Type::U64,
-                    span,
-                };
-            }
-            _ if builtins::is_known_variable(name) => {
-                return self.unsupported(span, &format!("the builtin '{name}'"));
-            }
-            _ => {
-                self.error(span, format!("unknown identifier '{name}'"));
-                return zero(span);
-            }
+            _ if pt_regs_offset(name).is_some() => return self.pt_regs_arg(name, span),
+            _ => {}
+        }
+        let ident = ast::Ident {
+            name: name.to_string(),
+            span,
         };
+        if let Some(e) = self.builtin_call(&ident, &[], Kind::Variable, span, false) {
+            return e;
+        }
+        if builtins::is_known_variable(name) {
+            return self.unsupported(span, &format!("the builtin '{name}'"));
+        }
+        self.error(span, format!("unknown identifier '{name}'"));
+        zero(span)
+    }
+
+    /// `argN` and `retval` of a (u)probe or k(ret)probe: a register of the saved `pt_regs`.
+    fn pt_regs_arg(&mut self, name: &str, span: Span) -> TExpr {
+        let Some(offset) = pt_regs_offset(name) else {
+            return zero(span);
+        };
+        let ok = match &self.ctx.attach {
+            Some(Attach::Uprobe { ret, .. } | Attach::Kprobe { ret, .. }) => {
+                *ret == (name == "retval")
+            }
+            _ => false,
+        };
+        if !ok {
+            let want = if name == "retval" {
+                "uretprobe and kretprobe"
+            } else {
+                "uprobe and kprobe"
+            };
+            self.error(span, format!("{name} is only available in {want} probes"));
+            return zero(span);
+        }
         TExpr {
-            kind: TExprKind::Builtin(var),
-            ty,
+            kind: TExprKind::CtxField(CtxField {
+                offset,
+                size: 8,
+                signed: false,
+                data_loc: false,
+                inline_array: false,
+            }),
+            ty: Type::U64,
             span,
         }
     }
@@ -350,67 +313,22 @@ impl Checker<'_> {
     }
 
     fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: Span) -> TExpr {
-        match name.name.as_str() {
-            "str" => {
-                self.arity(name, args, 1, 2);
-                let Some(a) = args.first() else {
-                    return zero(span);
-                };
-                let ptr = self.expr(a);
-                let len = args.get(1).map(|l| {
-                    let l = self.expr(l);
-                    self.expect_int(&l, "str()'s length");
-                    Box::new(l)
-                });
-                match &ptr.ty {
-                    Type::Str { .. } if len.is_none() => ptr,
-                    Type::Int { .. } | Type::Ptr { .. } => {
-                        let user = match (&ptr.ty, &self.ctx.attach) {
-                            (Type::Ptr { user }, _) => *user,
-                            (_, Some(Attach::Uprobe { .. })) => true,
-                            _ => false,
-                        };
-                        TExpr {
-                            kind: TExprKind::StrRead {
-                                ptr: Box::new(ptr),
-                                len,
-                                user,
-                            },
-                            ty: Type::Str { size: STRLEN },
-                            span,
-                        }
-                    }
-                    other => {
-                        let msg = format!(
-                            "str() expects a pointer or an integer address, but this is a {other}"
-                        );
-                        self.error(ptr.span, msg);
-                        zero(span)
-                    }
-                }
-            }
-            n if builtins::agg_function(n).is_some() => {
-                self.error(
-                    span,
-                    format!("{n}() must be assigned to a map, as in @x = {n}(...)"),
-                );
-                zero(span)
-            }
-            n if builtins::is_action(n) => {
-                self.error(
-                    span,
-                    format!("{n}() returns no value and cannot be used in an expression"),
-                );
-                zero(span)
-            }
-            n if builtins::is_function(n) => {
-                self.unsupported(span, &format!("the function '{n}()'"))
-            }
-            n => {
-                self.error(name.span, format!("unknown function '{n}'"));
-                zero(span)
-            }
+        if let Some(e) = self.builtin_call(name, args, Kind::Function, span, false) {
+            return e;
         }
+        let n = name.name.as_str();
+        if builtins::agg_function(n).is_some() {
+            self.error(
+                span,
+                format!("{n}() must be assigned to a map, as in @x = {n}(...)"),
+            );
+            return zero(span);
+        }
+        if builtins::is_function(n) {
+            return self.unsupported(span, &format!("the function '{n}()'"));
+        }
+        self.error(name.span, format!("unknown function '{n}'"));
+        zero(span)
     }
 
     fn field(&mut self, base: &ast::Expr, field: &ast::Ident, arrow: bool, span: Span) -> TExpr {
@@ -528,13 +446,7 @@ fn pt_regs_offset(name: &str) -> Option<u32> {
     })
 }
 
-fn zero(span: Span) -> TExpr {
-    TExpr {
-        kind: TExprKind::Int(0),
-        ty: Type::I64,
-        span,
-    }
-}
+use builtins::zero;
 
 fn unop_sym(op: UnOp) -> &'static str {
     match op {

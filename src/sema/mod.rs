@@ -1,6 +1,7 @@
 //! Semantic analysis: names, types, and byte layouts of map keys, values and event records.
 //! Fed by `ast::Program`; produces `Checked`, which codegen and the runtime decoder share.
 
+mod call;
 pub mod dump;
 mod expr;
 pub mod layout;
@@ -10,8 +11,8 @@ pub mod types;
 
 use crate::ast;
 use crate::diag::Diagnostic;
-use crate::probes::{self, Attach, TpFormat};
 use crate::output::value::AggKind;
+use crate::probes::{self, Attach, TpFormat};
 use crate::source::Span;
 use layout::{MapDef, MapKind};
 use std::collections::{BTreeSet, HashMap};

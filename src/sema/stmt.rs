@@ -4,7 +4,7 @@ use super::typed::*;
 use super::types::Type;
 use super::Checker;
 use crate::ast::{self, BinOp, ExprKind, StmtKind};
-use crate::builtins;
+use crate::builtins::{self, Kind};
 use crate::output::value::AggKind;
 use crate::source::Span;
 
@@ -25,13 +25,6 @@ fn count_stmts(stmts: &[TStmt]) -> usize {
         })
         .sum()
 }
-
-/// Signal names in number order (SIGHUP is 1), without the `SIG` prefix.
-const SIGNALS: [&str; 31] = [
-    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
-    "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
-    "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
-];
 
 /// `unroll (N)` accepts 1 to 100 repetitions, as bpftrace does.
 const UNROLL_MAX: u64 = 100;
@@ -161,79 +154,8 @@ impl Checker<'_> {
         let ExprKind::Call { name, args } = &e.kind else {
             return None;
         };
-        let span = e.span;
-        Some(match name.name.as_str() {
-            "printf" => self.printf(args, span, event::PRINTF),
-            "system" => {
-                self.need_unsafe(name, "runs a command on this machine");
-                self.printf(args, span, event::SYSTEM)
-            }
-            "signal" => {
-                self.need_unsafe(name, "sends a signal to the traced process");
-                self.arity(name, args, 1, 1);
-                match args.first() {
-                    Some(a) => TStmtKind::Signal(self.signal_number(a)),
-                    None => TStmtKind::Exit,
-                }
-            }
-            "exit" => {
-                self.arity(name, args, 0, 0);
-                TStmtKind::Exit
-            }
-            "print" | "clear" | "zero" => {
-                self.arity(name, args, 1, 1);
-                let kind = match name.name.as_str() {
-                    "print" => event::PRINT_MAP,
-                    "clear" => event::CLEAR_MAP,
-                    _ => event::ZERO_MAP,
-                };
-                match args.first().map(|a| &a.kind) {
-                    Some(ExprKind::Map(m)) if m.keys.is_empty() => {
-                        let map = self.map_id(&format!("@{}", m.name));
-                        self.maps[map as usize].first_use.get_or_insert(m.span);
-                        TStmtKind::MapEvent { kind, map }
-                    }
-                    Some(_) => {
-                        let msg = if name.name == "print" {
-                            "print() of a value is not supported yet: pass a whole map, as in print(@m)"
-                        } else {
-                            "expects a whole map, as in clear(@m)"
-                        };
-                        self.error(args[0].span, format!("{}: {msg}", name.name));
-                        TStmtKind::Exit
-                    }
-                    None => TStmtKind::Exit,
-                }
-            }
-            "delete" => {
-                self.arity(name, args, 1, 1);
-                match args.first().map(|a| &a.kind) {
-                    Some(ExprKind::Map(m)) => {
-                        let map = self.map_id(&format!("@{}", m.name));
-                        let keys = self.map_keys(map, m);
-                        if matches!(
-                            self.map_value(map),
-                            Some(MapValueType::Hist | MapValueType::Lhist { .. })
-                        ) {
-                            self.error(
-                                span,
-                                "delete() of a hist or lhist entry is not supported yet: use clear()",
-                            );
-                        }
-                        TStmtKind::MapDelete { map, keys }
-                    }
-                    Some(_) => {
-                        self.error(
-                            args[0].span,
-                            "delete() expects a map entry, as in delete(@m[key])",
-                        );
-                        TStmtKind::Exit
-                    }
-                    None => TStmtKind::Exit,
-                }
-            }
-            _ => return None,
-        })
+        let call = self.builtin_call(name, args, Kind::Function, e.span, true)?;
+        Some(TStmtKind::Expr(call))
     }
 
     pub(super) fn arity(&mut self, name: &ast::Ident, args: &[ast::Expr], min: usize, max: usize) {
@@ -253,120 +175,6 @@ impl Checker<'_> {
                 ),
             );
         }
-    }
-
-    /// Actions that change the system need `--unsafe`, as in bpftrace.
-    fn need_unsafe(&mut self, name: &ast::Ident, what: &str) {
-        if !self.env.unsafe_actions {
-            self.error_diag(
-                crate::diag::Diagnostic::error(
-                    name.span,
-                    format!("{}() {what}: it needs --unsafe", name.name),
-                )
-                .with_note("run rtrace with --unsafe to allow it"),
-            );
-        }
-    }
-
-    /// signal()'s argument: a signal name (`"SIGUSR1"`, `"KILL"`) or number.
-    fn signal_number(&mut self, a: &ast::Expr) -> TExpr {
-        if let ExprKind::Str(bytes) = &a.kind {
-            let name = String::from_utf8_lossy(bytes);
-            let bare = name.strip_prefix("SIG").unwrap_or(&name);
-            let n = SIGNALS
-                .iter()
-                .position(|s| *s == bare)
-                .map(|i| i as i64 + 1);
-            return match n {
-                Some(n) => TExpr {
-                    kind: TExprKind::Int(n),
-                    ty: Type::I64,
-                    span: a.span,
-                },
-                None => {
-                    self.error(a.span, format!("unknown signal '{name}'"));
-                    TExpr {
-                        kind: TExprKind::Int(0),
-                        ty: Type::I64,
-                        span: a.span,
-                    }
-                }
-            };
-        }
-        let e = self.expr(a);
-        self.expect_int(&e, "signal()'s argument");
-        if let TExprKind::Int(n) = e.kind {
-            if !(1..=64).contains(&n) {
-                self.error(a.span, format!("{n} is not a signal number (1 to 64)"));
-            }
-        }
-        e
-    }
-
-    fn printf(&mut self, args: &[ast::Expr], span: Span, kind: u32) -> TStmtKind {
-        let func = if kind == event::SYSTEM {
-            "system"
-        } else {
-            "printf"
-        };
-        let Some(first) = args.first() else {
-            self.error(span, format!("{func}() needs a format string"));
-            return TStmtKind::Exit;
-        };
-        let ExprKind::Str(fmt) = &first.kind else {
-            self.error(
-                first.span,
-                format!("{func}()'s first argument must be a string literal"),
-            );
-            return TStmtKind::Exit;
-        };
-        let format = String::from_utf8_lossy(fmt).into_owned();
-        let targs: Vec<TExpr> = args[1..].iter().map(|a| self.expr(a)).collect();
-        match builtins::printf_conversions(&format) {
-            Err(msg) => self.error(first.span, msg),
-            Ok(convs) => {
-                if convs.len() != targs.len() {
-                    self.error(
-                        span,
-                        format!(
-                            "printf: the format string has {} conversion{} but {} argument{} given",
-                            convs.len(),
-                            if convs.len() == 1 { "" } else { "s" },
-                            targs.len(),
-                            if targs.len() == 1 { " is" } else { "s are" }
-                        ),
-                    );
-                }
-                for (c, a) in convs.iter().zip(&targs) {
-                    let ok = match c {
-                        's' => !matches!(a.ty, Type::Void),
-                        _ => a.ty.is_int(),
-                    };
-                    if !ok {
-                        self.error(
-                            a.span,
-                            format!("printf: %{c} expects an integer, but this is a {}", a.ty),
-                        );
-                    }
-                }
-            }
-        }
-        let types: Vec<Type> = targs.iter().map(|a| a.ty.clone()).collect();
-        let mut offsets = Vec::new();
-        let mut off = event::HEADER;
-        for t in &types {
-            offsets.push(off);
-            off += t.layout_size();
-        }
-        let id = self.printfs.len() as u32;
-        self.printfs.push(PrintfInfo {
-            kind,
-            format,
-            args: types,
-            offsets,
-            size: off,
-        });
-        TStmtKind::Printf { id, args: targs }
     }
 
     /// The keys of a use of `@m[...]`, checked against the map's other uses.
@@ -399,7 +207,7 @@ impl Checker<'_> {
                         "map functions are count, sum, avg, min, max, stats, hist and lhist",
                     ),
                 );
-                return TStmtKind::Exit;
+                return TStmtKind::Expr(builtins::zero(span));
             }
         }
         let rhs = self.expr(value);
@@ -440,7 +248,7 @@ impl Checker<'_> {
         };
         self.arity(name, args, min, max);
         if args.len() < min {
-            return TStmtKind::Exit;
+            return TStmtKind::Expr(builtins::zero(span));
         }
         let arg = args.first().map(|a| self.expr(a));
         if let Some(a) = &arg {
@@ -500,26 +308,9 @@ impl Checker<'_> {
                 };
                 (MapValueType::Agg { kind: k, signed }, op)
             }
-            (_, None) => return TStmtKind::Exit,
+            (_, None) => return TStmtKind::Expr(builtins::zero(span)),
         };
         self.use_map_value(map, value, span);
         TStmtKind::MapAgg { map, keys, op }
-    }
-
-    /// The value of an integer constant expression (literal, negated literal, `$1`).
-    pub(super) fn const_int(&mut self, e: &ast::Expr) -> Option<u64> {
-        match &e.kind {
-            ExprKind::Int(v) => Some(*v),
-            ExprKind::Unary {
-                op: ast::UnOp::Neg,
-                expr,
-            } => self.const_int(expr).map(|v| v.wrapping_neg()),
-            ExprKind::PosParam(n) => self
-                .env
-                .params
-                .get((*n as usize).wrapping_sub(1))
-                .and_then(|p| builtins::parse_int(p)),
-            _ => None,
-        }
     }
 }

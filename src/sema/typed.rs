@@ -4,8 +4,8 @@
 use super::layout::MapDef;
 use super::types::Type;
 use crate::ast::BinOp;
-use crate::probes::Attach;
 use crate::output::value::AggKind;
+use crate::probes::Attach;
 use crate::source::Span;
 
 /// Index of a user map in `Checked::maps` (the same index as its `ir::MapId`).
@@ -168,22 +168,6 @@ pub enum TStmtKind {
         keys: Vec<TExpr>,
         op: AggOp,
     },
-    MapDelete {
-        map: MapIdx,
-        keys: Vec<TExpr>,
-    },
-    Printf {
-        id: u32,
-        args: Vec<TExpr>,
-    },
-    /// print/clear/zero of a whole map, done by userspace when it reads the event.
-    MapEvent {
-        kind: u32,
-        map: MapIdx,
-    },
-    Exit,
-    /// signal(N): send a signal to the current task (bpf_send_signal; needs --unsafe).
-    Signal(TExpr),
     If {
         cond: TExpr,
         then: Vec<TStmt>,
@@ -205,22 +189,9 @@ pub struct TExpr {
     pub span: Span,
 }
 
-/// Builtin variables that lowering knows how to read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BuiltinVar {
-    Pid,
-    Tid,
-    Uid,
-    Gid,
-    Nsecs,
-    Elapsed,
-    Cpu,
-    Comm,
-    Cpid,
-    Rand,
-    Ctx,
-    CurTask,
-}
+/// A builtin variable or function: its index in the builtin registry (`builtins::get`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BuiltinId(pub u16);
 
 /// A tracepoint field read from the context.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,7 +210,13 @@ pub enum TExprKind {
     Int(i64),
     /// A string literal's bytes (without NUL); its type's size includes the NUL.
     Str(Vec<u8>),
-    Builtin(BuiltinVar),
+    /// A builtin variable or function call (actions included, typed `none`): the checked
+    /// arguments and the constants its type rule chose (a printf id, a map index).
+    Call {
+        builtin: BuiltinId,
+        args: Vec<TExpr>,
+        data: Vec<u64>,
+    },
     Var(VarId),
     /// Reading `@m[k]`: 0 (or an empty value) when the key is missing.
     MapRead {
@@ -248,12 +225,6 @@ pub enum TExprKind {
     },
     /// `args->field` of a tracepoint.
     CtxField(CtxField),
-    /// `str(ptr)`, `str(ptr, len)`: read a NUL-terminated string into the expression's buffer.
-    StrRead {
-        ptr: Box<TExpr>,
-        len: Option<Box<TExpr>>,
-        user: bool,
-    },
     Unary {
         op: crate::ast::UnOp,
         expr: Box<TExpr>,
@@ -291,4 +262,66 @@ pub enum TExprKind {
         tuple: Box<TExpr>,
         index: usize,
     },
+}
+
+impl TExpr {
+    /// The expression's direct subexpressions, in evaluation order. Every pass that walks the
+    /// tree goes through here, so a new node kind cannot be skipped silently.
+    pub fn children(&self) -> Vec<&TExpr> {
+        match &self.kind {
+            TExprKind::Int(_) | TExprKind::Str(_) | TExprKind::Var(_) | TExprKind::CtxField(_) => {
+                Vec::new()
+            }
+            TExprKind::Call { args, .. } | TExprKind::Tuple(args) => args.iter().collect(),
+            TExprKind::MapRead { keys, .. } => keys.iter().collect(),
+            TExprKind::Unary { expr, .. } | TExprKind::Cast(expr) => vec![expr],
+            TExprKind::TupleField { tuple, .. } => vec![tuple],
+            TExprKind::Binary { lhs, rhs, .. }
+            | TExprKind::StrEq { lhs, rhs, .. }
+            | TExprKind::Logical { lhs, rhs, .. } => vec![lhs, rhs],
+            TExprKind::Ternary { cond, then, els } => vec![cond, then, els],
+        }
+    }
+
+    /// Whether `pred` holds for this expression or any expression inside it.
+    pub fn any(&self, pred: &mut dyn FnMut(&TExpr) -> bool) -> bool {
+        pred(self) || self.children().into_iter().any(|c| c.any(pred))
+    }
+}
+
+impl TStmt {
+    /// The statement's own expressions (not those of nested blocks), in evaluation order.
+    pub fn exprs(&self) -> Vec<&TExpr> {
+        match &self.kind {
+            TStmtKind::Expr(e) | TStmtKind::AssignVar { value: e, .. } => vec![e],
+            TStmtKind::MapStore { keys, value, .. } => keys.iter().chain([value]).collect(),
+            TStmtKind::MapAgg { keys, op, .. } => keys.iter().chain(op.arg()).collect(),
+            TStmtKind::If { cond, .. } | TStmtKind::While { cond, .. } => vec![cond],
+            TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return => Vec::new(),
+        }
+    }
+
+    /// The statement's nested blocks (`then` and `else`, a loop body).
+    pub fn blocks(&self) -> Vec<&[TStmt]> {
+        match &self.kind {
+            TStmtKind::If { then, els, .. } => vec![then, els],
+            TStmtKind::While { body, .. } => vec![body],
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl AggOp {
+    /// The aggregated value (none for count).
+    pub fn arg(&self) -> Option<&TExpr> {
+        match self {
+            AggOp::Count => None,
+            AggOp::Sum(a)
+            | AggOp::Min(a)
+            | AggOp::Max(a)
+            | AggOp::Avg(a)
+            | AggOp::Hist(a)
+            | AggOp::Lhist(a) => Some(a),
+        }
+    }
 }

@@ -33,7 +33,7 @@ impl Lowerer<'_> {
                 self.mov_imm(r, *v);
                 r
             }
-            TExprKind::Builtin(b) => self.builtin(*b),
+            TExprKind::Call { .. } => self.call_int(e),
             TExprKind::Var(v) => {
                 let r = self.reg();
                 if let VarHome::Reg(src) = self.vars[*v as usize] {
@@ -114,9 +114,7 @@ impl Lowerer<'_> {
                 r
             }
             // Strings and tuples are not integers; sema never asks for them here.
-            TExprKind::Str(_) | TExprKind::StrRead { .. } | TExprKind::Tuple(_) => {
-                self.int_const(0)
-            }
+            TExprKind::Str(_) | TExprKind::Tuple(_) => self.int_const(0),
         }
     }
 
@@ -150,62 +148,6 @@ impl Lowerer<'_> {
             dst: r,
             src: Operand::Imm(shift),
         });
-    }
-
-    fn builtin(&mut self, b: BuiltinVar) -> VReg {
-        use BuiltinVar as B;
-        match b {
-            B::Pid | B::Tid => {
-                let r = self.call(helper::GET_CURRENT_PID_TGID, vec![]);
-                self.low_or_high(r, b == B::Pid);
-                r
-            }
-            B::Uid | B::Gid => {
-                let r = self.call(helper::GET_CURRENT_UID_GID, vec![]);
-                self.low_or_high(r, b == B::Gid);
-                r
-            }
-            B::Nsecs => self.call(helper::KTIME_GET_NS, vec![]),
-            B::Elapsed => {
-                let r = self.call(helper::KTIME_GET_NS, vec![]);
-                let start = self.reg();
-                self.mov_imm(start, self.consts.start_ns as i64);
-                self.emit(Inst::Alu64 {
-                    op: AluOp::Sub,
-                    dst: r,
-                    src: Operand::Reg(start),
-                });
-                r
-            }
-            B::Cpu => self.call(helper::GET_SMP_PROCESSOR_ID, vec![]),
-            B::Rand => self.call(helper::GET_PRANDOM_U32, vec![]),
-            B::CurTask => self.call(helper::GET_CURRENT_TASK, vec![]),
-            B::Cpid => self.int_const(self.consts.cpid as i64),
-            B::Ctx => {
-                let r = self.reg();
-                let ctx = self.f.ctx;
-                self.emit(Inst::Mov {
-                    dst: r,
-                    src: Operand::Reg(ctx),
-                });
-                r
-            }
-            // comm is a string; sema never asks for it as an integer.
-            B::Comm => self.int_const(0),
-        }
-    }
-
-    /// Keeps the high 32 bits (`high`) or the low 32 bits of `r`.
-    fn low_or_high(&mut self, r: VReg, high: bool) {
-        if high {
-            self.emit(Inst::Alu64 {
-                op: AluOp::Rsh,
-                dst: r,
-                src: Operand::Imm(32),
-            });
-        } else {
-            self.normalize(r, 4, false);
-        }
     }
 
     fn ctx_field(&mut self, f: &CtxField) -> VReg {

@@ -96,16 +96,7 @@ impl Lowerer<'_> {
                     });
                 }
             }
-            TExprKind::Builtin(BuiltinVar::Comm) => {
-                // get_current_comm pads the whole buffer with zeros.
-                let p = self.addr(base, off);
-                let n = src_size.min(16) as i32;
-                self.call_void(
-                    helper::GET_CURRENT_COMM,
-                    vec![Operand::Reg(p), Operand::Imm(n)],
-                );
-                self.zero(base, off + 16, dst_size.saturating_sub(16));
-            }
+            TExprKind::Call { .. } => self.call_mem(e, base, off, dst_size),
             TExprKind::Var(v) => match self.vars[*v as usize] {
                 VarHome::Slot(slot, size) => {
                     let n = size.min(dst_size);
@@ -121,35 +112,6 @@ impl Lowerer<'_> {
                 self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_miss);
                 self.copy(base, off, Base::Reg(found), 0, src_size);
                 self.place_label(l_miss);
-            }
-            TExprKind::StrRead { ptr, len, user } => {
-                self.zero(base, off, dst_size);
-                let src = self.operand(ptr);
-                let cap = src_size.min(dst_size) as i32;
-                let size = match len {
-                    None => Operand::Imm(cap),
-                    Some(l) => {
-                        // str(p, n) keeps at most n characters (and the NUL), as bpftrace does.
-                        let n = self.int(l);
-                        self.emit(Inst::Alu64 {
-                            op: AluOp::Add,
-                            dst: n,
-                            src: Operand::Imm(1),
-                        });
-                        let ok = self.label();
-                        self.jmp_if(Cond::Le, n, Operand::Imm(cap), ok);
-                        self.mov_imm(n, cap as i64);
-                        self.place_label(ok);
-                        Operand::Reg(n)
-                    }
-                };
-                let p = self.addr(base, off);
-                let helper = if *user {
-                    helper::PROBE_READ_USER_STR
-                } else {
-                    helper::PROBE_READ_KERNEL_STR
-                };
-                self.call_void(helper, vec![Operand::Reg(p), size, src]);
             }
             TExprKind::CtxField(f) if f.inline_array => {
                 self.zero(base, off, dst_size);
@@ -263,7 +225,7 @@ impl Lowerer<'_> {
     }
 
     /// The address `base + off` in a register.
-    fn addr(&mut self, base: Base, off: i32) -> VReg {
+    pub(super) fn addr(&mut self, base: Base, off: i32) -> VReg {
         match base {
             Base::Slot(slot) => self.stack_addr(slot, off),
             Base::Reg(r) => {

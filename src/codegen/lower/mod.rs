@@ -1,5 +1,6 @@
 //! Lowering the checked program to IR: one `ir::Function` per probe. Fed by `sema::Checked`.
 
+mod call;
 mod expr;
 mod mem;
 
@@ -229,7 +230,9 @@ impl<'a> Lowerer<'a> {
     fn stmt(&mut self, s: &TStmt) {
         match &s.kind {
             TStmtKind::Expr(e) => {
-                if e.ty.is_int() {
+                if e.ty == Type::Void {
+                    self.call_stmt(e);
+                } else if e.ty.is_int() {
                     self.int(e);
                 } else if !matches!(e.ty, Type::Void) {
                     let slot = self.slot(e.ty.layout_size());
@@ -257,26 +260,6 @@ impl<'a> Lowerer<'a> {
             },
             TStmtKind::MapStore { map, keys, value } => self.map_store(*map, keys, value),
             TStmtKind::MapAgg { map, keys, op } => self.map_agg(*map, keys, op),
-            TStmtKind::MapDelete { map, keys } => {
-                let key = self.key(*map, keys, 0);
-                let fd = self.map_fd(*map);
-                let k = self.stack_addr(key, 0);
-                self.call_void(
-                    helper::MAP_DELETE_ELEM,
-                    vec![Operand::Reg(fd), Operand::Reg(k)],
-                );
-            }
-            TStmtKind::Printf { id, args } => self.printf(*id, args),
-            TStmtKind::MapEvent { kind, map } => self.event(*kind, *map),
-            TStmtKind::Exit => {
-                self.event(event::EXIT, 0);
-                let end = self.end;
-                self.jmp(end);
-            }
-            TStmtKind::Signal(sig) => {
-                let s = self.operand(sig);
-                self.call_void(helper::SEND_SIGNAL, vec![s]);
-            }
             TStmtKind::Return => {
                 let end = self.end;
                 self.jmp(end);
@@ -326,26 +309,7 @@ impl<'a> Lowerer<'a> {
 
 /// Whether evaluating `e` reads scratch variable `var` anywhere (operands, keys, conditions).
 fn reads_var(e: &TExpr, var: VarId) -> bool {
-    let any = |es: &[TExpr]| es.iter().any(|x| reads_var(x, var));
-    match &e.kind {
-        TExprKind::Var(v) => *v == var,
-        TExprKind::Int(_) | TExprKind::Str(_) | TExprKind::Builtin(_) | TExprKind::CtxField(_) => {
-            false
-        }
-        TExprKind::MapRead { keys, .. } => any(keys),
-        TExprKind::StrRead { ptr, len, .. } => {
-            reads_var(ptr, var) || len.as_deref().is_some_and(|l| reads_var(l, var))
-        }
-        TExprKind::Unary { expr, .. } | TExprKind::Cast(expr) => reads_var(expr, var),
-        TExprKind::Binary { lhs, rhs, .. }
-        | TExprKind::StrEq { lhs, rhs, .. }
-        | TExprKind::Logical { lhs, rhs, .. } => reads_var(lhs, var) || reads_var(rhs, var),
-        TExprKind::Ternary { cond, then, els } => {
-            reads_var(cond, var) || reads_var(then, var) || reads_var(els, var)
-        }
-        TExprKind::Tuple(elems) => any(elems),
-        TExprKind::TupleField { tuple, .. } => reads_var(tuple, var),
-    }
+    e.any(&mut |x| matches!(x.kind, TExprKind::Var(v) if v == var))
 }
 
 /// A C identifier naming the program: `p0_tracepoint_syscalls_sys_enter_openat`.

@@ -1,0 +1,194 @@
+//! The contract between the compiler and a builtin: what an entry declares, and the checking and
+//! lowering contexts its hooks are handed. Sema implements `CheckCx`, codegen `LowerCx`.
+
+use crate::ast;
+use crate::codegen::ir::{Base, Cond, Inst, Label, Operand, SlotId, VReg};
+use crate::diag::Diagnostic;
+use crate::probes::Attach;
+use crate::sema::typed::{MapIdx, MapValueType, TExpr, TExprKind};
+use crate::sema::types::Type;
+use crate::source::Span;
+
+/// What a name is used as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A builtin variable: `pid`, `comm`, `numaid` (no parentheses, no arguments).
+    Variable,
+    /// A function: `str(p)`, `bswap(x)`, and actions that return nothing: `printf(...)`.
+    Function,
+}
+
+/// One builtin variable or function: its rules and its code, in one place.
+pub struct Builtin {
+    pub name: &'static str,
+    pub kind: Kind,
+    /// Fewest and most arguments (0, 0 for variables).
+    pub args: (usize, usize),
+    /// `Some(what it does)` when it needs `--unsafe` (`"runs a command on this machine"`).
+    pub needs_unsafe: Option<&'static str>,
+    /// The probe types it is valid in: `None` for every probe; otherwise a test and the
+    /// phrase an error uses (`"uprobe and kprobe probes"`).
+    pub probes: Option<ProbeRule>,
+    /// The type rule: checks the call and gives its type, checked arguments and constants.
+    pub check: fn(&mut dyn CheckCx, &Call<'_>) -> Checked,
+    /// The code.
+    pub lower: Lower,
+}
+
+/// Where a builtin is valid: a test on the probe, and the phrase an error uses for the probe
+/// types that pass it (`"uprobe and kprobe probes"`).
+pub type ProbeRule = (fn(&Attach) -> bool, &'static str);
+
+/// A use of a builtin as the checker sees it.
+pub struct Call<'a> {
+    pub name: &'a ast::Ident,
+    /// The arguments as written (empty for variables).
+    pub args: &'a [ast::Expr],
+    /// The whole call or variable.
+    pub span: Span,
+}
+
+/// What a type rule decides.
+pub enum Checked {
+    /// A call node of this type, with checked arguments and compile-time constants (a printf
+    /// id, a map index) that the lowering reads back from `TCall::data`.
+    Call {
+        ty: Type,
+        args: Vec<TExpr>,
+        data: Vec<u64>,
+    },
+    /// Another expression stands for the call (`probe` is its name as a string literal).
+    Expr(TExpr),
+    /// The rule reported an error; an `int64` zero stands in.
+    Error,
+}
+
+impl Checked {
+    /// A call without arguments or constants.
+    pub fn of(ty: Type) -> Checked {
+        Checked::Call {
+            ty,
+            args: Vec::new(),
+            data: Vec::new(),
+        }
+    }
+
+    /// A call returning nothing (an action used as a statement).
+    pub fn action(args: Vec<TExpr>, data: Vec<u64>) -> Checked {
+        Checked::Call {
+            ty: Type::Void,
+            args,
+            data,
+        }
+    }
+}
+
+/// A checked call as lowering sees it.
+pub struct TCall<'a> {
+    pub args: &'a [TExpr],
+    pub data: &'a [u64],
+    pub ty: &'a Type,
+    pub span: Span,
+}
+
+/// How a builtin is lowered, by the kind of value it produces.
+#[derive(Clone, Copy)]
+pub enum Lower {
+    /// An integer or pointer in a fresh register.
+    Int(fn(&mut dyn LowerCx, &TCall<'_>) -> VReg),
+    /// A string or other in-memory value written at `base + off`, filling exactly `size` bytes
+    /// (zero padding after the value).
+    Mem(fn(&mut dyn LowerCx, &TCall<'_>, Base, i32, u32)),
+    /// An action that returns nothing.
+    Stmt(fn(&mut dyn LowerCx, &TCall<'_>)),
+}
+
+/// What a type rule may ask of the checker.
+pub trait CheckCx {
+    /// Types an argument expression (errors are recorded; a zero stands in).
+    fn expr(&mut self, e: &ast::Expr) -> TExpr;
+    /// Records an error (only in the reporting pass).
+    fn error(&mut self, span: Span, msg: String);
+    fn diag(&mut self, d: Diagnostic);
+    /// Whether this is the reporting pass (earlier passes only learn types).
+    fn reporting(&self) -> bool;
+    /// The probe being checked.
+    fn attach(&self) -> &Attach;
+    /// Its full name, as the `probe` builtin gives it.
+    fn probe_name(&self) -> &str;
+    /// `-c CMD` was given.
+    fn has_command(&self) -> bool;
+    /// The value of an integer constant expression (literal, negation, `$1`).
+    fn const_int(&mut self, e: &ast::Expr) -> Option<u64>;
+    /// A string literal expression (checked for length).
+    fn str_literal(&mut self, bytes: Vec<u8>, span: Span) -> TExpr;
+    /// Registers a formatted event record (printf, system, ...) and returns its id.
+    fn format_record(&mut self, kind: u32, format: String, args: &[TExpr]) -> u32;
+    /// `@m` naming a whole map (print, clear, zero): its index.
+    fn whole_map(&mut self, m: &ast::MapRef) -> MapIdx;
+    /// `@m[k...]` naming one entry (delete): its index and checked keys.
+    fn map_entry(&mut self, m: &ast::MapRef) -> (MapIdx, Vec<TExpr>);
+    /// A map's value type as learned so far.
+    fn map_value(&self, map: MapIdx) -> Option<MapValueType>;
+}
+
+/// What a lowering may ask of the code generator. Registers are virtual; slots are stack
+/// space that lives until the end of the statement.
+pub trait LowerCx {
+    fn reg(&mut self) -> VReg;
+    fn emit(&mut self, inst: Inst);
+    fn label(&mut self) -> Label;
+    fn place_label(&mut self, l: Label);
+    fn jmp(&mut self, target: Label);
+    fn jmp_if(&mut self, cond: Cond, a: VReg, b: Operand, target: Label);
+    /// `dst = v` for any 64-bit value.
+    fn mov_imm(&mut self, dst: VReg, v: i64);
+    /// Calls a helper; its result in a fresh register.
+    fn call(&mut self, helper: u32, args: Vec<Operand>) -> VReg;
+    fn call_void(&mut self, helper: u32, args: Vec<Operand>);
+    /// The probe's context pointer (a copy).
+    fn ctx(&mut self) -> VReg;
+    /// An integer expression in a fresh register.
+    fn int(&mut self, e: &TExpr) -> VReg;
+    /// An integer expression as an operand (an immediate when it is a small constant).
+    fn operand(&mut self, e: &TExpr) -> Operand;
+    /// Writes an expression's value at `base + off`, filling exactly `size` bytes.
+    fn mem_into(&mut self, e: &TExpr, base: Base, off: i32, size: u32);
+    /// Zeroes `size` bytes (rounded up to 8) at `base + off`.
+    fn zero(&mut self, base: Base, off: i32, size: u32);
+    /// The address `base + off` in a register.
+    fn addr(&mut self, base: Base, off: i32) -> VReg;
+    /// A stack slot of `size` bytes for the current statement.
+    fn slot(&mut self, size: u32) -> SlotId;
+    /// Sign- or zero-extends the low `size` bytes of `r`.
+    fn normalize(&mut self, r: VReg, size: u8, signed: bool);
+    /// The `-c` command's pid, filled in when the programs are loaded.
+    fn cpid(&mut self) -> VReg;
+    /// CLOCK_MONOTONIC nanoseconds when the run started, filled in at load.
+    fn start_ns(&mut self) -> VReg;
+    /// Sends the formatted record `id` (its arguments laid out as registered).
+    fn format_record(&mut self, id: u32, args: &[TExpr]);
+    /// Sends a header-only event (`kind`, `id`) to userspace.
+    fn event(&mut self, kind: u32, id: u32);
+    /// Deletes one map entry.
+    fn map_delete(&mut self, map: MapIdx, keys: &[TExpr]);
+    /// Ends the program (after the current statement's side effects).
+    fn end_program(&mut self);
+}
+
+/// The zero that stands in for an expression with an error.
+pub fn zero(span: Span) -> TExpr {
+    TExpr {
+        kind: TExprKind::Int(0),
+        ty: Type::I64,
+        span,
+    }
+}
+
+/// The map an argument names, when it is `@m` or `@m[k...]`.
+pub fn map_ref(e: &ast::Expr) -> Option<&ast::MapRef> {
+    match &e.kind {
+        ast::ExprKind::Map(m) => Some(m),
+        _ => None,
+    }
+}

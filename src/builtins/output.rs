@@ -1,0 +1,144 @@
+//! Actions that send a record to userspace: `printf`, `system`, and `print`, `clear`, `zero`
+//! of a whole map (done when userspace reads the event, as in bpftrace).
+
+use super::api::*;
+use crate::ast::ExprKind;
+use crate::output::printf::{self as fmt, ArgKind, ArgType};
+use crate::sema::typed::{event, TExpr};
+use crate::sema::types::Type;
+
+/// An action that returns nothing, valid in every probe.
+const fn action(
+    name: &'static str,
+    args: (usize, usize),
+    needs_unsafe: Option<&'static str>,
+    check: fn(&mut dyn CheckCx, &Call<'_>) -> Checked,
+    lower: fn(&mut dyn LowerCx, &TCall<'_>),
+) -> Builtin {
+    Builtin {
+        name,
+        kind: Kind::Function,
+        args,
+        needs_unsafe,
+        probes: None,
+        check,
+        lower: Lower::Stmt(lower),
+    }
+}
+
+pub const ENTRIES: &[Builtin] = &[
+    action(
+        "printf",
+        (1, 1 + MAX_ARGS),
+        None,
+        |cx, call| formatted(cx, call, event::PRINTF),
+        send_record,
+    ),
+    action(
+        "system",
+        (1, 1 + MAX_ARGS),
+        Some("runs a command on this machine"),
+        |cx, call| formatted(cx, call, event::SYSTEM),
+        send_record,
+    ),
+    action(
+        "print",
+        (1, 1),
+        None,
+        |cx, call| map_event(cx, call, event::PRINT_MAP),
+        send_map_event,
+    ),
+    action(
+        "clear",
+        (1, 1),
+        None,
+        |cx, call| map_event(cx, call, event::CLEAR_MAP),
+        send_map_event,
+    ),
+    action(
+        "zero",
+        (1, 1),
+        None,
+        |cx, call| map_event(cx, call, event::ZERO_MAP),
+        send_map_event,
+    ),
+];
+
+/// The most arguments after a format string (bpftrace's limit is far lower in practice).
+const MAX_ARGS: usize = 64;
+
+/// printf and system: the format string stays in userspace; `data[0]` is the record's id.
+/// Conversions are checked against the argument types here, not at the first event.
+fn formatted(cx: &mut dyn CheckCx, call: &Call<'_>, kind: u32) -> Checked {
+    let func = call.name.name.as_str();
+    let first = &call.args[0];
+    let ExprKind::Str(text) = &first.kind else {
+        cx.error(
+            first.span,
+            format!("{func}()'s first argument must be a string literal"),
+        );
+        return Checked::Error;
+    };
+    let format = String::from_utf8_lossy(text).into_owned();
+    let args: Vec<TExpr> = call.args[1..].iter().map(|a| cx.expr(a)).collect();
+    match fmt::parse(&format) {
+        Err(msg) => cx.error(first.span, format!("{func}: {msg}")),
+        Ok(specs) => {
+            let names: Vec<String> = args.iter().map(|a| a.ty.to_string()).collect();
+            let types: Vec<ArgType> = args
+                .iter()
+                .zip(&names)
+                .map(|(a, name)| match a.ty {
+                    Type::Int { .. } | Type::Ptr { .. } => ArgType::Integer,
+                    Type::Str { .. } => ArgType::String,
+                    _ => ArgType::Other(name),
+                })
+                .collect();
+            if let Err(msg) = fmt::check(func, &specs, &types) {
+                // A wrong count is shown on the call, a wrong type on the argument.
+                let wrong_type = specs.iter().zip(&types).position(|(s, t)| {
+                    let want = match s.kind {
+                        ArgKind::Str => ArgType::String,
+                        ArgKind::Int | ArgKind::Char => ArgType::Integer,
+                    };
+                    *t != want
+                });
+                let span = match wrong_type {
+                    Some(i) if specs.len() == args.len() => args[i].span,
+                    _ => call.span,
+                };
+                cx.error(span, msg);
+            }
+        }
+    }
+    let id = cx.format_record(kind, format, &args);
+    Checked::action(args, vec![id as u64])
+}
+
+fn send_record(cx: &mut dyn LowerCx, call: &TCall<'_>) {
+    cx.format_record(call.data[0] as u32, call.args);
+}
+
+/// print/clear/zero take a whole map: `data` is the event kind and the map's index.
+fn map_event(cx: &mut dyn CheckCx, call: &Call<'_>, kind: u32) -> Checked {
+    let arg = &call.args[0];
+    match &arg.kind {
+        ExprKind::Map(m) if m.keys.is_empty() => {
+            let map = cx.whole_map(m);
+            Checked::action(Vec::new(), vec![kind as u64, map as u64])
+        }
+        _ => {
+            let msg = if call.name.name == "print" {
+                "print() of a value is not supported yet: pass a whole map, as in print(@m)"
+            } else {
+                "expects a whole map, as in clear(@m)"
+            };
+            cx.error(arg.span, format!("{}: {msg}", call.name.name));
+            Checked::Error
+        }
+    }
+}
+
+fn send_map_event(cx: &mut dyn LowerCx, call: &TCall<'_>) {
+    cx.event(call.data[0] as u32, call.data[1] as u32);
+}

@@ -1,0 +1,82 @@
+//! String functions: `str(p)` and `str(p, n)` read a NUL-terminated string from memory.
+
+use super::api::*;
+use crate::codegen::ir::{helper, AluOp, Base, Cond, Inst, Operand};
+use crate::probes::Attach;
+use crate::sema::types::{Type, STRLEN};
+
+pub const ENTRIES: &[Builtin] = &[Builtin {
+    name: "str",
+    kind: Kind::Function,
+    args: (1, 2),
+    needs_unsafe: None,
+    probes: None,
+    check: check_str,
+    lower: Lower::Mem(lower_str),
+}];
+
+/// `data[0]` is 1 when the string is read from user memory.
+fn check_str(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
+    let ptr = cx.expr(&call.args[0]);
+    let len = call.args.get(1).map(|l| {
+        let l = cx.expr(l);
+        if !l.ty.is_int() {
+            cx.error(
+                l.span,
+                format!("str()'s length must be an integer, but this is a {}", l.ty),
+            );
+        }
+        l
+    });
+    match &ptr.ty {
+        Type::Str { .. } if len.is_none() => Checked::Expr(ptr),
+        Type::Int { .. } | Type::Ptr { .. } => {
+            let user = match (&ptr.ty, cx.attach()) {
+                (Type::Ptr { user }, _) => *user,
+                (_, Attach::Uprobe { .. }) => true,
+                _ => false,
+            };
+            Checked::Call {
+                ty: Type::Str { size: STRLEN },
+                args: std::iter::once(ptr).chain(len).collect(),
+                data: vec![user as u64],
+            }
+        }
+        other => {
+            let msg =
+                format!("str() expects a pointer or an integer address, but this is a {other}");
+            cx.error(ptr.span, msg);
+            Checked::Error
+        }
+    }
+}
+
+fn lower_str(cx: &mut dyn LowerCx, call: &TCall<'_>, base: Base, off: i32, size: u32) {
+    cx.zero(base, off, size);
+    let src = cx.operand(&call.args[0]);
+    let cap = call.ty.layout_size().min(size) as i32;
+    let n = match call.args.get(1) {
+        None => Operand::Imm(cap),
+        Some(l) => {
+            // str(p, n) keeps at most n characters (and the NUL), as bpftrace does.
+            let n = cx.int(l);
+            cx.emit(Inst::Alu64 {
+                op: AluOp::Add,
+                dst: n,
+                src: Operand::Imm(1),
+            });
+            let ok = cx.label();
+            cx.jmp_if(Cond::Le, n, Operand::Imm(cap), ok);
+            cx.mov_imm(n, cap as i64);
+            cx.place_label(ok);
+            Operand::Reg(n)
+        }
+    };
+    let p = cx.addr(base, off);
+    let helper = if call.data.first() == Some(&1) {
+        helper::PROBE_READ_USER_STR
+    } else {
+        helper::PROBE_READ_KERNEL_STR
+    };
+    cx.call_void(helper, vec![Operand::Reg(p), n, src]);
+}
