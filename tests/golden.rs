@@ -3,7 +3,9 @@
 //!
 //! A directory named after a dump kind (`ast`, `types`, `ir`, `bpf`, ...) runs
 //! `rtrace --dump <kind> NAME.bt` and expects stdout in `NAME.<kind>`; the directory `errors` runs
-//! `rtrace --compile-only NAME.bt` and expects stderr then a line `exit: N` in `NAME.stderr`.
+//! `rtrace --compile-only NAME.bt` and expects stderr then a line `exit: N` in `NAME.stderr`;
+//! the directory `run` runs `rtrace NAME.bt` on the real kernel (as root) and expects stdout in
+//! `NAME.out`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -56,17 +58,21 @@ fn check(script: &Path) -> Result<(), String> {
             vec!["--compile-only", name],
             script.with_extension("stderr"),
         )
+    } else if kind == "run" {
+        (vec![name], script.with_extension("out"))
     } else {
         (vec!["--dump", kind, name], script.with_extension(kind))
     };
-    let output = Command::new(env!("CARGO_BIN_EXE_rtrace"))
-        .args(&args)
-        .current_dir(dir)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtrace"));
+    cmd.args(&args).current_dir(dir);
+    if kind != "run" {
         // Tracepoint formats come from a copy of this kernel's tracefs: no root needed.
-        .env(
+        cmd.env(
             "RTRACE_TRACEFS",
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tracefs"),
-        )
+        );
+    }
+    let output = cmd
         .output()
         .map_err(|e| format!("{}: cannot run rtrace: {e}", script.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
