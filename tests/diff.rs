@@ -136,6 +136,7 @@ macro_rules! diff_tests {
 
 diff_tests! {
     avg_stats,
+    bswap,
     builtins,
     casts,
     control_flow,
