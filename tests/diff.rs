@@ -156,6 +156,7 @@ diff_tests! {
     min_max,
     multi_attach,
     multi_keys,
+    numaid,
     openat_cat,
     operators,
     positional,
