@@ -19,6 +19,7 @@ pub const ENTRIES: &[Builtin] = &[
             cx.event(event::EXIT, 0);
             cx.end_program();
         }),
+        map: None,
     },
     Builtin {
         name: "signal",
@@ -31,6 +32,7 @@ pub const ENTRIES: &[Builtin] = &[
             let sig = cx.operand(&call.args[0]);
             cx.call_void(helper::SEND_SIGNAL, vec![sig]);
         }),
+        map: None,
     },
     Builtin {
         name: "delete",
@@ -40,6 +42,7 @@ pub const ENTRIES: &[Builtin] = &[
         probes: None,
         check: check_delete,
         lower: Lower::Stmt(|cx, call| cx.map_delete(call.data[0] as u32, call.args)),
+        map: None,
     },
 ];
 

@@ -5,6 +5,7 @@ use crate::ast;
 use crate::codegen::ir::{Base, Cond, Inst, Label, Operand, SlotId, VReg};
 use crate::diag::Diagnostic;
 use crate::probes::Attach;
+use crate::sema::layout::MapKind;
 use crate::sema::typed::{MapIdx, MapValueType, TExpr, TExprKind};
 use crate::sema::types::Type;
 use crate::source::Span;
@@ -16,6 +17,8 @@ pub enum Kind {
     Variable,
     /// A function: `str(p)`, `bswap(x)`, and actions that return nothing: `printf(...)`.
     Function,
+    /// A map function, assigned to a map entry: `@m[k] = count()`.
+    MapFunction,
 }
 
 /// One builtin variable or function: its rules and its code, in one place.
@@ -31,8 +34,44 @@ pub struct Builtin {
     pub probes: Option<ProbeRule>,
     /// The type rule: checks the call and gives its type, checked arguments and constants.
     pub check: fn(&mut dyn CheckCx, &Call<'_>) -> Checked,
-    /// The code.
+    /// The code (map functions: `Lower::Stmt`, unused; their code is `MapFn::update`).
     pub lower: Lower,
+    /// What a map function adds: its map's value type, storage and update.
+    pub map: Option<MapFn>,
+}
+
+/// A map function's rules: the value type its calls give the map, how the kernel stores it,
+/// and how one call updates an entry. Userspace combines per-CPU values and prints them by
+/// the map's `MapValueType` (output/).
+#[derive(Clone, Copy)]
+pub struct MapFn {
+    /// The map's value type for a call whose arguments were checked (`Checked::Call`'s args).
+    pub value: fn(&mut dyn CheckCx, &Call<'_>, &[TExpr]) -> Option<MapValueType>,
+    /// How the map is stored, given its value type and whether it has keys.
+    pub storage: fn(&MapValueType, keyless: bool) -> Storage,
+    /// One call's update of the entry at `keys`.
+    pub update: fn(&mut dyn LowerCx, &MapUpdate<'_>),
+}
+
+/// A map's kernel storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Storage {
+    pub kind: MapKind,
+    /// Bytes of one (per-CPU) value.
+    pub value_size: u32,
+    /// The key ends with an 8-byte bucket index after the user's key.
+    pub bucket: bool,
+    /// Entries of a key-less map (a map with keys holds `MAP_MAX_ENTRIES`).
+    pub keyless_entries: u32,
+}
+
+/// One map-function call to lower.
+pub struct MapUpdate<'a> {
+    pub map: MapIdx,
+    pub keys: &'a [TExpr],
+    pub args: &'a [TExpr],
+    pub value: &'a MapValueType,
+    pub storage: MapKind,
 }
 
 /// Where a builtin is valid: a test on the probe, and the phrase an error uses for the probe
@@ -174,6 +213,20 @@ pub trait LowerCx {
     fn map_delete(&mut self, map: MapIdx, keys: &[TExpr]);
     /// Ends the program (after the current statement's side effects).
     fn end_program(&mut self);
+    /// Builds the key of `@map[keys]` in a fresh slot, with `extra` bytes after it for the
+    /// caller to write (a bucket index); returns the slot and the user key's size.
+    fn map_key(&mut self, map: MapIdx, keys: &[TExpr], extra: u32) -> (SlotId, u32);
+    /// `map_lookup_elem`: the value pointer, or 0.
+    fn map_lookup(&mut self, map: MapIdx, key: SlotId) -> VReg;
+    /// Looks `key` up: on a hit runs `hit` with the value pointer; on a miss inserts a value
+    /// made of the `init` words.
+    fn map_upsert(
+        &mut self,
+        map: MapIdx,
+        key: SlotId,
+        init: &[Operand],
+        hit: &mut dyn FnMut(&mut dyn LowerCx, VReg),
+    );
 }
 
 /// The zero that stands in for an expression with an error.

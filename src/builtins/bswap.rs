@@ -13,6 +13,7 @@ pub const ENTRIES: &[Builtin] = &[Builtin {
     probes: None,
     check,
     lower: Lower::Int(lower),
+    map: None,
 }];
 
 /// `data[0]` is the width in bytes.

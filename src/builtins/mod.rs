@@ -7,7 +7,7 @@ pub use api::*;
 
 use crate::ast::TypeName;
 use crate::output::value::AggKind;
-use crate::sema::typed::BuiltinId;
+use crate::sema::typed::{BuiltinId, MapValueType};
 use crate::sema::types::Type;
 use std::sync::OnceLock;
 
@@ -86,22 +86,34 @@ pub fn is_known_variable(name: &str) -> bool {
 pub fn is_function(name: &str) -> bool {
     PLANNED_FUNCTIONS.contains(&name)
         || lookup(name, Kind::Function).is_some()
-        || agg_function(name).is_some()
+        || lookup(name, Kind::MapFunction).is_some()
 }
 
-/// The aggregation a map function computes.
-pub fn agg_function(name: &str) -> Option<AggKind> {
-    Some(match name {
-        "count" => AggKind::Count,
-        "sum" => AggKind::Sum,
-        "min" => AggKind::Min,
-        "max" => AggKind::Max,
-        "avg" => AggKind::Avg,
-        "stats" => AggKind::Stats,
-        "hist" => AggKind::Hist,
-        "lhist" => AggKind::Lhist,
-        _ => return None,
-    })
+/// How a map whose values a map function makes is stored (`None` for plain values).
+pub fn map_storage(value: &MapValueType, keyless: bool) -> Option<Storage> {
+    let name = match value {
+        MapValueType::Plain(_) => return None,
+        MapValueType::Agg { kind, .. } => agg_name(*kind),
+        MapValueType::Hist => "hist",
+        MapValueType::Lhist { .. } => "lhist",
+    };
+    let (_, b) = lookup(name, Kind::MapFunction)?;
+    Some((b.map?.storage)(value, keyless))
+}
+
+/// The map function that makes values of this kind.
+pub fn agg_name(kind: AggKind) -> &'static str {
+    match kind {
+        AggKind::Plain => "a value",
+        AggKind::Count => "count",
+        AggKind::Sum => "sum",
+        AggKind::Min => "min",
+        AggKind::Max => "max",
+        AggKind::Avg => "avg",
+        AggKind::Stats => "stats",
+        AggKind::Hist => "hist",
+        AggKind::Lhist => "lhist",
+    }
 }
 
 /// The integer type a cast names (`uint32`, `int8`, `unsigned int`, ...); `None` for others.

@@ -14,6 +14,7 @@ pub const ENTRIES: &[Builtin] = &[Builtin {
     probes: None,
     check: |_, _| Checked::of(Type::U64),
     lower: Lower::Int(|cx, _| cx.call(GET_NUMA_NODE_ID, vec![])),
+    map: None,
 }];
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ const fn action(
         probes: None,
         check,
         lower: Lower::Stmt(lower),
+        map: None,
     }
 }
 

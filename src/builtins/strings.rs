@@ -13,6 +13,7 @@ pub const ENTRIES: &[Builtin] = &[Builtin {
     probes: None,
     check: check_str,
     lower: Lower::Mem(lower_str),
+    map: None,
 }];
 
 /// `data[0]` is 1 when the string is read from user memory.

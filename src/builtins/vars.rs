@@ -15,6 +15,7 @@ const fn var(name: &'static str, ty: fn(&mut dyn CheckCx, &Call<'_>) -> Checked,
         probes: None,
         check: ty,
         lower,
+        map: None,
     }
 }
 

@@ -53,7 +53,7 @@ impl Checker<'_> {
             if !valid(self.attach()) {
                 let what = match kind {
                     Kind::Variable => b.name.to_string(),
-                    Kind::Function => format!("{}()", b.name),
+                    Kind::Function | Kind::MapFunction => format!("{}()", b.name),
                 };
                 self.error(span, format!("{what} is only available in {where_}"));
                 return Some(builtins::zero(span));

@@ -85,21 +85,16 @@ fn stmts(out: &mut String, body: &[TStmt], depth: usize) {
                 keys.iter().for_each(|k| expr(out, k, depth + 1));
                 expr(out, value, depth + 1);
             }
-            TStmtKind::MapAgg { map, keys, op } => {
-                let (name, arg) = match op {
-                    AggOp::Count => ("count", None),
-                    AggOp::Sum(a) => ("sum", Some(a)),
-                    AggOp::Min(a) => ("min", Some(a)),
-                    AggOp::Max(a) => ("max", Some(a)),
-                    AggOp::Avg(a) => ("avg/stats", Some(a)),
-                    AggOp::Hist(a) => ("hist", Some(a)),
-                    AggOp::Lhist(a) => ("lhist", Some(a)),
-                };
-                let _ = writeln!(out, "{name} map#{map}");
-                keys.iter().for_each(|k| expr(out, k, depth + 1));
-                if let Some(a) = arg {
-                    expr(out, a, depth + 1);
-                }
+            TStmtKind::MapAgg {
+                map,
+                keys,
+                func,
+                args,
+            } => {
+                let _ = writeln!(out, "{} map#{map}", crate::builtins::get(*func).name);
+                keys.iter()
+                    .chain(args)
+                    .for_each(|k| expr(out, k, depth + 1));
             }
             TStmtKind::Break => out.push_str("break\n"),
             TStmtKind::Continue => out.push_str("continue\n"),
@@ -132,7 +127,7 @@ fn expr(out: &mut String, e: &TExpr, depth: usize) {
             let b = crate::builtins::get(*builtin);
             let kind = match b.kind {
                 crate::builtins::Kind::Variable => "builtin",
-                crate::builtins::Kind::Function => "call",
+                crate::builtins::Kind::Function | crate::builtins::Kind::MapFunction => "call",
             };
             if data.is_empty() {
                 format!("{kind} {}", b.name)

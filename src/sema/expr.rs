@@ -317,7 +317,7 @@ impl Checker<'_> {
             return e;
         }
         let n = name.name.as_str();
-        if builtins::agg_function(n).is_some() {
+        if builtins::lookup(n, Kind::MapFunction).is_some() {
             self.error(
                 span,
                 format!("{n}() must be assigned to a map, as in @x = {n}(...)"),

@@ -11,7 +11,6 @@ pub mod types;
 
 use crate::ast;
 use crate::diag::Diagnostic;
-use crate::output::value::AggKind;
 use crate::probes::{self, Attach, TpFormat};
 use crate::source::Span;
 use layout::{MapDef, MapKind};
@@ -353,33 +352,31 @@ impl MapDecl {
             ));
         };
         let user_key = user_key_size(&keys, &value);
-        let (kind, key_size, value_size) = match &value {
-            // A key-less count() is one per-CPU counter: an array lookup is far cheaper than a
-            // hash lookup, and the entry always exists (bpftrace prints `@c: 0` when unused).
-            MapValueType::Agg {
-                kind: AggKind::Count,
-                ..
-            } if keys.is_empty() => (MapKind::PerCpuArray, 4, 8),
-            MapValueType::Plain(t) => (MapKind::Hash, user_key, t.layout_size().max(8)),
-            MapValueType::Agg {
-                kind: AggKind::Count | AggKind::Sum,
-                ..
-            } => (MapKind::PerCpuHash, user_key, 8),
-            MapValueType::Agg { .. } => (MapKind::PerCpuHash, user_key, 16),
-            MapValueType::Hist | MapValueType::Lhist { .. } => {
-                (MapKind::PerCpuHash, user_key + 8, 8)
-            }
-        };
-        // A key-less map holds at most one entry per bucket: sized to that, its creation does
-        // not preallocate thousands of per-CPU elements.
-        let max_entries = match (&value, keys.is_empty()) {
-            (_, false) => MAP_MAX_ENTRIES,
-            (MapValueType::Hist, true) => crate::output::value::HIST_BUCKETS as u32,
-            (MapValueType::Lhist { min, max, step }, true) => {
-                crate::output::value::lhist_buckets(*min, *max, *step) as u32
-            }
-            (_, true) => 1,
-        };
+        let (kind, key_size, value_size, max_entries) =
+            match crate::builtins::map_storage(&value, keys.is_empty()) {
+                Some(st) => {
+                    let key_size = match st.kind {
+                        MapKind::Array | MapKind::PerCpuArray => 4,
+                        _ => user_key + if st.bucket { 8 } else { 0 },
+                    };
+                    // A key-less map holds at most one entry per bucket: sized to that, its
+                    // creation does not preallocate thousands of per-CPU elements.
+                    let entries = if keys.is_empty() {
+                        st.keyless_entries
+                    } else {
+                        MAP_MAX_ENTRIES
+                    };
+                    (st.kind, key_size, st.value_size, entries)
+                }
+                None => {
+                    let size = match &value {
+                        MapValueType::Plain(t) => t.layout_size().max(8),
+                        _ => 8,
+                    };
+                    let entries = if keys.is_empty() { 1 } else { MAP_MAX_ENTRIES };
+                    (MapKind::Hash, user_key, size, entries)
+                }
+            };
         Ok(MapInfo {
             name: self.name.clone(),
             keys,
@@ -629,16 +626,4 @@ fn describe_value(v: &MapValueType) -> String {
     }
 }
 
-pub(crate) fn agg_name(kind: AggKind) -> &'static str {
-    match kind {
-        AggKind::Plain => "a value",
-        AggKind::Count => "count",
-        AggKind::Sum => "sum",
-        AggKind::Min => "min",
-        AggKind::Max => "max",
-        AggKind::Avg => "avg",
-        AggKind::Stats => "stats",
-        AggKind::Hist => "hist",
-        AggKind::Lhist => "lhist",
-    }
-}
+pub(crate) use crate::builtins::agg_name;

@@ -5,7 +5,6 @@ use super::types::Type;
 use super::Checker;
 use crate::ast::{self, BinOp, ExprKind, StmtKind};
 use crate::builtins::{self, Kind};
-use crate::output::value::AggKind;
 use crate::source::Span;
 
 /// How many statements unrolling may produce in one place: far more than a probe can hold
@@ -158,25 +157,6 @@ impl Checker<'_> {
         Some(TStmtKind::Expr(call))
     }
 
-    pub(super) fn arity(&mut self, name: &ast::Ident, args: &[ast::Expr], min: usize, max: usize) {
-        if args.len() < min || args.len() > max {
-            let want = if min == max {
-                format!("{min}")
-            } else {
-                format!("{min} to {max}")
-            };
-            let plural = if max == 1 { "" } else { "s" };
-            self.error(
-                name.span,
-                format!(
-                    "{}() takes {want} argument{plural}, but {} given",
-                    name.name,
-                    args.len()
-                ),
-            );
-        }
-    }
-
     /// The keys of a use of `@m[...]`, checked against the map's other uses.
     pub(super) fn map_keys(&mut self, map: u32, m: &ast::MapRef) -> Vec<TExpr> {
         let keys: Vec<TExpr> = m.keys.iter().map(|k| self.expr(k)).collect();
@@ -194,8 +174,8 @@ impl Checker<'_> {
         let map = self.map_id(&format!("@{}", m.name));
         let keys = self.map_keys(map, m);
         if let (None, ExprKind::Call { name, args }) = (op, &value.kind) {
-            if let Some(kind) = builtins::agg_function(&name.name) {
-                return self.assign_agg(map, keys, kind, name, args, span);
+            if builtins::lookup(&name.name, Kind::MapFunction).is_some() {
+                return self.assign_agg(map, keys, name, args, span);
             }
             if !builtins::is_function(&name.name) {
                 self.error_diag(
@@ -232,85 +212,41 @@ impl Checker<'_> {
         TStmtKind::MapStore { map, keys, value }
     }
 
+    /// `@m[k] = f(...)` for a map function `f`: its type rule, then the value type it gives
+    /// the map.
     fn assign_agg(
         &mut self,
         map: u32,
         keys: Vec<TExpr>,
-        kind: AggKind,
         name: &ast::Ident,
         args: &[ast::Expr],
         span: Span,
     ) -> TStmtKind {
-        let (min, max) = match kind {
-            AggKind::Count => (0, 0),
-            AggKind::Lhist => (4, 4),
-            _ => (1, 1),
+        let error = TStmtKind::Expr(builtins::zero(span));
+        let Some(call) = self.builtin_call(name, args, Kind::MapFunction, span, true) else {
+            return error;
         };
-        self.arity(name, args, min, max);
-        if args.len() < min {
-            return TStmtKind::Expr(builtins::zero(span));
-        }
-        let arg = args.first().map(|a| self.expr(a));
-        if let Some(a) = &arg {
-            self.expect_int(a, &format!("{}()'s argument", name.name));
-        }
-        let signed = arg.as_ref().is_some_and(|a| a.ty.is_signed());
-        let (value, op) = match (kind, arg) {
-            (AggKind::Count, _) => (
-                MapValueType::Agg {
-                    kind,
-                    signed: false,
-                },
-                AggOp::Count,
-            ),
-            (AggKind::Hist, Some(a)) => (MapValueType::Hist, AggOp::Hist(a)),
-            (AggKind::Lhist, Some(a)) => {
-                let mut nums = [0i64; 3];
-                for (i, e) in args[1..].iter().take(3).enumerate() {
-                    match self.const_int(e) {
-                        Some(v) => nums[i] = v as i64,
-                        None => self.error(
-                            e.span,
-                            "lhist()'s min, max and step must be integer constants",
-                        ),
-                    }
-                }
-                let [lo, hi, step] = nums;
-                if self.report && (step <= 0 || hi <= lo) {
-                    self.error(
-                        span,
-                        "lhist() needs min < max and a step above 0, as in lhist(x, 0, 100, 10)",
-                    );
-                }
-                let (lo, hi, step) = if step <= 0 || hi <= lo {
-                    (0, 1, 1)
-                } else {
-                    (lo, hi, step)
-                };
-                if (i128::from(hi) - i128::from(lo)) / i128::from(step) > 1000 {
-                    self.error(span, "lhist() would have more than 1000 buckets");
-                }
-                (
-                    MapValueType::Lhist {
-                        min: lo,
-                        max: hi,
-                        step,
-                    },
-                    AggOp::Lhist(a),
-                )
-            }
-            (k, Some(a)) => {
-                let op = match k {
-                    AggKind::Sum => AggOp::Sum(a),
-                    AggKind::Min => AggOp::Min(a),
-                    AggKind::Max => AggOp::Max(a),
-                    _ => AggOp::Avg(a),
-                };
-                (MapValueType::Agg { kind: k, signed }, op)
-            }
-            (_, None) => return TStmtKind::Expr(builtins::zero(span)),
+        let TExprKind::Call {
+            builtin,
+            args: targs,
+            ..
+        } = call.kind
+        else {
+            return error;
+        };
+        let Some(mapfn) = builtins::get(builtin).map else {
+            return error;
+        };
+        let call = builtins::Call { name, args, span };
+        let Some(value) = (mapfn.value)(self, &call, &targs) else {
+            return error;
         };
         self.use_map_value(map, value, span);
-        TStmtKind::MapAgg { map, keys, op }
+        TStmtKind::MapAgg {
+            map,
+            keys,
+            func: builtin,
+            args: targs,
+        }
     }
 }

@@ -136,19 +136,6 @@ pub struct TStmt {
     pub span: Span,
 }
 
-/// Aggregating map updates.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AggOp {
-    Count,
-    Sum(TExpr),
-    Min(TExpr),
-    Max(TExpr),
-    /// avg and stats keep the same (count, total) per CPU.
-    Avg(TExpr),
-    Hist(TExpr),
-    Lhist(TExpr),
-}
-
 #[derive(Clone, Debug, PartialEq)]
 pub enum TStmtKind {
     /// An expression evaluated for its side effects (its value is dropped).
@@ -163,10 +150,12 @@ pub enum TStmtKind {
         keys: Vec<TExpr>,
         value: TExpr,
     },
+    /// `@m[k] = f(args)` for a map function `f` (count, hist, ...).
     MapAgg {
         map: MapIdx,
         keys: Vec<TExpr>,
-        op: AggOp,
+        func: BuiltinId,
+        args: Vec<TExpr>,
     },
     If {
         cond: TExpr,
@@ -295,7 +284,7 @@ impl TStmt {
         match &self.kind {
             TStmtKind::Expr(e) | TStmtKind::AssignVar { value: e, .. } => vec![e],
             TStmtKind::MapStore { keys, value, .. } => keys.iter().chain([value]).collect(),
-            TStmtKind::MapAgg { keys, op, .. } => keys.iter().chain(op.arg()).collect(),
+            TStmtKind::MapAgg { keys, args, .. } => keys.iter().chain(args).collect(),
             TStmtKind::If { cond, .. } | TStmtKind::While { cond, .. } => vec![cond],
             TStmtKind::Break | TStmtKind::Continue | TStmtKind::Return => Vec::new(),
         }
@@ -307,21 +296,6 @@ impl TStmt {
             TStmtKind::If { then, els, .. } => vec![then, els],
             TStmtKind::While { body, .. } => vec![body],
             _ => Vec::new(),
-        }
-    }
-}
-
-impl AggOp {
-    /// The aggregated value (none for count).
-    pub fn arg(&self) -> Option<&TExpr> {
-        match self {
-            AggOp::Count => None,
-            AggOp::Sum(a)
-            | AggOp::Min(a)
-            | AggOp::Max(a)
-            | AggOp::Avg(a)
-            | AggOp::Hist(a)
-            | AggOp::Lhist(a) => Some(a),
         }
     }
 }

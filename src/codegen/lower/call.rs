@@ -2,7 +2,7 @@
 //! `LowerCx` contract that each builtin's lowering is written against.
 
 use super::Lowerer;
-use crate::builtins::{self, Lower, LowerCx, TCall};
+use crate::builtins::{self, Lower, LowerCx, MapUpdate, TCall};
 use crate::codegen::ir::*;
 use crate::sema::typed::*;
 
@@ -54,6 +54,22 @@ impl Lowerer<'_> {
                 self.zero(base, off + 8, size.saturating_sub(8));
             }
             _ => self.zero(base, off, size),
+        }
+    }
+
+    /// `@m[k] = f(args)`: the map function's update.
+    pub(super) fn map_agg(&mut self, map: MapIdx, keys: &[TExpr], func: BuiltinId, args: &[TExpr]) {
+        let info = &self.checked.maps[map as usize];
+        let (value, storage) = (info.value.clone(), info.def.kind);
+        if let Some(f) = builtins::get(func).map {
+            let update = MapUpdate {
+                map,
+                keys,
+                args,
+                value: &value,
+                storage,
+            };
+            (f.update)(self, &update);
         }
     }
 
@@ -177,5 +193,24 @@ impl LowerCx for Lowerer<'_> {
     fn end_program(&mut self) {
         let end = self.end;
         Lowerer::jmp(self, end);
+    }
+
+    fn map_key(&mut self, map: MapIdx, keys: &[TExpr], extra: u32) -> (SlotId, u32) {
+        let user = self.checked.maps[map as usize].user_key_size();
+        (self.key(map, keys, extra), user)
+    }
+
+    fn map_lookup(&mut self, map: MapIdx, key: SlotId) -> VReg {
+        self.lookup_key(map, key)
+    }
+
+    fn map_upsert(
+        &mut self,
+        map: MapIdx,
+        key: SlotId,
+        init: &[Operand],
+        hit: &mut dyn FnMut(&mut dyn LowerCx, VReg),
+    ) {
+        self.upsert(map, key, init, hit);
     }
 }

@@ -1,8 +1,8 @@
 //! Lowering values that live in memory (strings, tuples, keys, records) and map operations.
 
 use super::{Lowerer, VarHome};
+use crate::builtins::LowerCx;
 use crate::codegen::ir::*;
-use crate::sema::layout::MapKind;
 use crate::sema::typed::*;
 use crate::sema::types::Type;
 
@@ -270,7 +270,7 @@ impl Lowerer<'_> {
         self.lookup_key(map, key)
     }
 
-    fn lookup_key(&mut self, map: MapIdx, key: SlotId) -> VReg {
+    pub(super) fn lookup_key(&mut self, map: MapIdx, key: SlotId) -> VReg {
         let fd = self.map_fd(map);
         let k = self.stack_addr(key, 0);
         self.call(
@@ -325,78 +325,14 @@ impl Lowerer<'_> {
         self.update(map, key, v);
     }
 
-    pub(super) fn map_agg(&mut self, map: MapIdx, keys: &[TExpr], op: &AggOp) {
-        let info = &self.checked.maps[map as usize];
-        let user = info.user_key_size();
-        let value = info.value.clone();
-        match op {
-            AggOp::Count if info.def.kind == MapKind::PerCpuArray => {
-                // The array's one entry always exists: no insert path.
-                let key = self.key(map, keys, 0);
-                let found = self.lookup_key(map, key);
-                let l_end = self.label();
-                self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_end);
-                self.add_at(found, 0, Operand::Imm(1));
-                self.place_label(l_end);
-            }
-            AggOp::Count => {
-                let key = self.key(map, keys, 0);
-                self.add_to(map, key, Operand::Imm(1));
-            }
-            AggOp::Sum(x) => {
-                let v = self.operand(x);
-                let key = self.key(map, keys, 0);
-                self.add_to(map, key, v);
-            }
-            AggOp::Hist(x) => {
-                let v = self.int(x);
-                let b = self.hist_bucket(v);
-                let key = self.key(map, keys, 8);
-                self.store_bucket(key, user, b);
-                self.add_to(map, key, Operand::Imm(1));
-            }
-            AggOp::Lhist(x) => {
-                let MapValueType::Lhist { min, max, step } = value else {
-                    return;
-                };
-                let v = self.int(x);
-                let b = self.lhist_bucket(v, min, max, step);
-                let key = self.key(map, keys, 8);
-                self.store_bucket(key, user, b);
-                self.add_to(map, key, Operand::Imm(1));
-            }
-            AggOp::Avg(x) => {
-                let v = self.int(x);
-                let key = self.key(map, keys, 0);
-                self.avg_update(map, key, v);
-            }
-            AggOp::Min(x) | AggOp::Max(x) => {
-                let signed = matches!(value, MapValueType::Agg { signed: true, .. });
-                let is_min = matches!(op, AggOp::Min(_));
-                let v = self.int(x);
-                let key = self.key(map, keys, 0);
-                self.minmax_update(map, key, v, is_min, signed);
-            }
-        }
-    }
-
-    fn store_bucket(&mut self, key: SlotId, at: u32, bucket: VReg) {
-        self.emit(Inst::Store {
-            base: Base::Slot(key),
-            off: at as i16,
-            src: Operand::Reg(bucket),
-            size: Size::DW,
-        });
-    }
-
     /// Looks `key` up in `map`: on a hit runs `hit` with the value pointer; on a miss inserts
     /// a value made of the `init` words.
-    fn upsert(
+    pub(super) fn upsert(
         &mut self,
         map: MapIdx,
         key: SlotId,
         init: &[Operand],
-        hit: impl FnOnce(&mut Self, VReg),
+        hit: &mut dyn FnMut(&mut dyn LowerCx, VReg),
     ) {
         let found = self.lookup_key(map, key);
         let l_miss = self.label();
@@ -420,180 +356,6 @@ impl Lowerer<'_> {
                 src: *w,
                 size: Size::DW,
             });
-        }
-    }
-
-    /// `*(u64 *)(ptr + off) += delta` (the value is per-CPU: no other writer).
-    fn add_at(&mut self, ptr: VReg, off: i16, delta: Operand) {
-        let t = self.reg();
-        self.emit(Inst::Load {
-            dst: t,
-            base: Base::Reg(ptr),
-            off,
-            size: Size::DW,
-        });
-        self.emit(Inst::Alu64 {
-            op: AluOp::Add,
-            dst: t,
-            src: delta,
-        });
-        self.emit(Inst::Store {
-            base: Base::Reg(ptr),
-            off,
-            src: Operand::Reg(t),
-            size: Size::DW,
-        });
-    }
-
-    /// `*value(key) += delta` in a per-CPU map, creating the entry when missing.
-    fn add_to(&mut self, map: MapIdx, key: SlotId, delta: Operand) {
-        self.upsert(map, key, &[delta], |l, found| l.add_at(found, 0, delta));
-    }
-
-    /// avg/stats: `(count, total) += (1, v)`.
-    fn avg_update(&mut self, map: MapIdx, key: SlotId, v: VReg) {
-        let init = [Operand::Imm(1), Operand::Reg(v)];
-        self.upsert(map, key, &init, |l, found| {
-            l.add_at(found, 0, Operand::Imm(1));
-            l.add_at(found, 8, Operand::Reg(v));
-        });
-    }
-
-    /// min/max: `(value, valid)`; a CPU's slot that was never written has valid = 0.
-    fn minmax_update(&mut self, map: MapIdx, key: SlotId, v: VReg, is_min: bool, signed: bool) {
-        // Keep the old value unless v beats it.
-        let beats = match (is_min, signed) {
-            (true, true) => Cond::Slt,
-            (true, false) => Cond::Lt,
-            (false, true) => Cond::Sgt,
-            (false, false) => Cond::Gt,
-        };
-        let init = [Operand::Reg(v), Operand::Imm(1)];
-        self.upsert(map, key, &init, |l, found| {
-            let l_store = l.label();
-            let l_done = l.label();
-            let t = l.reg();
-            l.emit(Inst::Load {
-                dst: t,
-                base: Base::Reg(found),
-                off: 8,
-                size: Size::DW,
-            });
-            l.jmp_if(Cond::Eq, t, Operand::Imm(0), l_store);
-            l.emit(Inst::Load {
-                dst: t,
-                base: Base::Reg(found),
-                off: 0,
-                size: Size::DW,
-            });
-            l.jmp_if(beats, v, Operand::Reg(t), l_store);
-            l.jmp(l_done);
-            l.place_label(l_store);
-            l.store_words(Base::Reg(found), &init);
-            l.place_label(l_done);
-        });
-    }
-
-    /// The hist bucket of `v` (see `output::value::hist_bucket`): 0 for negatives, 1 for 0,
-    /// `2 + floor(log2(v))` otherwise.
-    fn hist_bucket(&mut self, v: VReg) -> VReg {
-        let b = self.reg();
-        let l_end = self.label();
-        self.mov_imm(b, 0);
-        self.jmp_if(Cond::Slt, v, Operand::Imm(0), l_end);
-        self.mov_imm(b, 1);
-        self.jmp_if(Cond::Eq, v, Operand::Imm(0), l_end);
-        self.mov_imm(b, 2);
-        // Above 2^32 the bound does not fit an immediate: shift and test for zero.
-        let t = self.reg();
-        let skip = self.label();
-        self.emit(Inst::Mov {
-            dst: t,
-            src: Operand::Reg(v),
-        });
-        self.emit(Inst::Alu64 {
-            op: AluOp::Rsh,
-            dst: t,
-            src: Operand::Imm(32),
-        });
-        self.jmp_if(Cond::Eq, t, Operand::Imm(0), skip);
-        self.emit(Inst::Alu64 {
-            op: AluOp::Add,
-            dst: b,
-            src: Operand::Imm(32),
-        });
-        self.emit(Inst::Mov {
-            dst: v,
-            src: Operand::Reg(t),
-        });
-        self.place_label(skip);
-        for shift in [16, 8, 4, 2, 1] {
-            let skip = self.label();
-            self.jmp_if(Cond::Lt, v, Operand::Imm(1 << shift), skip);
-            self.emit(Inst::Alu64 {
-                op: AluOp::Add,
-                dst: b,
-                src: Operand::Imm(shift),
-            });
-            if shift > 1 {
-                self.emit(Inst::Alu64 {
-                    op: AluOp::Rsh,
-                    dst: v,
-                    src: Operand::Imm(shift),
-                });
-            }
-            self.place_label(skip);
-        }
-        self.place_label(l_end);
-        b
-    }
-
-    /// The lhist bucket of `v` (see `output::value::lhist_bucket`).
-    fn lhist_bucket(&mut self, v: VReg, min: i64, max: i64, step: i64) -> VReg {
-        let n = (max - min) / step;
-        let b = self.reg();
-        let l_end = self.label();
-        let lo = self.imm_or_reg(min);
-        self.mov_imm(b, 0);
-        self.jmp_if(Cond::Slt, v, lo, l_end);
-        let hi = self.imm_or_reg(min + n * step);
-        self.mov_imm(b, n + 1);
-        self.jmp_if(Cond::Sge, v, hi, l_end);
-        self.emit(Inst::Mov {
-            dst: b,
-            src: Operand::Reg(v),
-        });
-        if min != 0 {
-            let lo = self.imm_or_reg(min);
-            self.emit(Inst::Alu64 {
-                op: AluOp::Sub,
-                dst: b,
-                src: lo,
-            });
-        }
-        let st = self.imm_or_reg(step);
-        self.emit(Inst::Alu64 {
-            op: AluOp::Div,
-            dst: b,
-            src: st,
-        });
-        self.emit(Inst::Alu64 {
-            op: AluOp::Add,
-            dst: b,
-            src: Operand::Imm(1),
-        });
-        self.place_label(l_end);
-        b
-    }
-
-    fn imm_or_reg(&mut self, v: i64) -> Operand {
-        match i32::try_from(v) {
-            Ok(i) => Operand::Imm(i),
-            Err(_) => {
-                let r = self.reg();
-                self.emit(Inst::LdImm64 { dst: r, imm: v });
-                Operand::Reg(r)
-            }
         }
     }
 

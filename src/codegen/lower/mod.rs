@@ -259,7 +259,12 @@ impl<'a> Lowerer<'a> {
                 }
             },
             TStmtKind::MapStore { map, keys, value } => self.map_store(*map, keys, value),
-            TStmtKind::MapAgg { map, keys, op } => self.map_agg(*map, keys, op),
+            TStmtKind::MapAgg {
+                map,
+                keys,
+                func,
+                args,
+            } => self.map_agg(*map, keys, *func, args),
             TStmtKind::Return => {
                 let end = self.end;
                 self.jmp(end);
