@@ -248,3 +248,59 @@ pub struct TypeName {
     pub array_len: Option<u64>,
     pub span: Span,
 }
+
+impl Expr {
+    /// The expression's direct subexpressions (a map's keys included), in source order. Every
+    /// walk over the syntax tree goes through here, so a new node kind cannot be skipped.
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Builtin(_)
+            | ExprKind::PosParam(_)
+            | ExprKind::PosParamCount
+            | ExprKind::Var(_) => Vec::new(),
+            ExprKind::Map(m) => m.keys.iter().collect(),
+            ExprKind::Call { args, .. } | ExprKind::Tuple(args) => args.iter().collect(),
+            ExprKind::Unary { expr, .. }
+            | ExprKind::Field { expr, .. }
+            | ExprKind::Cast { expr, .. }
+            | ExprKind::IncDec { target: expr, .. } => vec![expr],
+            ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+            ExprKind::Index { expr, index } => vec![expr, index],
+            ExprKind::Ternary { cond, then, els } => vec![cond, then, els],
+        }
+    }
+}
+
+impl Stmt {
+    /// The statement's own expressions (not those of nested blocks, nor the map it assigns
+    /// to), in source order.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        match &self.kind {
+            StmtKind::Expr(e)
+            | StmtKind::AssignVar { value: e, .. }
+            | StmtKind::AssignMap { value: e, .. } => vec![e],
+            StmtKind::If { cond, .. } | StmtKind::While { cond, .. } => vec![cond],
+            StmtKind::Unroll { count, .. } => vec![count],
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => Vec::new(),
+        }
+    }
+
+    /// The map an assignment statement writes.
+    pub fn assigned_map(&self) -> Option<&MapRef> {
+        match &self.kind {
+            StmtKind::AssignMap { map, .. } => Some(map),
+            _ => None,
+        }
+    }
+
+    /// The statement's nested blocks.
+    pub fn blocks(&self) -> Vec<&Block> {
+        match &self.kind {
+            StmtKind::If { then, els, .. } => std::iter::once(then).chain(els).collect(),
+            StmtKind::Unroll { body, .. } | StmtKind::While { body, .. } => vec![body],
+            _ => Vec::new(),
+        }
+    }
+}

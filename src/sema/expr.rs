@@ -327,6 +327,15 @@ impl Checker<'_> {
         if builtins::is_function(n) {
             return self.unsupported(span, &format!("the function '{n}()'"));
         }
+        if builtins::lookup(n, Kind::Variable).is_some() {
+            self.error(
+                span,
+                format!(
+                    "'{n}' is a builtin variable, not a function: write it without parentheses"
+                ),
+            );
+            return zero(span);
+        }
         self.error(name.span, format!("unknown function '{n}'"));
         zero(span)
     }

@@ -250,59 +250,19 @@ fn attach_text(attach: &Attach, raw: &str) -> String {
 
 fn collect_map_names(prog: &ast::Program, names: &mut BTreeSet<String>) {
     fn expr(e: &ast::Expr, names: &mut BTreeSet<String>) {
-        use ast::ExprKind as K;
-        match &e.kind {
-            K::Map(m) => map(m, names),
-            K::Call { args, .. } | K::Tuple(args) => args.iter().for_each(|a| expr(a, names)),
-            K::Unary { expr: x, .. } | K::Cast { expr: x, .. } => expr(x, names),
-            K::Field { expr: x, .. } => expr(x, names),
-            K::IncDec { target, .. } => expr(target, names),
-            K::Binary { lhs, rhs, .. } => {
-                expr(lhs, names);
-                expr(rhs, names);
-            }
-            K::Index { expr: x, index } => {
-                expr(x, names);
-                expr(index, names);
-            }
-            K::Ternary { cond, then, els } => {
-                expr(cond, names);
-                expr(then, names);
-                expr(els, names);
-            }
-            _ => {}
+        if let ast::ExprKind::Map(m) = &e.kind {
+            names.insert(format!("@{}", m.name));
         }
-    }
-    fn map(m: &ast::MapRef, names: &mut BTreeSet<String>) {
-        names.insert(format!("@{}", m.name));
-        m.keys.iter().for_each(|k| expr(k, names));
+        e.children().into_iter().for_each(|c| expr(c, names));
     }
     fn block(b: &ast::Block, names: &mut BTreeSet<String>) {
         for s in &b.stmts {
-            match &s.kind {
-                ast::StmtKind::Expr(e) => expr(e, names),
-                ast::StmtKind::AssignVar { value, .. } => expr(value, names),
-                ast::StmtKind::AssignMap { map: m, value, .. } => {
-                    map(m, names);
-                    expr(value, names);
-                }
-                ast::StmtKind::If { cond, then, els } => {
-                    expr(cond, names);
-                    block(then, names);
-                    if let Some(b) = els {
-                        block(b, names);
-                    }
-                }
-                ast::StmtKind::Unroll { count, body } => {
-                    expr(count, names);
-                    block(body, names);
-                }
-                ast::StmtKind::While { cond, body } => {
-                    expr(cond, names);
-                    block(body, names);
-                }
-                _ => {}
+            if let Some(m) = s.assigned_map() {
+                names.insert(format!("@{}", m.name));
+                m.keys.iter().for_each(|k| expr(k, names));
             }
+            s.exprs().into_iter().for_each(|e| expr(e, names));
+            s.blocks().into_iter().for_each(|b| block(b, names));
         }
     }
     for p in &prog.probes {

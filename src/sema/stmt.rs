@@ -15,13 +15,7 @@ const UNROLL_STMTS_MAX: usize = 20_000;
 fn count_stmts(stmts: &[TStmt]) -> usize {
     stmts
         .iter()
-        .map(|s| {
-            1 + match &s.kind {
-                TStmtKind::If { then, els, .. } => count_stmts(then) + count_stmts(els),
-                TStmtKind::While { body, .. } => count_stmts(body),
-                _ => 0,
-            }
-        })
+        .map(|s| 1 + s.blocks().into_iter().map(count_stmts).sum::<usize>())
         .sum()
 }
 
