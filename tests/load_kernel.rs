@@ -5,9 +5,9 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::Duration;
 
 use aya::maps::MapData;
+use rtrace::bpf::sys;
 use rtrace::probes::Attach;
 use rtrace::runtime::load::{LoadError, ProgramImage, Session};
-use rtrace::bpf::sys;
 use rtrace::source::Span;
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> [u8; 8] {

@@ -3,14 +3,14 @@
 
 use super::decode;
 use super::load::{LoadError, ProgramImage, Session};
+use super::signals;
 use crate::bpf::maps::KernelMap;
 use crate::bpf::ringbuf::EventReader;
-use super::signals;
-use crate::output::value::{AggKind, Value};
-use crate::output::{json, print, printf};
 use crate::cli::OutputFormat;
 use crate::codegen::{self, ir};
 use crate::diag::Diagnostic;
+use crate::output::value::{AggKind, Value};
+use crate::output::{json, print, printf};
 use crate::sema::layout::MapKind;
 use crate::sema::typed::{event, Checked};
 use std::io::{self, Write};

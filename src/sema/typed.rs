@@ -4,8 +4,8 @@
 use super::layout::MapDef;
 use super::types::Type;
 use crate::ast::BinOp;
-use crate::probes::Attach;
 use crate::output::value::AggKind;
+use crate::probes::Attach;
 use crate::source::Span;
 
 /// Index of a user map in `Checked::maps` (the same index as its `ir::MapId`).
