@@ -5,7 +5,7 @@ use super::types::{Type, COMM_LEN, STRLEN};
 use super::Checker;
 use crate::ast::{self, BinOp, ExprKind, UnOp};
 use crate::builtins;
-use crate::probes::Attach;
+use crate::probes::{arch, Attach};
 use crate::source::Span;
 
 impl Checker<'_> {
@@ -196,8 +196,8 @@ impl Checker<'_> {
                 self.error(span, "args must be used with a field, as in args->filename");
                 return zero(span);
             }
-            _ if pt_regs_offset(name).is_some() => {
-                let Some(offset) = pt_regs_offset(name) else {
+            _ if arch::pt_regs_offset(name).is_some() => {
+                let Some(offset) = arch::pt_regs_offset(name) else {
                     return zero(span);
                 };
                 let ok = match &self.ctx.attach {
@@ -515,19 +515,6 @@ impl Checker<'_> {
 }
 
 /// Where `argN` and `retval` live in the x86-64 `struct pt_regs` a (u)probe's context points to.
-fn pt_regs_offset(name: &str) -> Option<u32> {
-    Some(match name {
-        "arg0" => 112,  // di
-        "arg1" => 104,  // si
-        "arg2" => 96,   // dx
-        "arg3" => 88,   // cx
-        "arg4" => 72,   // r8
-        "arg5" => 64,   // r9
-        "retval" => 80, // ax
-        _ => return None,
-    })
-}
-
 fn zero(span: Span) -> TExpr {
     TExpr {
         kind: TExprKind::Int(0),
