@@ -4,9 +4,8 @@
 //! `attach_probe`, `-l` and the system catalogue (which asks `available` and `functions`).
 
 use super::catalogue::Catalogue;
-use super::list::Query;
 use super::perf::{dynamic_pmu, on_perf_event, BPF_PROG_TYPE_KPROBE, PMU_DIR};
-use super::{glob_match, has_wildcard, parse_u64, tracefs, Attach, Context, Provider};
+use super::{glob_match, has_wildcard, parse_u64, tracefs, Attach, Context, Provider, Query};
 use crate::bpf::sys::{self, PerfEvent};
 use std::ffi::CString;
 use std::fmt::Write as _;
@@ -134,7 +133,7 @@ fn kallsyms_text_symbol(line: &str) -> Option<&str> {
 }
 
 /// `-l kprobe:PATTERN`: the matching kernel functions.
-fn list(q: &Query, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+fn list(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
     for f in cat.kernel_functions() {
         if glob_match(q.rest, &f) {
             let _ = writeln!(out, "kprobe:{f}");

@@ -2,23 +2,13 @@
 //! byte-identical to bpftrace 0.17); fed by the CLI's pattern, and by each listable provider's
 //! `list`, which asks the catalogue (tracefs, ELF files, the kernel's function list).
 
-use super::catalogue::{self, Catalogue};
-use super::{glob_match, has_wildcard, PROVIDERS};
-
-/// What one provider is asked to list.
-pub struct Query<'a> {
-    /// The pattern after `PROVIDER:` (the whole pattern when no provider was given).
-    pub rest: &'a str,
-    /// The provider was named without wildcards (`uprobe:...` needs it to know the file).
-    pub named: bool,
-    /// `-lv`: tracepoint fields too.
-    pub verbose: bool,
-}
+use super::catalogue::Catalogue;
+use super::{glob_match, has_wildcard, system, Query, PROVIDERS};
 
 /// The listing for `pattern` (every probe when `None`) on this machine: one probe a line;
 /// with `verbose`, each tracepoint's fields follow it, indented by four spaces.
 pub fn list(pattern: Option<&str>, verbose: bool) -> Result<String, String> {
-    list_in(pattern, verbose, catalogue::system())
+    list_in(pattern, verbose, system::catalogue())
 }
 
 /// The listing for `pattern` from `cat`. Providers are listed in the order bpftrace prints

@@ -68,6 +68,7 @@ pub struct TpFormat {
 pub mod arch;
 pub mod begin;
 pub mod catalogue;
+pub mod format;
 pub mod hardware;
 pub mod interval;
 pub mod iter;
@@ -78,6 +79,7 @@ pub mod perf;
 pub mod profile;
 pub mod rawtracepoint;
 pub mod software;
+pub mod system;
 pub mod tracefs;
 pub mod tracepoint;
 pub mod uprobe;
@@ -121,13 +123,23 @@ impl Context {
     };
 }
 
+/// What one provider is asked to list.
+pub struct Query<'a> {
+    /// The pattern after `PROVIDER:` (the whole pattern when no provider was given).
+    pub rest: &'a str,
+    /// The provider was named without wildcards (`uprobe:...` needs it to know the file).
+    pub named: bool,
+    /// `-lv`: tracepoint fields too.
+    pub verbose: bool,
+}
+
 /// Parses the text after `PROVIDER:` into concrete attach points.
 pub type ParseFn = fn(&str, &dyn Catalogue) -> Result<Vec<Attach>, String>;
 /// Attaches a loaded program (its fd) to one attach point; `pid` limits it to one process
 /// where the probe type allows. The program stays attached while the returned fds are open.
 pub type AttachFn = fn(RawFd, &Attach, Option<i32>) -> Result<Vec<OwnedFd>, String>;
 /// Appends the `-l` lines matching a query.
-pub type ListFn = fn(&list::Query, &dyn Catalogue, &mut String) -> Result<(), String>;
+pub type ListFn = fn(&Query<'_>, &dyn Catalogue, &mut String) -> Result<(), String>;
 
 /// One probe type: the table row that parsing, sema, loading, attaching and listing ask.
 pub struct Provider {

@@ -3,9 +3,8 @@
 //! `attach_probe` and `-l`.
 
 use super::catalogue::Catalogue;
-use super::list::Query;
 use super::perf::{per_cpu, software, software_event, BPF_PROG_TYPE_PERF_EVENT, SOFTWARE_EVENTS};
-use super::{glob_match, Attach, Context, Provider};
+use super::{glob_match, Attach, Context, Provider, Query};
 use std::fmt::Write as _;
 use std::os::fd::{OwnedFd, RawFd};
 
@@ -44,7 +43,7 @@ pub(crate) fn parse(rest: &str, _: &dyn Catalogue) -> Result<Vec<Attach>, String
 }
 
 /// `-l software:EVENT`: every event by its full name, with an empty count.
-fn list(q: &Query, _: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+fn list(q: &Query<'_>, _: &dyn Catalogue, out: &mut String) -> Result<(), String> {
     let event = q.rest.split(':').next().unwrap_or(q.rest);
     for e in SOFTWARE_EVENTS {
         if glob_match(event, e.name) {

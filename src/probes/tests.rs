@@ -2,7 +2,8 @@
 //! run against the system catalogue over the tracefs fixture in tests/fixtures/tracefs, and
 //! against text fixture catalogues.
 
-use super::catalogue::{system, Fixture, System};
+use super::catalogue::Fixture;
+use super::system::{catalogue as system, System};
 use super::*;
 
 /// Points tracefs at the fixture (every test sets the same value, so parallel tests agree)
@@ -218,7 +219,7 @@ fn format_parsing() {
     assert!(f.fields[1].signed);
     assert!(cat.format("syscalls", "nope").is_err());
     assert!(cat.format("..", "x").is_err());
-    assert!(tracepoint::parse_format("\tfield:int x;\toffset:z;\tsize:4;\tsigned:1;\n").is_err());
+    assert!(format::parse_format("\tfield:int x;\toffset:z;\tsize:4;\tsigned:1;\n").is_err());
 }
 
 #[test]

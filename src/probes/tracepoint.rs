@@ -1,12 +1,12 @@
 //! The tracepoint provider: `tracepoint:CAT:NAME` with wildcards expanded against the
-//! catalogue, record layouts parsed from `events/CAT/NAME/format`, `args->field` in the
+//! catalogue, record layouts from the catalogue, `args->field` in the
 //! context, and attaching through a tracepoint perf event; fed by `parse_attach`, the system
 //! catalogue (format text) and `attach_probe`.
 
 use super::catalogue::Catalogue;
-use super::list::Query;
+use super::format::field_decls;
 use super::perf::{on_perf_event, BPF_PROG_TYPE_TRACEPOINT};
-use super::{glob_match, has_wildcard, tracefs, Attach, Context, Provider, TpField, TpFormat};
+use super::{glob_match, has_wildcard, tracefs, Attach, Context, Provider, Query};
 use crate::bpf::sys::{self, PerfEvent};
 use std::fmt::Write as _;
 use std::os::fd::{OwnedFd, RawFd};
@@ -52,7 +52,7 @@ pub(crate) fn parse(rest: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, Stri
 
 /// `-l tracepoint:CAT:NAME` (wildcards allowed); with `-v`, each tracepoint's fields follow
 /// it, indented by four spaces.
-fn list(q: &Query, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+fn list(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
     if q.named && !has_wildcard(q.rest) && q.rest.matches(':').count() != 1 {
         return Err("tracepoint probe type requires 2 arguments".into());
     }
@@ -138,73 +138,6 @@ pub(crate) fn scan_events(events: &Path) -> Result<Vec<(String, String)>, String
         }
     }
     Ok(out)
-}
-
-/// The field declarations as the format file writes them (`const char * filename`), common
-/// fields left out: what `-lv` prints.
-pub(crate) fn field_decls(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter_map(|l| l.trim_start().strip_prefix("field:"))
-        .filter_map(|l| l.split(';').next())
-        .filter(|decl| !decl_name(decl).starts_with("common_"))
-        .collect()
-}
-
-/// The field name in a declaration: the last word, without any `[N]`.
-fn decl_name(decl: &str) -> &str {
-    let last = decl.rsplit([' ', '\t', '*']).next().unwrap_or(decl);
-    last.split('[').next().unwrap_or(last)
-}
-
-/// Parses the text of a format file.
-pub fn parse_format(text: &str) -> Result<TpFormat, String> {
-    let mut fields = Vec::new();
-    for line in text.lines() {
-        let Some(body) = line.trim_start().strip_prefix("field:") else {
-            continue;
-        };
-        let mut parts = body.split(';').map(str::trim);
-        let decl = parts.next().unwrap_or("");
-        let mut offset = None;
-        let mut size = None;
-        let mut signed = false;
-        for kv in parts {
-            match kv.split_once(':') {
-                Some(("offset", v)) => offset = v.trim().parse().ok(),
-                Some(("size", v)) => size = v.trim().parse().ok(),
-                Some(("signed", v)) => signed = v.trim() == "1",
-                _ => {}
-            }
-        }
-        let (Some(offset), Some(size)) = (offset, size) else {
-            return Err(format!("malformed field line '{}'", line.trim()));
-        };
-        let name = decl_name(decl);
-        if name.is_empty() {
-            return Err(format!("malformed field line '{}'", line.trim()));
-        }
-        if name.starts_with("common_") {
-            continue;
-        }
-        let name_at = decl.rfind(name).unwrap_or(decl.len());
-        let c_type = decl[..name_at].trim_end().to_string();
-        let array_len = decl[name_at..]
-            .split_once('[')
-            .and_then(|(_, r)| r.split_once(']'))
-            .and_then(|(n, _)| n.trim().parse().ok());
-        let data_loc = c_type.starts_with("__data_loc");
-        fields.push(TpField {
-            name: name.to_string(),
-            pointer: !data_loc && c_type.contains('*'),
-            c_type,
-            offset,
-            size,
-            signed,
-            data_loc,
-            array_len,
-        });
-    }
-    Ok(TpFormat { fields })
 }
 
 #[cfg(test)]

@@ -4,9 +4,8 @@
 //! catalogue), `attach_probe` and `-l`.
 
 use super::catalogue::Catalogue;
-use super::list::Query;
 use super::perf::{dynamic_pmu, on_perf_event, BPF_PROG_TYPE_KPROBE};
-use super::{glob_match, has_wildcard, parse_u64, Attach, Context, Provider};
+use super::{glob_match, has_wildcard, parse_u64, Attach, Context, Provider, Query};
 use crate::bpf::sys::{self, PerfEvent};
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 use std::ffi::CString;
@@ -278,7 +277,7 @@ pub fn file_offset(path: &str, symbol: Option<&str>, offset: u64) -> Result<u64,
 
 /// `-l uprobe:PATH:PATTERN`: the matching functions of one file. Symbols need a file, so
 /// uprobes are listed only when the provider is named with a path.
-fn list(q: &Query, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+fn list(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
     if !q.named {
         return Ok(());
     }
@@ -343,7 +342,7 @@ fn attach(prog_fd: RawFd, attach: &Attach, pid: Option<i32>) -> Result<Vec<Owned
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probes::catalogue::system;
+    use crate::probes::system::catalogue as system;
 
     fn parse_sys(rest: &str, ret: bool) -> Result<Vec<Attach>, String> {
         parse(rest, ret, system())

@@ -35,10 +35,10 @@ pub const MAP_MAX_ENTRIES: u32 = 4096;
 pub const RINGBUF_BYTES: u32 = 1 << 20;
 
 /// Checks a parsed program against the environment and this machine (tracepoint formats,
-/// symbols: `probes::catalogue::system`); on success every expression is typed and every map,
+/// symbols: `probes::system::catalogue`); on success every expression is typed and every map,
 /// variable and printf record has a layout.
 pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>> {
-    check_with(prog, env, probes::catalogue::system())
+    check_with(prog, env, probes::system::catalogue())
 }
 
 /// `check` with the machine's facts taken from `catalogue` (a fixture in tests): sema itself
