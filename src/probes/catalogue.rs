@@ -1,6 +1,6 @@
 //! What parsing and checking need to know of the machine (tracepoint names and formats, kernel
-//! functions, ELF symbols), behind one trait; the system catalogue (`system.rs`) reads the machine, the
-//! fixture catalogue here answers from text given by a test. Asked by
+//! functions, ELF symbols), behind one trait: the system catalogue (`system.rs`) reads the
+//! machine, the fixture catalogue here answers from text a test gives. Asked by
 //! `probes::parse_attach`, `probes::list` and `sema` (through `sema::check_with`).
 
 use super::{format, TpFormat};
