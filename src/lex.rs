@@ -3,7 +3,8 @@
 //! Tokens inside blocks, predicates and struct definitions come from a logos automaton. Between
 //! probes the language is context-sensitive (an attach point such as `uprobe:/bin/sh:main` holds
 //! `/`, `*` and `:`), so a small mode machine scans attach points and `#` lines by hand and hands
-//! each one to the grammar as a single token.
+//! each one to the grammar as a single token. That machine is `parse::scan::tokenize`, which
+//! drives this automaton: the lexer knows nothing of the parser.
 
 use crate::source::Span;
 use logos::Logos;
@@ -341,8 +342,6 @@ fn decode_escape(rest: &[u8]) -> (usize, Result<u8, LexError>) {
 
 /// A spanned token: (start byte, token, end byte), the triple lalrpop expects.
 pub type Spanned = (usize, Tok, usize);
-
-pub use crate::parse::scan::tokenize;
 
 #[cfg(test)]
 mod tests {

@@ -163,3 +163,51 @@ fn diff(expected: &str, actual: &str) -> String {
     }
     out
 }
+
+/// A format file as tracefs would write it, common fields included.
+const OPENAT_FORMAT: &str = "name: sys_enter_openat\nID: 700\nformat:\n\
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n\
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n\
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n\
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n\
+\tfield:int dfd;\toffset:16;\tsize:8;\tsigned:0;\n\
+\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;\n\
+\tfield:int flags;\toffset:32;\tsize:8;\tsigned:0;\n\
+\tfield:umode_t mode;\toffset:40;\tsize:8;\tsigned:0;\n";
+
+/// `args->field` checked against a fixture catalogue: tracepoint formats given as text, so
+/// no root, no tracefs, and no `RTRACE_TRACEFS`. The expected `--dump types` output is
+/// tests/fixtures/catalogue/args_field.types (`UPDATE_GOLDEN=1` rewrites it).
+#[test]
+fn args_fields_from_a_fixture_catalogue() {
+    use rtrace::probes::catalogue::Fixture;
+    use rtrace::source::Source;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/catalogue");
+    let script = dir.join("args_field.bt");
+    let text = fs::read_to_string(&script).expect("script");
+    let source = Source::new("args_field.bt", text);
+    let program = rtrace::parse::parse(&source).expect("parses");
+    let catalogue = Fixture::new().tracepoint("syscalls", "sys_enter_openat", OPENAT_FORMAT);
+    let env = rtrace::sema::Env::default();
+    let checked = rtrace::sema::check_with(&program, &env, &catalogue).expect("checks");
+    let actual = rtrace::sema::dump::dump(&checked, &source);
+    let expected_path = script.with_extension("types");
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        fs::write(&expected_path, &actual).expect("write");
+        return;
+    }
+    let expected = fs::read_to_string(&expected_path).unwrap_or_default();
+    assert_eq!(actual, expected, "{}", expected_path.display());
+
+    // A tracepoint the catalogue lacks is an error on its attach point, not a read of tracefs.
+    let missing = Source::new("m.bt", "t:syscalls:sys_enter_close { @ = args->fd; }");
+    let program = rtrace::parse::parse(&missing).expect("parses");
+    let diags = rtrace::sema::check_with(&program, &env, &catalogue).expect_err("no such");
+    assert!(
+        diags
+            .iter()
+            .any(|d| format!("{d:?}").contains("no tracepoint matches 'syscalls:sys_enter_close'")),
+        "{diags:?}"
+    );
+}

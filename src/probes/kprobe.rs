@@ -1,9 +1,36 @@
 //! The kprobe provider: `kprobe:FUNC[+OFF]` and `kretprobe:FUNC`, wildcard expansion against
-//! the kernel's function list, and a clear error where the kernel has no kprobes; fed by
-//! `parse_attach`.
+//! the catalogue's kernel functions, `argN`/`retval` from `pt_regs`, attaching through the
+//! kprobe PMU, and a clear error where the kernel has no kprobes; fed by `parse_attach`,
+//! `attach_probe`, `-l` and the system catalogue (which asks `available` and `functions`).
 
-use super::{glob_match, has_wildcard, parse_u64, tracefs_root, Attach};
+use super::catalogue::Catalogue;
+use super::perf::{dynamic_pmu, on_perf_event, BPF_PROG_TYPE_KPROBE, PMU_DIR};
+use super::{glob_match, has_wildcard, parse_u64, tracefs, Attach, Context, Provider, Query};
+use crate::bpf::sys::{self, PerfEvent};
+use std::ffi::CString;
+use std::fmt::Write as _;
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::Path;
+
+pub static KPROBE: Provider = Provider {
+    name: "kprobe",
+    aliases: &["k"],
+    parse: Some(parse_kprobe),
+    prog_type: Some(BPF_PROG_TYPE_KPROBE),
+    context: Context::REGS,
+    attach: Some(attach),
+    list: Some(list),
+};
+
+pub static KRETPROBE: Provider = Provider {
+    name: "kretprobe",
+    aliases: &["kr"],
+    parse: Some(parse_kretprobe),
+    prog_type: Some(BPF_PROG_TYPE_KPROBE),
+    context: Context::RETVAL,
+    attach: Some(attach),
+    list: None,
+};
 
 /// The message for kernels built without CONFIG_KPROBES.
 pub const UNAVAILABLE: &str = "kprobes are not available on this kernel (CONFIG_KPROBES is not \
@@ -11,22 +38,20 @@ pub const UNAVAILABLE: &str = "kprobes are not available on this kernel (CONFIG_
 
 /// Whether the kernel can create kprobes: a `kprobe` PMU or tracefs `kprobe_events`.
 pub fn available() -> bool {
-    Path::new("/sys/bus/event_source/devices/kprobe").exists()
-        || tracefs_root().is_ok_and(|root| root.join("kprobe_events").exists())
+    Path::new(PMU_DIR).join("kprobe").exists() || tracefs::has_kprobe_events()
 }
 
-/// `Err(UNAVAILABLE)` on kernels without kprobes: for the attach step to call first.
-pub fn check_available() -> Result<(), String> {
-    if available() {
-        Ok(())
-    } else {
-        Err(UNAVAILABLE.into())
-    }
+fn parse_kprobe(rest: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
+    parse(rest, false, cat)
 }
 
-/// Parses `FUNC` or `FUNC+OFF` (after `kprobe:` / `kretprobe:`). Wildcards expand against
-/// `available_filter_functions` (or `/proc/kallsyms`), which needs kprobe support.
-pub(crate) fn parse(rest: &str, ret: bool) -> Result<Vec<Attach>, String> {
+fn parse_kretprobe(rest: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
+    parse(rest, true, cat)
+}
+
+/// Parses `FUNC` or `FUNC+OFF` (after `kprobe:` / `kretprobe:`). Wildcards expand against the
+/// catalogue's kernel functions, which needs kprobe support.
+pub(crate) fn parse(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
     let kind = if ret { "kretprobe" } else { "kprobe" };
     if rest.is_empty() || rest.contains(':') {
         return Err(format!("{kind} probe type requires 1 argument"));
@@ -54,8 +79,11 @@ pub(crate) fn parse(rest: &str, ret: bool) -> Result<Vec<Attach>, String> {
     if offset != 0 {
         return Err("a wildcard kprobe cannot have an offset".into());
     }
-    check_available()?;
-    let found: Vec<Attach> = functions()
+    if !cat.kprobes_available() {
+        return Err(UNAVAILABLE.into());
+    }
+    let found: Vec<Attach> = cat
+        .kernel_functions()
         .into_iter()
         .filter(|f| glob_match(func, f))
         .map(|func| Attach::Kprobe {
@@ -76,7 +104,7 @@ pub fn functions() -> Vec<String> {
     if !available() {
         return Vec::new();
     }
-    let filter = tracefs_root()
+    let filter = tracefs::root()
         .ok()
         .and_then(|root| std::fs::read_to_string(root.join("available_filter_functions")).ok());
     let mut out: Vec<String> = match filter {
@@ -104,9 +132,58 @@ fn kallsyms_text_symbol(line: &str) -> Option<&str> {
     matches!(kind, "t" | "T").then_some(name)
 }
 
+/// `-l kprobe:PATTERN`: the matching kernel functions.
+fn list(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+    for f in cat.kernel_functions() {
+        if glob_match(q.rest, &f) {
+            let _ = writeln!(out, "kprobe:{f}");
+        }
+    }
+    Ok(())
+}
+
+/// A kprobe or kretprobe perf event from the kprobe PMU.
+fn attach(prog_fd: RawFd, attach: &Attach, _pid: Option<i32>) -> Result<Vec<OwnedFd>, String> {
+    let Attach::Kprobe { func, offset, ret } = attach else {
+        return Err(super::wrong_provider(attach));
+    };
+    let fail = |call: &str, e: std::io::Error| format!("cannot attach {attach}: {call}: {e}");
+    let (kind, ret_bit) = match dynamic_pmu("kprobe") {
+        Ok(pmu) => pmu,
+        Err(_) if tracefs::has_kprobe_events() => {
+            return Err(format!(
+                "cannot attach {attach}: this kernel has kprobe_events but no kprobe PMU \
+                 (Linux 4.17 or later is needed)"
+            ))
+        }
+        Err(_) => {
+            return Err(format!(
+                "cannot attach {attach}: kprobes are not available on this kernel \
+                 (no kprobe PMU and no kprobe_events: built without CONFIG_KPROBES?)"
+            ))
+        }
+    };
+    let c_func = CString::new(func.as_str())
+        .map_err(|_| format!("cannot attach {attach}: NUL in the function name"))?;
+    let ev = PerfEvent {
+        kind,
+        config: if *ret { 1 << ret_bit } else { 0 },
+        sample_period: 1,
+        wakeup_events: 1,
+        config1: c_func.as_ptr() as u64,
+        config2: *offset,
+        ..PerfEvent::default()
+    };
+    let fd = sys::perf_event_open(&ev, -1, 0).map_err(|e| fail("perf_event_open", e))?;
+    on_perf_event(prog_fd, fd)
+        .map(|fd| vec![fd])
+        .map_err(|e| fail("ioctl", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probes::catalogue::Fixture;
 
     #[test]
     fn kallsyms_lines() {
@@ -124,7 +201,8 @@ mod tests {
 
     #[test]
     fn offsets_and_errors() {
-        let k = |s| parse(s, false);
+        let none = Fixture::new();
+        let k = |s| parse(s, false, &none);
         assert_eq!(
             k("vfs_read+0x10"),
             Ok(vec![Attach::Kprobe {
@@ -133,9 +211,25 @@ mod tests {
                 ret: false
             }])
         );
-        assert!(parse("vfs_read+4", true).is_err());
+        assert!(parse("vfs_read+4", true, &none).is_err());
         assert!(k("vfs_read+x").is_err());
         assert!(k("").is_err());
         assert!(k("a:b").is_err());
+        assert_eq!(k("vfs_*"), Err(UNAVAILABLE.into()));
+    }
+
+    #[test]
+    fn wildcards_from_the_catalogue() {
+        let cat = Fixture::new().kernel_functions(&["vfs_write", "vfs_read", "do_sys_open"]);
+        let funcs: Vec<String> = parse("vfs_*", true, &cat)
+            .expect("matches")
+            .into_iter()
+            .filter_map(|a| match a {
+                Attach::Kprobe { func, .. } => Some(func),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(funcs, ["vfs_read", "vfs_write"]);
+        assert!(parse("nope*", false, &cat).is_err());
     }
 }

@@ -1,5 +1,7 @@
-//! Probe types (providers): parsing attach points, wildcard expansion, context fields,
-//! listing (`-l`). One file per provider; fed by the AST's attach point text.
+//! Probe types as providers: one file per probe type, each a `Provider` with its names,
+//! attach point parsing and wildcard expansion, kernel program type, context, attaching and
+//! listing (`-l`). Fed by the AST's attach point text (through sema) with a `Catalogue` of the
+//! machine, and by the runtime's loaded programs.
 
 /// One concrete attach point after parsing and wildcard expansion.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -63,67 +65,258 @@ pub struct TpFormat {
     pub fields: Vec<TpField>,
 }
 
+pub mod arch;
+pub mod begin;
+pub mod catalogue;
+pub mod format;
+pub mod hardware;
+pub mod interval;
+pub mod iter;
+pub mod kfunc;
 pub mod kprobe;
 pub mod list;
 pub mod perf;
+pub mod profile;
+pub mod rawtracepoint;
+pub mod software;
+pub mod system;
+pub mod tracefs;
 pub mod tracepoint;
 pub mod uprobe;
+pub mod usdt;
+pub mod watchpoint;
 
-use std::path::PathBuf;
+pub use catalogue::Catalogue;
+pub use kfunc::attach_btf_program;
+
+use std::fmt;
+use std::os::fd::{OwnedFd, RawFd};
+
+/// What a probe's program may read from its context, beyond what every probe has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Context {
+    /// `args->field`: the tracepoint's record, laid out by its format file.
+    pub args: bool,
+    /// `arg0`...`arg5`: registers of `struct pt_regs` (`arch::pt_regs_offset`).
+    pub regs: bool,
+    /// `retval`: the return register of `struct pt_regs`.
+    pub retval: bool,
+}
+
+impl Context {
+    pub const NONE: Context = Context {
+        args: false,
+        regs: false,
+        retval: false,
+    };
+    pub const ARGS: Context = Context {
+        args: true,
+        ..Context::NONE
+    };
+    pub const REGS: Context = Context {
+        regs: true,
+        ..Context::NONE
+    };
+    pub const RETVAL: Context = Context {
+        retval: true,
+        ..Context::NONE
+    };
+}
+
+/// What one provider is asked to list.
+pub struct Query<'a> {
+    /// The pattern after `PROVIDER:` (the whole pattern when no provider was given).
+    pub rest: &'a str,
+    /// The provider was named without wildcards (`uprobe:...` needs it to know the file).
+    pub named: bool,
+    /// `-lv`: tracepoint fields too.
+    pub verbose: bool,
+}
+
+/// Parses the text after `PROVIDER:` into concrete attach points.
+pub type ParseFn = fn(&str, &dyn Catalogue) -> Result<Vec<Attach>, String>;
+/// Attaches a loaded program (its fd) to one attach point; `pid` limits it to one process
+/// where the probe type allows. The program stays attached while the returned fds are open.
+pub type AttachFn = fn(RawFd, &Attach, Option<i32>) -> Result<Vec<OwnedFd>, String>;
+/// Appends the `-l` lines matching a query.
+pub type ListFn = fn(&Query<'_>, &dyn Catalogue, &mut String) -> Result<(), String>;
+
+/// One probe type: the table row that parsing, sema, loading, attaching and listing ask.
+pub struct Provider {
+    /// The full name, as the `probe` builtin and messages give it.
+    pub name: &'static str,
+    /// Other names a script may write (`t` for `tracepoint`, `fentry` for `kfunc`).
+    pub aliases: &'static [&'static str],
+    /// `None`: a probe type rtrace knows but does not support yet.
+    pub parse: Option<ParseFn>,
+    /// `BPF_PROG_TYPE_*` loaded directly; `None` when aya loads it with BTF (kfunc) or the
+    /// type is unsupported.
+    pub prog_type: Option<u32>,
+    pub context: Context,
+    /// `None`: not attached through a perf event or link (BEGIN/END run by test runs,
+    /// kfunc attached by `attach_btf_program`).
+    pub attach: Option<AttachFn>,
+    /// `None`: not listed by `-l`.
+    pub list: Option<ListFn>,
+}
+
+/// Every probe type rtrace knows, one row each: the one table of names and aliases.
+pub static PROVIDERS: [&Provider; 18] = [
+    &begin::BEGIN,
+    &begin::END,
+    &hardware::PROVIDER,
+    &interval::PROVIDER,
+    &iter::PROVIDER,
+    &kfunc::KFUNC,
+    &kfunc::KRETFUNC,
+    &kprobe::KPROBE,
+    &kprobe::KRETPROBE,
+    &profile::PROVIDER,
+    &rawtracepoint::PROVIDER,
+    &software::PROVIDER,
+    &tracepoint::PROVIDER,
+    &uprobe::UPROBE,
+    &uprobe::URETPROBE,
+    &usdt::PROVIDER,
+    &watchpoint::WATCHPOINT,
+    &watchpoint::ASYNCWATCHPOINT,
+];
+
+/// The provider a script names, by its name or an alias.
+pub fn provider(name: &str) -> Option<&'static Provider> {
+    PROVIDERS
+        .iter()
+        .copied()
+        .find(|p| p.name == name || p.aliases.contains(&name))
+}
+
+impl Attach {
+    /// The provider this attach point belongs to.
+    pub fn provider(&self) -> &'static Provider {
+        match self {
+            Attach::Begin => &begin::BEGIN,
+            Attach::End => &begin::END,
+            Attach::Tracepoint { .. } => &tracepoint::PROVIDER,
+            Attach::RawTracepoint { .. } => &rawtracepoint::PROVIDER,
+            Attach::Interval { .. } => &interval::PROVIDER,
+            Attach::Profile { .. } => &profile::PROVIDER,
+            Attach::Software { .. } => &software::PROVIDER,
+            Attach::Uprobe { ret: false, .. } => &uprobe::UPROBE,
+            Attach::Uprobe { ret: true, .. } => &uprobe::URETPROBE,
+            Attach::Kprobe { ret: false, .. } => &kprobe::KPROBE,
+            Attach::Kprobe { ret: true, .. } => &kprobe::KRETPROBE,
+            Attach::Fentry { ret: false, .. } => &kfunc::KFUNC,
+            Attach::Fentry { ret: true, .. } => &kfunc::KRETFUNC,
+        }
+    }
+}
 
 /// Parses one attach point as written (`t:syscalls:sys_enter_*`, `uprobe:libc:malloc`,
-/// `interval:ms:100`, ...) into concrete attach points, expanding wildcards against tracefs
-/// and ELF symbol tables. Errors are messages for the attach point's span.
-pub fn parse_attach(raw: &str) -> Result<Vec<Attach>, String> {
+/// `interval:ms:100`, ...) into concrete attach points, expanding wildcards against the
+/// catalogue. Errors are messages for the attach point's span.
+pub fn parse_attach(raw: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
     let raw = raw.trim();
-    match raw {
-        "BEGIN" => return Ok(vec![Attach::Begin]),
-        "END" => return Ok(vec![Attach::End]),
-        _ => {}
+    let (written, rest) = raw.split_once(':').unwrap_or((raw, ""));
+    let invalid = || format!("invalid probe type '{written}' in '{raw}'");
+    let p = provider(written).ok_or_else(invalid)?;
+    // BEGIN and END take no arguments, not even an empty list.
+    if matches!(p.name, "BEGIN" | "END") && raw != p.name {
+        return Err(invalid());
     }
-    let (provider, rest) = raw.split_once(':').unwrap_or((raw, ""));
-    match provider {
-        "tracepoint" | "t" => tracepoint::parse(rest),
-        "rawtracepoint" | "rt" => parse_rawtracepoint(rest),
-        "kprobe" | "k" => kprobe::parse(rest, false),
-        "kretprobe" | "kr" => kprobe::parse(rest, true),
-        "uprobe" | "u" => uprobe::parse(rest, false),
-        "uretprobe" | "ur" => uprobe::parse(rest, true),
-        "interval" | "i" => perf::parse_interval(rest).map(|a| vec![a]),
-        "profile" | "p" => perf::parse_profile(rest).map(|a| vec![a]),
-        "software" | "s" => perf::parse_software(rest).map(|a| vec![a]),
-        "kfunc" | "f" | "fentry" => parse_fentry(rest, false),
-        "kretfunc" | "fr" | "fexit" => parse_fentry(rest, true),
-        "hardware" | "h" | "usdt" | "U" | "watchpoint" | "w" | "asyncwatchpoint" | "iter"
-        | "it" => Err(format!("{provider} probes are not supported by rtrace")),
-        _ => Err(format!("invalid probe type '{provider}' in '{raw}'")),
+    match p.parse {
+        Some(parse) => parse(rest, cat),
+        None => Err(format!("{written} probes are not supported by rtrace")),
     }
 }
 
-fn parse_rawtracepoint(rest: &str) -> Result<Vec<Attach>, String> {
-    if rest.is_empty() || rest.contains(':') {
-        return Err("rawtracepoint probe type requires 1 argument".into());
+/// The full name of one expanded attach point, as bpftrace's `probe` builtin gives it: the
+/// provider's full name, then the rest as written (wildcards expanded).
+pub fn display_name(attach: &Attach, raw: &str) -> String {
+    if let Attach::Tracepoint { category, name } = attach {
+        return format!("tracepoint:{category}:{name}");
     }
-    if has_wildcard(rest) {
-        return Err("wildcards are not supported in rawtracepoint probes".into());
+    let (written, rest) = match raw.split_once(':') {
+        Some((p, r)) => (p, Some(r)),
+        None => (raw, None),
+    };
+    let full = provider(written).map_or(written, |p| p.name);
+    match rest {
+        Some(r) => format!("{full}:{r}"),
+        None => full.to_string(),
     }
-    Ok(vec![Attach::RawTracepoint {
-        name: rest.to_string(),
-    }])
 }
 
-fn parse_fentry(rest: &str, ret: bool) -> Result<Vec<Attach>, String> {
-    let kind = if ret { "kretfunc" } else { "kfunc" };
-    if rest.is_empty() || rest.contains(':') {
-        return Err(format!("{kind} probe type requires 1 argument"));
+/// The attach point as a script would write it, for messages.
+pub fn probe_text(attach: &Attach) -> String {
+    attach.to_string()
+}
+
+impl fmt::Display for Attach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = self.provider().name;
+        match self {
+            Attach::Begin | Attach::End => f.write_str(kind),
+            Attach::Tracepoint { category, name } => write!(f, "{kind}:{category}:{name}"),
+            Attach::RawTracepoint { name } => write!(f, "{kind}:{name}"),
+            Attach::Interval { period_ns } | Attach::Profile { period_ns } => {
+                write!(f, "{kind}:ns:{period_ns}")
+            }
+            Attach::Software { event, count } => write!(f, "{kind}:{event}:{count}"),
+            Attach::Uprobe {
+                path,
+                symbol,
+                offset,
+                ..
+            } => match symbol {
+                Some(s) if *offset == 0 => write!(f, "{kind}:{path}:{s}"),
+                Some(s) => write!(f, "{kind}:{path}:{s}+{offset}"),
+                None => write!(f, "{kind}:{path}:{offset:#x}"),
+            },
+            Attach::Kprobe { func, offset, .. } => {
+                if *offset == 0 {
+                    write!(f, "{kind}:{func}")
+                } else {
+                    write!(f, "{kind}:{func}+{offset}")
+                }
+            }
+            Attach::Fentry { func, .. } => write!(f, "{kind}:{func}"),
+        }
     }
-    if has_wildcard(rest) {
-        return Err(format!("wildcards are not supported in {kind} probes"));
+}
+
+/// Attaches the loaded program `prog_fd` to `attach` through its provider; `pid` limits
+/// uprobes and profile/software probes to one process. The program stays attached while the
+/// returned fds (perf events or links) are open. BEGIN, END and fentry/fexit are not attached
+/// here.
+pub fn attach_probe(
+    prog_fd: RawFd,
+    attach: &Attach,
+    pid: Option<i32>,
+) -> Result<Vec<OwnedFd>, String> {
+    match attach.provider().attach {
+        Some(attach_fn) => attach_fn(prog_fd, attach, pid),
+        None => Err(wrong_provider(attach)),
     }
-    Ok(vec![Attach::Fentry {
-        func: rest.to_string(),
-        ret,
-    }])
+}
+
+/// The message for an attach point handed to a provider that cannot attach it.
+pub(crate) fn wrong_provider(attach: &Attach) -> String {
+    format!("cannot attach {attach}: not a probe attached through a perf event or link")
+}
+
+/// An error and its sources, `outer: inner: innermost`, skipping repeats.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        cur = s.source();
+    }
+    text
 }
 
 /// Whether `s` holds a glob wildcard (`*` or `?`).
@@ -152,39 +345,6 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
         }
     }
     p[pi..].iter().all(|&c| c == b'*')
-}
-
-/// The tracefs root: `$RTRACE_TRACEFS` if set (tests point it at a fixture), else the first of
-/// /sys/kernel/tracing and /sys/kernel/debug/tracing that holds `events/`. A root found is
-/// kept for the rest of the process (every tracepoint probe asks); a missing one is looked
-/// for again on the next call.
-pub fn tracefs_root() -> Result<PathBuf, String> {
-    static FOUND: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    if let Some(dir) = std::env::var_os("RTRACE_TRACEFS") {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(p) = FOUND.get() {
-        return Ok(p.clone());
-    }
-    let candidates = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
-    if let Some(p) = candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.join("events").is_dir())
-    {
-        return Ok(FOUND.get_or_init(|| p).clone());
-    }
-    // A tracefs we may not enter (not root) says "permission denied", not "missing".
-    for c in candidates {
-        if let Err(e) = std::fs::read_dir(c) {
-            if e.kind() == std::io::ErrorKind::PermissionDenied {
-                return Err(format!(
-                    "cannot read tracepoints from {c}: permission denied (rtrace needs root)"
-                ));
-            }
-        }
-    }
-    Err("tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)".to_string())
 }
 
 /// Parses a decimal or `0x` hexadecimal unsigned number.

@@ -1,26 +1,72 @@
-//! The perf-event providers: `interval` (one CPU), `profile` (every CPU) and `software`
-//! events with bpftrace's units, aliases and default counts; fed by `parse_attach`.
+//! What the perf-event providers share: the software-event table (names, aliases, default
+//! counts, `PERF_COUNT_SW_*`), periods with bpftrace's units, the kernel program types, and
+//! running a program on perf events; used by interval, profile, software, tracepoint, uprobe
+//! and kprobe.
 
-use super::Attach;
+use crate::bpf::sys::{self, PerfEvent};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-/// Software events as bpftrace names them: (name, alias, default count). The defaults are
-/// those bpftrace 0.17 passes as the sample period.
-pub const SOFTWARE_EVENTS: [(&str, Option<&str>, u64); 11] = [
-    ("alignment-faults", None, 1),
-    ("bpf-output", None, 1),
-    ("context-switches", Some("cs"), 1000),
-    ("cpu-clock", Some("cpu"), 1_000_000),
-    ("cpu-migrations", None, 1),
-    ("dummy", None, 1),
-    ("emulation-faults", None, 1),
-    ("major-faults", None, 1),
-    ("minor-faults", None, 100),
-    ("page-faults", Some("faults"), 100),
-    ("task-clock", None, 1),
+/// `BPF_PROG_TYPE_KPROBE`: kprobes and uprobes (a `pt_regs` context).
+pub const BPF_PROG_TYPE_KPROBE: u32 = 2;
+/// `BPF_PROG_TYPE_TRACEPOINT`: the tracepoint's record as the context.
+pub const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
+/// `BPF_PROG_TYPE_PERF_EVENT`: timers and software events.
+pub const BPF_PROG_TYPE_PERF_EVENT: u32 = 7;
+/// `BPF_PROG_TYPE_RAW_TRACEPOINT`: raw tracepoints, and BEGIN/END (fired by test runs).
+pub const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
+
+/// One software event as bpftrace names it.
+#[derive(Clone, Copy, Debug)]
+pub struct SoftwareEvent {
+    pub name: &'static str,
+    pub alias: Option<&'static str>,
+    /// The sample period bpftrace 0.17 passes when the script gives no count.
+    pub default_count: u64,
+    /// `PERF_COUNT_SW_*`.
+    pub config: u64,
+}
+
+const fn sw(
+    name: &'static str,
+    alias: Option<&'static str>,
+    count: u64,
+    config: u64,
+) -> SoftwareEvent {
+    SoftwareEvent {
+        name,
+        alias,
+        default_count: count,
+        config,
+    }
+}
+
+/// `PERF_COUNT_SW_CPU_CLOCK`: the clock behind interval and profile probes.
+pub const CPU_CLOCK: u64 = 0;
+
+/// Software events in the order `-l` lists them.
+pub const SOFTWARE_EVENTS: [SoftwareEvent; 11] = [
+    sw("alignment-faults", None, 1, 7),
+    sw("bpf-output", None, 1, 10),
+    sw("context-switches", Some("cs"), 1000, 3),
+    sw("cpu-clock", Some("cpu"), 1_000_000, CPU_CLOCK),
+    sw("cpu-migrations", None, 1, 4),
+    sw("dummy", None, 1, 9),
+    sw("emulation-faults", None, 1, 8),
+    sw("major-faults", None, 1, 6),
+    sw("minor-faults", None, 100, 5),
+    sw("page-faults", Some("faults"), 100, 2),
+    sw("task-clock", None, 1, 1),
 ];
 
+/// The software event named `name` or aliased so.
+pub fn software_event(name: &str) -> Option<&'static SoftwareEvent> {
+    SOFTWARE_EVENTS
+        .iter()
+        .find(|e| e.name == name || e.alias == Some(name))
+}
+
 /// `UNIT:N` of an interval or profile probe, as nanoseconds between events.
-fn period_ns(kind: &str, rest: &str) -> Result<u64, String> {
+pub(crate) fn period_ns(kind: &str, rest: &str) -> Result<u64, String> {
     let Some((unit, n)) = rest.split_once(':').filter(|(_, n)| !n.contains(':')) else {
         return Err(format!("{kind} probe type requires 2 arguments"));
     };
@@ -40,45 +86,77 @@ fn period_ns(kind: &str, rest: &str) -> Result<u64, String> {
     ns.ok_or_else(|| format!("{kind} period {n}{unit} is too long"))
 }
 
-/// `interval:UNIT:N`.
-pub(crate) fn parse_interval(rest: &str) -> Result<Attach, String> {
-    Ok(Attach::Interval {
-        period_ns: period_ns("interval", rest)?,
-    })
+/// Runs `prog_fd` on the perf event `fd` and enables it; the attachment ends when `fd` closes.
+pub(crate) fn on_perf_event(prog_fd: RawFd, fd: OwnedFd) -> std::io::Result<OwnedFd> {
+    sys::perf_event_set_bpf(fd.as_raw_fd(), prog_fd)?;
+    sys::perf_event_enable(fd.as_raw_fd())?;
+    Ok(fd)
 }
 
-/// `profile:UNIT:N`.
-pub(crate) fn parse_profile(rest: &str) -> Result<Attach, String> {
-    Ok(Attach::Profile {
-        period_ns: period_ns("profile", rest)?,
-    })
-}
-
-/// `software:EVENT[:COUNT]`; the event keeps the name as written (an alias stays an alias).
-pub(crate) fn parse_software(rest: &str) -> Result<Attach, String> {
-    let (event, count) = match rest.split_once(':') {
-        Some((e, c)) => (e, Some(c)),
-        None => (rest, None),
-    };
-    if event.is_empty() {
-        return Err("software probe type requires 1 or 2 arguments".into());
+/// A software perf event firing every `period` (nanoseconds for the clocks, a count for the
+/// others).
+pub(crate) fn software(config: u64, period: u64) -> PerfEvent {
+    PerfEvent {
+        kind: sys::PERF_TYPE_SOFTWARE,
+        config,
+        sample_period: period.max(1),
+        ..PerfEvent::default()
     }
-    let Some(&(_, _, default)) = SOFTWARE_EVENTS
-        .iter()
-        .find(|(name, alias, _)| *name == event || *alias == Some(event))
-    else {
-        return Err(format!("{event} is not a software probe"));
+}
+
+/// One perf event per online CPU, or one for the process `pid` on any CPU.
+pub(crate) fn per_cpu(
+    prog_fd: RawFd,
+    ev: &PerfEvent,
+    pid: Option<i32>,
+    what: &str,
+) -> Result<Vec<OwnedFd>, String> {
+    let targets: Vec<(i32, i32)> = match pid {
+        Some(p) if p > 0 => vec![(p, -1)],
+        Some(p) => return Err(format!("invalid pid {p}")),
+        None => sys::online_cpus()
+            .map_err(|e| format!("cannot attach {what}: {e}"))?
+            .into_iter()
+            .map(|cpu| (-1, cpu as i32))
+            .collect(),
     };
-    let count = match count {
-        None | Some("") => default,
-        Some(c) => c
-            .parse()
-            .map_err(|_| format!("invalid software count '{c}': expected an integer"))?,
-    };
-    Ok(Attach::Software {
-        event: event.to_string(),
-        count,
-    })
+    let mut fds = Vec::with_capacity(targets.len());
+    for (pid, cpu) in targets {
+        let fd = sys::perf_event_open(ev, pid, cpu)
+            .map_err(|e| format!("cannot attach {what}: perf_event_open: {e}"))?;
+        let fd =
+            on_perf_event(prog_fd, fd).map_err(|e| format!("cannot attach {what}: ioctl: {e}"))?;
+        fds.push(fd);
+    }
+    Ok(fds)
+}
+
+/// Where the kernel lists its dynamic PMUs (`uprobe`, `kprobe`).
+pub(crate) const PMU_DIR: &str = "/sys/bus/event_source/devices";
+
+/// A dynamic PMU's perf type and the config bit that makes a return probe
+/// (`format/retprobe` holds `config:0`).
+pub(crate) fn dynamic_pmu(name: &str) -> std::io::Result<(u32, u32)> {
+    let dir = format!("{PMU_DIR}/{name}");
+    let kind = std::fs::read_to_string(format!("{dir}/type"))?
+        .trim()
+        .parse()
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad PMU type"))?;
+    let bit = std::fs::read_to_string(format!("{dir}/format/retprobe"))
+        .ok()
+        .and_then(|t| retprobe_bit(&t))
+        .unwrap_or(0);
+    Ok((kind, bit))
+}
+
+/// `config:N` -> N (below 64).
+fn retprobe_bit(format: &str) -> Option<u32> {
+    format
+        .trim()
+        .strip_prefix("config:")?
+        .parse()
+        .ok()
+        .filter(|&b| b < 64)
 }
 
 #[cfg(test)]
@@ -86,57 +164,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn units() {
-        let iv = |s| {
-            parse_interval(s).map(|a| match a {
-                Attach::Interval { period_ns } => period_ns,
-                _ => 0,
-            })
-        };
-        assert_eq!(iv("s:1"), Ok(1_000_000_000));
-        assert_eq!(iv("ms:100"), Ok(100_000_000));
-        assert_eq!(iv("us:100"), Ok(100_000));
-        assert_eq!(iv("hz:5"), Ok(200_000_000));
-        assert_eq!(
-            iv("ns:100"),
-            Err("ns is not an accepted unit of time".into())
-        );
-        assert_eq!(
-            iv("1s"),
-            Err("interval probe type requires 2 arguments".into())
-        );
-        assert!(iv("s:1:2").is_err());
-        assert!(iv("s:0").is_err());
-        assert!(iv("s:x").is_err());
-        assert!(iv("s:99999999999999").is_err());
-        assert_eq!(
-            parse_profile("hz:99"),
-            Ok(Attach::Profile {
-                period_ns: 10_101_010
-            })
-        );
-        assert!(parse_profile("99").is_err());
+    fn software_events_take_bpftrace_names() {
+        let config = |n| software_event(n).map(|e| e.config);
+        assert_eq!(config("cs"), Some(3));
+        assert_eq!(config("page-faults"), Some(2));
+        assert_eq!(config("cpu"), Some(CPU_CLOCK));
+        assert!(software_event("no-such").is_none());
     }
 
     #[test]
-    fn software_events() {
-        let sw = |e: &str, c| Attach::Software {
-            event: e.into(),
-            count: c,
-        };
-        assert_eq!(parse_software("cpu"), Ok(sw("cpu", 1_000_000)));
-        assert_eq!(parse_software("cpu-clock"), Ok(sw("cpu-clock", 1_000_000)));
-        assert_eq!(parse_software("faults:10"), Ok(sw("faults", 10)));
-        assert_eq!(parse_software("cs"), Ok(sw("cs", 1000)));
-        assert_eq!(parse_software("page-faults"), Ok(sw("page-faults", 100)));
-        assert_eq!(parse_software("task-clock"), Ok(sw("task-clock", 1)));
-        assert_eq!(parse_software("minor-faults"), Ok(sw("minor-faults", 100)));
-        assert_eq!(parse_software("bpf-output"), Ok(sw("bpf-output", 1)));
-        assert_eq!(
-            parse_software("nope"),
-            Err("nope is not a software probe".into())
-        );
-        assert!(parse_software("cs:x").is_err());
-        assert!(parse_software("").is_err());
+    fn retprobe_bits() {
+        assert_eq!(retprobe_bit("config:0\n"), Some(0));
+        assert_eq!(retprobe_bit("config:5"), Some(5));
+        assert_eq!(retprobe_bit("config1:0"), None);
+        assert_eq!(retprobe_bit("config:64"), None);
     }
 }

@@ -1,12 +1,22 @@
-//! Unit tests for attach point parsing, tracepoint formats and listing, run against the
-//! tracefs fixture in tests/fixtures/tracefs.
+//! Unit tests for the provider table, attach point parsing, tracepoint formats and listing,
+//! run against the system catalogue over the tracefs fixture in tests/fixtures/tracefs, and
+//! against text fixture catalogues.
 
+use super::catalogue::Fixture;
+use super::system::{catalogue as system, System};
 use super::*;
 
-/// Points tracefs at the fixture (every test sets the same value, so parallel tests agree).
-fn fixture() {
+/// Points tracefs at the fixture (every test sets the same value, so parallel tests agree)
+/// and returns the system catalogue that reads it.
+fn fixture() -> &'static System {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tracefs");
     std::env::set_var("RTRACE_TRACEFS", dir);
+    system()
+}
+
+/// `parse_attach` against the system catalogue.
+fn parse(raw: &str) -> Result<Vec<Attach>, String> {
+    parse_attach(raw, system())
 }
 
 fn tp(c: &str, n: &str) -> Attach {
@@ -33,13 +43,13 @@ fn globs() {
 #[test]
 fn special_and_tracepoints() {
     fixture();
-    assert_eq!(parse_attach("BEGIN"), Ok(vec![Attach::Begin]));
-    assert_eq!(parse_attach(" END "), Ok(vec![Attach::End]));
+    assert_eq!(parse("BEGIN"), Ok(vec![Attach::Begin]));
+    assert_eq!(parse(" END "), Ok(vec![Attach::End]));
     let one = Ok(vec![tp("syscalls", "sys_enter_read")]);
-    assert_eq!(parse_attach("tracepoint:syscalls:sys_enter_read"), one);
-    assert_eq!(parse_attach("t:syscalls:sys_enter_read"), one);
+    assert_eq!(parse("tracepoint:syscalls:sys_enter_read"), one);
+    assert_eq!(parse("t:syscalls:sys_enter_read"), one);
     assert_eq!(
-        parse_attach("t:syscalls:sys_enter_*"),
+        parse("t:syscalls:sys_enter_*"),
         Ok(vec![
             tp("syscalls", "sys_enter_close"),
             tp("syscalls", "sys_enter_execve"),
@@ -51,21 +61,21 @@ fn special_and_tracepoints() {
         ])
     );
     assert_eq!(
-        parse_attach("tracepoint:*sys*:sys_?nter"),
+        parse("tracepoint:*sys*:sys_?nter"),
         Ok(vec![tp("raw_syscalls", "sys_enter")])
     );
     assert_eq!(
-        parse_attach("tracepoint:syscalls:sys_enter_nope"),
+        parse("tracepoint:syscalls:sys_enter_nope"),
         Err("no tracepoint matches 'syscalls:sys_enter_nope'".into())
     );
     assert_eq!(
-        parse_attach("tracepoint:nope*:x*"),
+        parse("tracepoint:nope*:x*"),
         Err("no tracepoint matches 'nope*:x*'".into())
     );
-    assert!(parse_attach("tracepoint:sched").is_err());
-    assert!(parse_attach("tracepoint:sched:").is_err());
-    assert!(parse_attach("tracepoint:../..:x").is_err());
-    assert!(parse_attach("tracepoint:sched:sched_switch:x").is_err());
+    assert!(parse("tracepoint:sched").is_err());
+    assert!(parse("tracepoint:sched:").is_err());
+    assert!(parse("tracepoint:../..:x").is_err());
+    assert!(parse("tracepoint:sched:sched_switch:x").is_err());
 }
 
 #[test]
@@ -73,9 +83,9 @@ fn other_providers() {
     let raw = Ok(vec![Attach::RawTracepoint {
         name: "sched_switch".into(),
     }]);
-    assert_eq!(parse_attach("rawtracepoint:sched_switch"), raw);
-    assert_eq!(parse_attach("rt:sched_switch"), raw);
-    assert!(parse_attach("rt:sched_*").is_err());
+    assert_eq!(parse("rawtracepoint:sched_switch"), raw);
+    assert_eq!(parse("rt:sched_switch"), raw);
+    assert!(parse("rt:sched_*").is_err());
     let kp = |func: &str, offset, ret| {
         Ok(vec![Attach::Kprobe {
             func: func.into(),
@@ -83,16 +93,12 @@ fn other_providers() {
             ret,
         }])
     };
-    assert_eq!(parse_attach("kprobe:vfs_read"), kp("vfs_read", 0, false));
-    assert_eq!(parse_attach("k:vfs_read+8"), kp("vfs_read", 8, false));
-    assert_eq!(parse_attach("kretprobe:vfs_read"), kp("vfs_read", 0, true));
-    assert_eq!(parse_attach("kr:vfs_read"), kp("vfs_read", 0, true));
+    assert_eq!(parse("kprobe:vfs_read"), kp("vfs_read", 0, false));
+    assert_eq!(parse("k:vfs_read+8"), kp("vfs_read", 8, false));
+    assert_eq!(parse("kretprobe:vfs_read"), kp("vfs_read", 0, true));
+    assert_eq!(parse("kr:vfs_read"), kp("vfs_read", 0, true));
     if !kprobe::available() {
-        assert_eq!(
-            parse_attach("kprobe:vfs_*"),
-            Err(kprobe::UNAVAILABLE.to_string())
-        );
-        assert!(kprobe::check_available().is_err());
+        assert_eq!(parse("kprobe:vfs_*"), Err(kprobe::UNAVAILABLE.to_string()));
         assert!(kprobe::functions().is_empty());
     }
     for (raw, ret) in [
@@ -104,7 +110,7 @@ fn other_providers() {
         ("fexit:vfs_read", true),
     ] {
         assert_eq!(
-            parse_attach(raw),
+            parse(raw),
             Ok(vec![Attach::Fentry {
                 func: "vfs_read".into(),
                 ret
@@ -118,56 +124,50 @@ fn other_providers() {
         offset: 0,
         ret,
     };
-    assert_eq!(
-        parse_attach("uprobe:/bin/bash:readline"),
-        Ok(vec![up(false)])
-    );
-    assert_eq!(parse_attach("u:/bin/bash:readline"), Ok(vec![up(false)]));
-    assert_eq!(
-        parse_attach("uretprobe:/bin/bash:readline"),
-        Ok(vec![up(true)])
-    );
-    assert_eq!(parse_attach("ur:/bin/bash:readline"), Ok(vec![up(true)]));
+    assert_eq!(parse("uprobe:/bin/bash:readline"), Ok(vec![up(false)]));
+    assert_eq!(parse("u:/bin/bash:readline"), Ok(vec![up(false)]));
+    assert_eq!(parse("uretprobe:/bin/bash:readline"), Ok(vec![up(true)]));
+    assert_eq!(parse("ur:/bin/bash:readline"), Ok(vec![up(true)]));
     let sec = Ok(vec![Attach::Interval {
         period_ns: 1_000_000_000,
     }]);
-    assert_eq!(parse_attach("interval:s:1"), sec);
-    assert_eq!(parse_attach("i:ms:1000"), sec);
+    assert_eq!(parse("interval:s:1"), sec);
+    assert_eq!(parse("i:ms:1000"), sec);
     assert_eq!(
-        parse_attach("profile:hz:99"),
+        parse("profile:hz:99"),
         Ok(vec![Attach::Profile {
             period_ns: 10_101_010
         }])
     );
     assert_eq!(
-        parse_attach("p:us:50"),
+        parse("p:us:50"),
         Ok(vec![Attach::Profile { period_ns: 50_000 }])
     );
     assert_eq!(
-        parse_attach("s:faults"),
+        parse("s:faults"),
         Ok(vec![Attach::Software {
             event: "faults".into(),
             count: 100
         }])
     );
     assert_eq!(
-        parse_attach("software:cpu-clock:5"),
+        parse("software:cpu-clock:5"),
         Ok(vec![Attach::Software {
             event: "cpu-clock".into(),
             count: 5
         }])
     );
-    assert!(parse_attach("hardware:cache-misses:100").is_err());
+    assert!(parse("hardware:cache-misses:100").is_err());
     assert_eq!(
-        parse_attach("bogus:x"),
+        parse("bogus:x"),
         Err("invalid probe type 'bogus' in 'bogus:x'".into())
     );
 }
 
 #[test]
 fn format_parsing() {
-    fixture();
-    let f = tracepoint::format("sched", "sched_switch").expect("format");
+    let cat = fixture();
+    let f = cat.format("sched", "sched_switch").expect("format");
     let names: Vec<&str> = f.fields.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
         names,
@@ -197,7 +197,7 @@ fn format_parsing() {
     assert_eq!((f.fields[3].offset, f.fields[3].size), (32, 8));
     assert!(f.fields[3].signed);
 
-    let f = tracepoint::format("syscalls", "sys_enter_execve").expect("format");
+    let f = cat.format("syscalls", "sys_enter_execve").expect("format");
     assert_eq!(f.fields[0].name, "__syscall_nr");
     assert_eq!(f.fields[1].c_type, "const char *");
     assert!(f.fields[1].pointer);
@@ -207,19 +207,19 @@ fn format_parsing() {
     );
     assert_eq!(f.fields[3].offset, 32);
 
-    let f = tracepoint::format("sched", "sched_process_exec").expect("format");
+    let f = cat.format("sched", "sched_process_exec").expect("format");
     assert_eq!(f.fields[0].name, "filename");
     assert_eq!(f.fields[0].c_type, "__data_loc char[]");
     assert!(f.fields[0].data_loc && !f.fields[0].pointer);
     assert_eq!(f.fields[0].array_len, None);
     assert_eq!(f.fields[1].name, "pid");
 
-    let f = tracepoint::format("syscalls", "sys_exit_read").expect("format");
+    let f = cat.format("syscalls", "sys_exit_read").expect("format");
     assert_eq!(f.fields[1].name, "ret");
     assert!(f.fields[1].signed);
-    assert!(tracepoint::format("syscalls", "nope").is_err());
-    assert!(tracepoint::format("..", "x").is_err());
-    assert!(tracepoint::parse_format("\tfield:int x;\toffset:z;\tsize:4;\tsigned:1;\n").is_err());
+    assert!(cat.format("syscalls", "nope").is_err());
+    assert!(cat.format("..", "x").is_err());
+    assert!(format::parse_format("\tfield:int x;\toffset:z;\tsize:4;\tsigned:1;\n").is_err());
 }
 
 #[test]
@@ -257,4 +257,222 @@ fn listing_on_the_fixture() {
     assert!(list::list(Some("tracepoint:sched"), false).is_err());
     let up = list::list(Some("uprobe:/bin/bash:readline"), false).expect("list");
     assert_eq!(up, "uprobe:/bin/bash:readline\n");
+}
+
+#[test]
+fn one_table_of_names_and_aliases() {
+    let mut seen = std::collections::BTreeSet::new();
+    for p in PROVIDERS {
+        for name in std::iter::once(&p.name).chain(p.aliases) {
+            assert!(seen.insert(*name), "{name} names two providers");
+            assert!(std::ptr::eq(provider(name).expect("known"), p), "{name}");
+        }
+    }
+    for (written, full) in [
+        ("t", "tracepoint"),
+        ("rt", "rawtracepoint"),
+        ("k", "kprobe"),
+        ("kr", "kretprobe"),
+        ("u", "uprobe"),
+        ("ur", "uretprobe"),
+        ("i", "interval"),
+        ("p", "profile"),
+        ("s", "software"),
+        ("h", "hardware"),
+        ("f", "kfunc"),
+        ("fentry", "kfunc"),
+        ("fr", "kretfunc"),
+        ("fexit", "kretfunc"),
+        ("U", "usdt"),
+        ("w", "watchpoint"),
+        ("it", "iter"),
+    ] {
+        assert_eq!(provider(written).map(|p| p.name), Some(full), "{written}");
+    }
+    assert!(provider("begin").is_none());
+}
+
+#[test]
+fn every_attach_point_names_its_provider() {
+    let cat = Fixture::new();
+    for raw in [
+        "BEGIN",
+        "END",
+        "rt:sched_switch",
+        "k:vfs_read",
+        "kr:vfs_read",
+        "i:s:1",
+        "p:hz:99",
+        "s:cs",
+        "f:vfs_read",
+        "fr:vfs_read",
+    ] {
+        for a in parse_attach(raw, &cat).expect(raw) {
+            let written = raw.split(':').next().unwrap_or(raw);
+            assert!(std::ptr::eq(a.provider(), provider(written).expect(raw)));
+            assert!(a.to_string().starts_with(a.provider().name), "{a}");
+        }
+    }
+    assert_eq!(
+        display_name(
+            &Attach::Fentry {
+                func: "x".into(),
+                ret: true
+            },
+            "fexit:x"
+        ),
+        "kretfunc:x"
+    );
+    assert_eq!(display_name(&Attach::Begin, "BEGIN"), "BEGIN");
+    assert_eq!(
+        display_name(
+            &Attach::Interval {
+                period_ns: 1_000_000
+            },
+            "i:ms:1"
+        ),
+        "interval:ms:1"
+    );
+    assert_eq!(
+        probe_text(&Attach::Interval {
+            period_ns: 1_000_000
+        }),
+        "interval:ns:1000000"
+    );
+}
+
+#[test]
+fn begin_and_unsupported_types() {
+    let cat = Fixture::new();
+    assert_eq!(
+        parse_attach("BEGIN:x", &cat),
+        Err("invalid probe type 'BEGIN' in 'BEGIN:x'".into())
+    );
+    assert_eq!(
+        parse_attach("END:", &cat),
+        Err("invalid probe type 'END' in 'END:'".into())
+    );
+    for (raw, written) in [
+        ("h:cycles", "h"),
+        ("usdt:/bin/x:p", "usdt"),
+        ("w:0x10:8:w", "w"),
+        ("asyncwatchpoint:0x10:8:w", "asyncwatchpoint"),
+        ("iter:task", "iter"),
+    ] {
+        assert_eq!(
+            parse_attach(raw, &cat),
+            Err(format!("{written} probes are not supported by rtrace"))
+        );
+    }
+}
+
+#[test]
+fn interval_and_profile_units() {
+    let cat = Fixture::new();
+    let iv = |s: &str| {
+        parse_attach(&format!("interval:{s}"), &cat).map(|a| match a.as_slice() {
+            [Attach::Interval { period_ns }] => *period_ns,
+            _ => 0,
+        })
+    };
+    assert_eq!(iv("s:1"), Ok(1_000_000_000));
+    assert_eq!(iv("ms:100"), Ok(100_000_000));
+    assert_eq!(iv("us:100"), Ok(100_000));
+    assert_eq!(iv("hz:5"), Ok(200_000_000));
+    assert_eq!(
+        iv("ns:100"),
+        Err("ns is not an accepted unit of time".into())
+    );
+    assert_eq!(
+        iv("1s"),
+        Err("interval probe type requires 2 arguments".into())
+    );
+    assert!(iv("s:1:2").is_err());
+    assert!(iv("s:0").is_err());
+    assert!(iv("s:x").is_err());
+    assert!(iv("s:99999999999999").is_err());
+    assert!(parse_attach("profile:99", &cat).is_err());
+}
+
+#[test]
+fn software_events() {
+    let cat = Fixture::new();
+    let sw = |e: &str, c| {
+        Ok(vec![Attach::Software {
+            event: e.into(),
+            count: c,
+        }])
+    };
+    let p = |raw: &str| parse_attach(&format!("software:{raw}"), &cat);
+    assert_eq!(p("cpu"), sw("cpu", 1_000_000));
+    assert_eq!(p("cpu-clock"), sw("cpu-clock", 1_000_000));
+    assert_eq!(p("faults:10"), sw("faults", 10));
+    assert_eq!(p("cs"), sw("cs", 1000));
+    assert_eq!(p("page-faults"), sw("page-faults", 100));
+    assert_eq!(p("task-clock"), sw("task-clock", 1));
+    assert_eq!(p("minor-faults"), sw("minor-faults", 100));
+    assert_eq!(p("bpf-output"), sw("bpf-output", 1));
+    assert_eq!(p("nope"), Err("nope is not a software probe".into()));
+    assert!(p("cs:x").is_err());
+    assert!(p("").is_err());
+}
+
+/// A format file as tracefs writes one, common fields included.
+const OPENAT: &str = "name: sys_enter_openat\nID: 1\nformat:\n\
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;\n\
+\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;\n";
+
+#[test]
+fn fixture_catalogue_needs_no_machine() {
+    let cat = Fixture::new()
+        .tracepoint("syscalls", "sys_enter_openat", OPENAT)
+        .tracepoint("syscalls", "sys_enter_close", OPENAT)
+        .binary("/opt/app", &["main", "handle"]);
+    assert_eq!(
+        parse_attach("t:syscalls:sys_enter_*", &cat),
+        Ok(vec![
+            tp("syscalls", "sys_enter_close"),
+            tp("syscalls", "sys_enter_openat"),
+        ])
+    );
+    assert_eq!(
+        parse_attach("t:syscalls:nope", &cat),
+        Err("no tracepoint matches 'syscalls:nope'".into())
+    );
+    let f = cat.format("syscalls", "sys_enter_openat").expect("format");
+    assert_eq!(f.fields[1].name, "filename");
+    assert!(f.fields[1].pointer);
+    assert_eq!(
+        parse_attach("uprobe:/opt/app:ha*", &cat),
+        Ok(vec![Attach::Uprobe {
+            path: "/opt/app".into(),
+            symbol: Some("handle".into()),
+            offset: 0,
+            ret: false
+        }])
+    );
+    assert!(parse_attach("uprobe:/opt/app:nope", &cat).is_err());
+    assert_eq!(
+        list::list_in(Some("t:*:*openat"), true, &cat),
+        Ok(
+            "tracepoint:syscalls:sys_enter_openat\n    int __syscall_nr\n    \
+            const char * filename\n"
+                .into()
+        )
+    );
+    assert_eq!(
+        list::list_in(Some("uprobe:/opt/app:*"), false, &cat),
+        Ok("uprobe:/opt/app:handle\nuprobe:/opt/app:main\n".into())
+    );
+}
+
+#[test]
+fn pt_regs_offsets_per_architecture() {
+    assert_eq!(arch::x86_64::pt_regs_offset("arg0"), Some(112));
+    assert_eq!(arch::x86_64::pt_regs_offset("retval"), Some(80));
+    assert_eq!(arch::aarch64::pt_regs_offset("arg5"), Some(40));
+    assert_eq!(arch::pt_regs_offset("arg6"), None);
+    assert_eq!(kprobe::KPROBE.context, Context::REGS);
+    assert_eq!(tracepoint::PROVIDER.context, Context::ARGS);
 }

@@ -1,13 +1,29 @@
-//! The tracepoint provider: wildcard expansion against tracefs and record layouts read from
-//! `events/CAT/NAME/format`; fed by `parse_attach` and by sema for `args->field`.
+//! The tracepoint provider: `tracepoint:CAT:NAME` with wildcards expanded against the
+//! catalogue, record layouts from the catalogue, `args->field` in the
+//! context, and attaching through a tracepoint perf event; fed by `parse_attach`, the system
+//! catalogue (format text) and `attach_probe`.
 
-use super::{glob_match, has_wildcard, tracefs_root, Attach, TpField, TpFormat};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use super::catalogue::Catalogue;
+use super::format::field_decls;
+use super::perf::{on_perf_event, BPF_PROG_TYPE_TRACEPOINT};
+use super::{glob_match, has_wildcard, tracefs, Attach, Context, Provider, Query};
+use crate::bpf::sys::{self, PerfEvent};
+use std::fmt::Write as _;
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::Path;
+
+pub static PROVIDER: Provider = Provider {
+    name: "tracepoint",
+    aliases: &["t"],
+    parse: Some(parse),
+    prog_type: Some(BPF_PROG_TYPE_TRACEPOINT),
+    context: Context::ARGS,
+    attach: Some(attach),
+    list: Some(list),
+};
 
 /// Parses `CAT:NAME` (after `tracepoint:`), expanding `*` and `?` in either part.
-pub(crate) fn parse(rest: &str) -> Result<Vec<Attach>, String> {
+pub(crate) fn parse(rest: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
     let (category, name) = match rest.split_once(':') {
         Some((c, n)) if !c.is_empty() && !n.contains(':') => (c, n),
         _ => return Err("tracepoint probe type requires 2 arguments".into()),
@@ -15,47 +31,96 @@ pub(crate) fn parse(rest: &str) -> Result<Vec<Attach>, String> {
     if name.is_empty() {
         return Err("tracepoint probe must have a target".into());
     }
-    let not_found = || format!("no tracepoint matches '{category}:{name}'");
     if !has_wildcard(rest) {
-        let path = format_path(category, name)?;
-        if cached(&path).is_none() && !path.is_file() {
-            return Err(not_found());
-        }
+        cat.format(category, name)?;
         return Ok(vec![Attach::Tracepoint {
             category: category.to_string(),
             name: name.to_string(),
         }]);
     }
-    let found: Vec<Attach> = all()?
+    let found: Vec<Attach> = cat
+        .tracepoints()?
         .into_iter()
         .filter(|(c, n)| glob_match(category, c) && glob_match(name, n))
         .map(|(category, name)| Attach::Tracepoint { category, name })
         .collect();
     if found.is_empty() {
-        return Err(not_found());
+        return Err(format!("no tracepoint matches '{category}:{name}'"));
     }
     Ok(found)
 }
 
-/// Every tracepoint as `(category, name)`, sorted as bpftrace lists them (bytewise on
-/// `category:name`). Taken from `available_events`, else from the `events/` directories.
-pub fn all() -> Result<Vec<(String, String)>, String> {
-    let root = tracefs_root()?;
-    let mut out: Vec<(String, String)> =
-        match std::fs::read_to_string(root.join("available_events")) {
-            Ok(text) => text
-                .lines()
-                .filter_map(|l| l.trim().split_once(':'))
-                .map(|(c, n)| (c.to_string(), n.to_string()))
-                .collect(),
-            Err(_) => scan_events(&root.join("events"))?,
-        };
-    out.sort_by_cached_key(|(c, n)| format!("{c}:{n}"));
-    out.dedup();
-    Ok(out)
+/// `-l tracepoint:CAT:NAME` (wildcards allowed); with `-v`, each tracepoint's fields follow
+/// it, indented by four spaces.
+fn list(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+    if q.named && !has_wildcard(q.rest) && q.rest.matches(':').count() != 1 {
+        return Err("tracepoint probe type requires 2 arguments".into());
+    }
+    for (category, name) in cat.tracepoints()? {
+        if !glob_match(q.rest, &format!("{category}:{name}")) {
+            continue;
+        }
+        let _ = writeln!(out, "tracepoint:{category}:{name}");
+        if q.verbose {
+            // A format that cannot be read lists the probe alone, as bpftrace does.
+            if let Ok(text) = cat.format_text(&category, &name) {
+                for decl in field_decls(&text) {
+                    let _ = writeln!(out, "    {decl}");
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
-fn scan_events(events: &Path) -> Result<Vec<(String, String)>, String> {
+/// Attaches `prog_fd` to a tracepoint's perf event (its id read from tracefs).
+fn attach(prog_fd: RawFd, attach: &Attach, _pid: Option<i32>) -> Result<Vec<OwnedFd>, String> {
+    let Attach::Tracepoint { category, name } = attach else {
+        return Err(super::wrong_provider(attach));
+    };
+    let fail = |call: &str, e: std::io::Error| format!("cannot attach {attach}: {call}: {e}");
+    let id = tracepoint_id(category, name)?;
+    let ev = PerfEvent {
+        kind: sys::PERF_TYPE_TRACEPOINT,
+        config: id,
+        sample_period: 1,
+        sample_type: sys::PERF_SAMPLE_RAW,
+        wakeup_events: 1,
+        ..PerfEvent::default()
+    };
+    let fd = sys::perf_event_open(&ev, -1, 0).map_err(|e| fail("perf_event_open", e))?;
+    on_perf_event(prog_fd, fd)
+        .map(|fd| vec![fd])
+        .map_err(|e| fail("ioctl", e))
+}
+
+/// The tracepoint's perf config: `events/CAT/NAME/id` in tracefs (one small read).
+fn tracepoint_id(category: &str, name: &str) -> Result<u64, String> {
+    if !tracefs::safe_name(category) || !tracefs::safe_name(name) {
+        return Err(format!("tracepoint not found: {category}:{name}"));
+    }
+    let Ok(root) = tracefs::root() else {
+        return Err("cannot attach tracepoints: tracefs is not mounted \
+             (mount -t tracefs tracefs /sys/kernel/tracing)"
+            .into());
+    };
+    let path = root.join("events").join(category).join(name).join("id");
+    let shown = path.display();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| format!("cannot attach tracepoint:{category}:{name}: bad id in {shown}")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("tracepoint not found: {category}:{name}"))
+        }
+        Err(e) => Err(format!("cannot read {shown}: {e}")),
+    }
+}
+
+/// Every `(category, name)` with a format file under `events/`, for a tracefs without
+/// `available_events`.
+pub(crate) fn scan_events(events: &Path) -> Result<Vec<(String, String)>, String> {
     let cats = std::fs::read_dir(events)
         .map_err(|e| format!("cannot list tracepoints in {}: {e}", events.display()))?;
     let mut out = Vec::new();
@@ -75,123 +140,14 @@ fn scan_events(events: &Path) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// Parsed format files by path, kept for the rest of the process: a script with many probes
-/// on one tracepoint reads and parses its format once.
-static FORMATS: Mutex<Option<HashMap<PathBuf, TpFormat>>> = Mutex::new(None);
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn cached(path: &Path) -> Option<TpFormat> {
-    let guard = FORMATS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    guard.as_ref()?.get(path).cloned()
-}
-
-/// The record layout of `CATEGORY:NAME` (without `common_*` fields).
-pub fn format(category: &str, name: &str) -> Result<TpFormat, String> {
-    let path = format_path(category, name)?;
-    if let Some(f) = cached(&path) {
-        return Ok(f);
+    #[test]
+    fn tracepoint_names_cannot_escape_tracefs() {
+        assert!(tracepoint_id("..", "x").is_err());
+        assert!(tracepoint_id("syscalls", "a/b").is_err());
+        assert!(tracepoint_id("", "x").is_err());
     }
-    let text = read_format(&path, category, name)?;
-    let f = parse_format(&text).map_err(|e| format!("tracepoint {category}:{name}: {e}"))?;
-    let mut guard = FORMATS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    guard
-        .get_or_insert_with(HashMap::new)
-        .insert(path, f.clone());
-    Ok(f)
-}
-
-/// The raw `format` file of `CATEGORY:NAME`.
-pub(crate) fn format_text(category: &str, name: &str) -> Result<String, String> {
-    let path = format_path(category, name)?;
-    read_format(&path, category, name)
-}
-
-/// `ROOT/events/CATEGORY/NAME/format`, for names that stay inside `events/`.
-fn format_path(category: &str, name: &str) -> Result<PathBuf, String> {
-    if [category, name]
-        .iter()
-        .any(|s| s.is_empty() || s.contains('/') || *s == "..")
-    {
-        return Err(format!("no tracepoint matches '{category}:{name}'"));
-    }
-    let mut path = tracefs_root()?;
-    path.extend(["events", category, name, "format"]);
-    Ok(path)
-}
-
-fn read_format(path: &Path, category: &str, name: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("no tracepoint matches '{category}:{name}'"),
-        _ => format!("cannot read {}: {e}", path.display()),
-    })
-}
-
-/// The field declarations as the format file writes them (`const char * filename`), common
-/// fields left out: what `-lv` prints.
-pub(crate) fn field_decls(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter_map(|l| l.trim_start().strip_prefix("field:"))
-        .filter_map(|l| l.split(';').next())
-        .filter(|decl| !decl_name(decl).starts_with("common_"))
-        .collect()
-}
-
-/// The field name in a declaration: the last word, without any `[N]`.
-fn decl_name(decl: &str) -> &str {
-    let last = decl.rsplit([' ', '\t', '*']).next().unwrap_or(decl);
-    last.split('[').next().unwrap_or(last)
-}
-
-/// Parses the text of a format file.
-pub fn parse_format(text: &str) -> Result<TpFormat, String> {
-    let mut fields = Vec::new();
-    for line in text.lines() {
-        let Some(body) = line.trim_start().strip_prefix("field:") else {
-            continue;
-        };
-        let mut parts = body.split(';').map(str::trim);
-        let decl = parts.next().unwrap_or("");
-        let mut offset = None;
-        let mut size = None;
-        let mut signed = false;
-        for kv in parts {
-            match kv.split_once(':') {
-                Some(("offset", v)) => offset = v.trim().parse().ok(),
-                Some(("size", v)) => size = v.trim().parse().ok(),
-                Some(("signed", v)) => signed = v.trim() == "1",
-                _ => {}
-            }
-        }
-        let (Some(offset), Some(size)) = (offset, size) else {
-            return Err(format!("malformed field line '{}'", line.trim()));
-        };
-        let name = decl_name(decl);
-        if name.is_empty() {
-            return Err(format!("malformed field line '{}'", line.trim()));
-        }
-        if name.starts_with("common_") {
-            continue;
-        }
-        let name_at = decl.rfind(name).unwrap_or(decl.len());
-        let c_type = decl[..name_at].trim_end().to_string();
-        let array_len = decl[name_at..]
-            .split_once('[')
-            .and_then(|(_, r)| r.split_once(']'))
-            .and_then(|(n, _)| n.trim().parse().ok());
-        let data_loc = c_type.starts_with("__data_loc");
-        fields.push(TpField {
-            name: name.to_string(),
-            pointer: !data_loc && c_type.contains('*'),
-            c_type,
-            offset,
-            size,
-            signed,
-            data_loc,
-            array_len,
-        });
-    }
-    Ok(TpFormat { fields })
 }

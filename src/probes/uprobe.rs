@@ -1,9 +1,45 @@
 //! The uprobe provider: `uprobe:PATH:SYMBOL[+OFF]` and `uprobe:PATH:ADDR`, library and program
-//! name lookup, and ELF symbol resolution (.symtab, else .dynsym); fed by `parse_attach`.
+//! name lookup, ELF symbol resolution (.symtab, else .dynsym), `argN`/`retval` from `pt_regs`,
+//! and attaching through the uprobe PMU; fed by `parse_attach` (names and symbols through the
+//! catalogue), `attach_probe` and `-l`.
 
-use super::{glob_match, has_wildcard, parse_u64, Attach};
+use super::catalogue::Catalogue;
+use super::perf::{dynamic_pmu, on_perf_event, BPF_PROG_TYPE_KPROBE};
+use super::{glob_match, has_wildcard, parse_u64, Attach, Context, Provider, Query};
+use crate::bpf::sys::{self, PerfEvent};
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+use std::ffi::CString;
+use std::fmt::Write as _;
+use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+
+pub static UPROBE: Provider = Provider {
+    name: "uprobe",
+    aliases: &["u"],
+    parse: Some(parse_uprobe),
+    prog_type: Some(BPF_PROG_TYPE_KPROBE),
+    context: Context::REGS,
+    attach: Some(attach),
+    list: Some(list),
+};
+
+pub static URETPROBE: Provider = Provider {
+    name: "uretprobe",
+    aliases: &["ur"],
+    parse: Some(parse_uretprobe),
+    prog_type: Some(BPF_PROG_TYPE_KPROBE),
+    context: Context::RETVAL,
+    attach: Some(attach),
+    list: None,
+};
+
+fn parse_uprobe(rest: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
+    parse(rest, false, cat)
+}
+
+fn parse_uretprobe(rest: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
+    parse(rest, true, cat)
+}
 
 /// Directories searched for a bare library name such as `libc`.
 const LIB_DIRS: [&str; 8] = [
@@ -18,7 +54,7 @@ const LIB_DIRS: [&str; 8] = [
 ];
 
 /// Parses `PATH:TARGET` (after `uprobe:` / `uretprobe:`).
-pub(crate) fn parse(rest: &str, ret: bool) -> Result<Vec<Attach>, String> {
+pub(crate) fn parse(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
     let kind = if ret { "uretprobe" } else { "uprobe" };
     let Some((path, target)) = rest.split_once(':') else {
         return Err(format!("{kind} probe type requires 2 arguments"));
@@ -26,7 +62,7 @@ pub(crate) fn parse(rest: &str, ret: bool) -> Result<Vec<Attach>, String> {
     if path.is_empty() || target.is_empty() {
         return Err(format!("{kind} probe must have a target"));
     }
-    let path = resolve_path(path)?;
+    let path = cat.resolve_binary(path)?;
     let mk = |symbol: Option<String>, offset| Attach::Uprobe {
         path: path.clone(),
         symbol,
@@ -47,9 +83,8 @@ pub(crate) fn parse(rest: &str, ret: bool) -> Result<Vec<Attach>, String> {
     if ret && offset != 0 {
         return Err("uretprobe probes cannot have an offset".into());
     }
-    let elf = Elf::read(&path)?;
     if !has_wildcard(symbol) {
-        if elf.symbol_address(symbol)?.is_none() {
+        if !cat.has_symbol(&path, symbol)? {
             return Err(format!("symbol '{symbol}' not found in {path}"));
         }
         return Ok(vec![mk(Some(symbol.to_string()), offset)]);
@@ -57,8 +92,8 @@ pub(crate) fn parse(rest: &str, ret: bool) -> Result<Vec<Attach>, String> {
     if offset != 0 {
         return Err(format!("a wildcard {kind} cannot have an offset"));
     }
-    let found: Vec<Attach> = elf
-        .functions()?
+    let found: Vec<Attach> = cat
+        .functions(&path)?
         .into_iter()
         .filter(|f| glob_match(symbol, f))
         .map(|f| mk(Some(f), 0))
@@ -240,13 +275,82 @@ pub fn file_offset(path: &str, symbol: Option<&str>, offset: u64) -> Result<u64,
     elf.vaddr_to_offset(addr)
 }
 
+/// `-l uprobe:PATH:PATTERN`: the matching functions of one file. Symbols need a file, so
+/// uprobes are listed only when the provider is named with a path.
+fn list(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+    if !q.named {
+        return Ok(());
+    }
+    let Some((path, symbol)) = q.rest.split_once(':') else {
+        return Err("uprobe probe type requires 2 arguments".into());
+    };
+    let file = cat.resolve_binary(path)?;
+    let shown = if path.contains('/') { path } else { &file };
+    for f in cat.functions(&file)? {
+        if glob_match(symbol, &f) {
+            let _ = writeln!(out, "uprobe:{shown}:{f}");
+        }
+    }
+    Ok(())
+}
+
+/// A uprobe or uretprobe perf event from the uprobe PMU, at the file offset of the symbol;
+/// `pid` limits it to one process.
+fn attach(prog_fd: RawFd, attach: &Attach, pid: Option<i32>) -> Result<Vec<OwnedFd>, String> {
+    let Attach::Uprobe {
+        path,
+        symbol,
+        offset,
+        ret,
+    } = attach
+    else {
+        return Err(super::wrong_provider(attach));
+    };
+    let fail = |call: &str, e: std::io::Error| format!("cannot attach {attach}: {call}: {e}");
+    // A bare name (`libc`) is looked up the way parsing does.
+    let file = if path.contains('/') {
+        path.clone()
+    } else {
+        resolve_path(path).map_err(|e| format!("cannot attach {attach}: {e}"))?
+    };
+    let off = file_offset(&file, symbol.as_deref(), *offset)
+        .map_err(|e| format!("cannot attach {attach}: {e}"))?;
+    let (kind, ret_bit) =
+        dynamic_pmu("uprobe").map_err(|e| format!("cannot attach {attach}: no uprobe PMU: {e}"))?;
+    let c_path =
+        CString::new(file).map_err(|_| format!("cannot attach {attach}: NUL in the path"))?;
+    let ev = PerfEvent {
+        kind,
+        config: if *ret { 1 << ret_bit } else { 0 },
+        sample_period: 1,
+        wakeup_events: 1,
+        config1: c_path.as_ptr() as u64,
+        config2: off,
+        ..PerfEvent::default()
+    };
+    let (pid, cpu) = match pid {
+        None => (-1, 0),
+        Some(p) if p > 0 => (p, -1),
+        Some(p) => return Err(format!("invalid pid {p}")),
+    };
+    let fd = sys::perf_event_open(&ev, pid, cpu).map_err(|e| fail("perf_event_open", e))?;
+    on_perf_event(prog_fd, fd)
+        .map(|fd| vec![fd])
+        .map_err(|e| fail("ioctl", e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probes::system::catalogue as system;
+
+    fn parse_sys(rest: &str, ret: bool) -> Result<Vec<Attach>, String> {
+        parse(rest, ret, system())
+    }
 
     #[test]
     fn bash_readline_from_dynsym() {
-        let a = parse("/bin/bash:readline", false).expect("parse");
+        let a = parse_sys("/bin/bash:readline", false).expect("parse");
         assert_eq!(
             a,
             vec![Attach::Uprobe {
@@ -271,16 +375,16 @@ mod tests {
 
     #[test]
     fn wildcards_names_and_errors() {
-        let a = parse("/bin/bash:readl*", true).expect("parse");
+        let a = parse_sys("/bin/bash:readl*", true).expect("parse");
         assert!(a.len() >= 2, "{a:?}");
         assert!(a.iter().all(|x| matches!(x,
             Attach::Uprobe { symbol: Some(s), ret: true, .. } if s.starts_with("readl"))));
-        assert!(parse("/bin/bash:no_such_function_x", false).is_err());
-        assert!(parse("/no/such/file:main", false).is_err());
-        assert!(parse("/bin/bash", false).is_err());
-        assert!(parse("/bin/bash:readline+4", true).is_err());
+        assert!(parse_sys("/bin/bash:no_such_function_x", false).is_err());
+        assert!(parse_sys("/no/such/file:main", false).is_err());
+        assert!(parse_sys("/bin/bash", false).is_err());
+        assert!(parse_sys("/bin/bash:readline+4", true).is_err());
         assert_eq!(
-            parse("/bin/bash:0x1000", false),
+            parse_sys("/bin/bash:0x1000", false),
             Ok(vec![Attach::Uprobe {
                 path: "/bin/bash".into(),
                 symbol: None,
@@ -288,9 +392,9 @@ mod tests {
                 ret: false
             }])
         );
-        let bash = parse("bash:readline", false).expect("bash on PATH");
+        let bash = parse_sys("bash:readline", false).expect("bash on PATH");
         assert!(matches!(&bash[0], Attach::Uprobe { path, .. } if path.ends_with("/bash")));
-        let libc = parse("libc:malloc", false).expect("libc");
+        let libc = parse_sys("libc:malloc", false).expect("libc");
         assert!(
             matches!(&libc[0], Attach::Uprobe { path, .. } if path.contains("libc.so")),
             "{libc:?}"

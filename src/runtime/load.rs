@@ -13,10 +13,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use aya::programs::Program;
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 
-use super::attach::{attach_btf_program, attach_probe, chain};
 use super::elf;
 use crate::bpf::sys;
-use crate::probes::Attach;
+use crate::probes::{attach_btf_program, attach_probe, chain, probe_text, Attach};
 use crate::source::Span;
 
 /// One encoded program and where it attaches.
@@ -521,43 +520,6 @@ fn log_summary(log: &str) -> Option<&str> {
             && !l.starts_with("verification time")
             && !l.starts_with("stack depth")
     })
-}
-
-/// The attach point as a script would write it, for messages.
-pub fn probe_text(attach: &Attach) -> String {
-    match attach {
-        Attach::Begin => "BEGIN".into(),
-        Attach::End => "END".into(),
-        Attach::Tracepoint { category, name } => format!("tracepoint:{category}:{name}"),
-        Attach::RawTracepoint { name } => format!("rawtracepoint:{name}"),
-        Attach::Interval { period_ns } => format!("interval:ns:{period_ns}"),
-        Attach::Profile { period_ns } => format!("profile:ns:{period_ns}"),
-        Attach::Software { event, count } => format!("software:{event}:{count}"),
-        Attach::Uprobe {
-            path,
-            symbol,
-            offset,
-            ret,
-        } => {
-            let kind = if *ret { "uretprobe" } else { "uprobe" };
-            match symbol {
-                Some(s) if *offset == 0 => format!("{kind}:{path}:{s}"),
-                Some(s) => format!("{kind}:{path}:{s}+{offset}"),
-                None => format!("{kind}:{path}:{offset:#x}"),
-            }
-        }
-        Attach::Kprobe { func, offset, ret } => {
-            let kind = if *ret { "kretprobe" } else { "kprobe" };
-            if *offset == 0 {
-                format!("{kind}:{func}")
-            } else {
-                format!("{kind}:{func}+{offset}")
-            }
-        }
-        Attach::Fentry { func, ret } => {
-            format!("{}:{func}", if *ret { "kretfunc" } else { "kfunc" })
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! The runtime: create maps, load and attach programs, read events, print maps at exit.
 
-pub mod attach;
 pub mod child;
 pub mod decode;
 pub mod elf;

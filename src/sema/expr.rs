@@ -5,7 +5,7 @@ use super::types::Type;
 use super::Checker;
 use crate::ast::{self, BinOp, ExprKind, UnOp};
 use crate::builtins::{self, Kind};
-use crate::probes::Attach;
+use crate::probes::{arch, Attach};
 use crate::source::Span;
 
 impl Checker<'_> {
@@ -155,7 +155,7 @@ impl Checker<'_> {
                 self.error(span, "args must be used with a field, as in args->filename");
                 return zero(span);
             }
-            _ if pt_regs_offset(name).is_some() => return self.pt_regs_arg(name, span),
+            _ if arch::pt_regs_offset(name).is_some() => return self.pt_regs_arg(name, span),
             _ => {}
         }
         let ident = ast::Ident {
@@ -174,7 +174,7 @@ impl Checker<'_> {
 
     /// `argN` and `retval` of a (u)probe or k(ret)probe: a register of the saved `pt_regs`.
     fn pt_regs_arg(&mut self, name: &str, span: Span) -> TExpr {
-        let Some(offset) = pt_regs_offset(name) else {
+        let Some(offset) = arch::pt_regs_offset(name) else {
             return zero(span);
         };
         let ok = match &self.ctx.attach {
@@ -439,20 +439,6 @@ impl Checker<'_> {
             span,
         }
     }
-}
-
-/// Where `argN` and `retval` live in the x86-64 `struct pt_regs` a (u)probe's context points to.
-fn pt_regs_offset(name: &str) -> Option<u32> {
-    Some(match name {
-        "arg0" => 112,  // di
-        "arg1" => 104,  // si
-        "arg2" => 96,   // dx
-        "arg3" => 88,   // cx
-        "arg4" => 72,   // r8
-        "arg5" => 64,   // r9
-        "retval" => 80, // ax
-        _ => return None,
-    })
 }
 
 use builtins::zero;

@@ -11,7 +11,7 @@ pub mod types;
 
 use crate::ast;
 use crate::diag::Diagnostic;
-use crate::probes::{self, Attach, TpFormat};
+use crate::probes::{self, Attach, Catalogue, TpFormat};
 use crate::source::Span;
 use layout::{MapDef, MapKind};
 use std::collections::{BTreeSet, HashMap};
@@ -34,9 +34,20 @@ pub const MAP_MAX_ENTRIES: u32 = 4096;
 /// Ring buffer size: a power-of-two multiple of the page size.
 pub const RINGBUF_BYTES: u32 = 1 << 20;
 
-/// Checks a parsed program against the environment; on success every expression is typed and
-/// every map, variable and printf record has a layout.
+/// Checks a parsed program against the environment and this machine (tracepoint formats,
+/// symbols: `probes::system::catalogue`); on success every expression is typed and every map,
+/// variable and printf record has a layout.
 pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>> {
+    check_with(prog, env, probes::system::catalogue())
+}
+
+/// `check` with the machine's facts taken from `catalogue` (a fixture in tests): sema itself
+/// reads no file and asks no kernel.
+pub fn check_with(
+    prog: &ast::Program,
+    env: &Env,
+    catalogue: &dyn Catalogue,
+) -> Result<Checked, Vec<Diagnostic>> {
     let mut names = BTreeSet::new();
     collect_map_names(prog, &mut names);
     let mut checker = Checker {
@@ -66,7 +77,7 @@ pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>>
             "a probe looks like: BEGIN { printf(\"hello\\n\"); exit(); }",
         )]);
     }
-    let targets = expand_attach_points(prog)?;
+    let targets = expand_attach_points(prog, catalogue)?;
     let max = max_probes();
     if targets.len() > max {
         let ap = prog
@@ -181,18 +192,22 @@ type TypeState = (
 
 type Target<'a> = (&'a ast::Probe, Attach, String, Option<TpFormat>, Span);
 
-/// Expands every attach point (wildcards included) into one target each.
-fn expand_attach_points(prog: &ast::Program) -> Result<Vec<Target<'_>>, Vec<Diagnostic>> {
+/// Expands every attach point (wildcards included) into one target each, with the
+/// tracepoint formats the catalogue gives.
+fn expand_attach_points<'p>(
+    prog: &'p ast::Program,
+    catalogue: &dyn Catalogue,
+) -> Result<Vec<Target<'p>>, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut diags = Vec::new();
     for probe in &prog.probes {
         for ap in &probe.attach_points {
-            match probes::parse_attach(&ap.raw) {
+            match probes::parse_attach(&ap.raw, catalogue) {
                 Ok(list) => {
                     for attach in list {
                         let format = match &attach {
                             Attach::Tracepoint { category, name } => {
-                                match probes::tracepoint::format(category, name) {
+                                match catalogue.format(category, name) {
                                     Ok(f) => Some(f),
                                     Err(e) => {
                                         diags.push(Diagnostic::error(ap.span, e));
@@ -202,7 +217,7 @@ fn expand_attach_points(prog: &ast::Program) -> Result<Vec<Target<'_>>, Vec<Diag
                             }
                             _ => None,
                         };
-                        let text = attach_text(&attach, &ap.raw);
+                        let text = probes::display_name(&attach, &ap.raw);
                         out.push((probe, attach, text, format, ap.span));
                     }
                 }
@@ -214,37 +229,6 @@ fn expand_attach_points(prog: &ast::Program) -> Result<Vec<Target<'_>>, Vec<Diag
         Ok(out)
     } else {
         Err(diags)
-    }
-}
-
-/// The full name of one expanded attach point, as bpftrace's `probe` builtin gives it: the
-/// provider's long name, then the rest as written (wildcards expanded).
-fn attach_text(attach: &Attach, raw: &str) -> String {
-    if let Attach::Tracepoint { category, name } = attach {
-        return format!("tracepoint:{category}:{name}");
-    }
-    let (provider, rest) = match raw.split_once(':') {
-        Some((p, r)) => (p, Some(r)),
-        None => (raw, None),
-    };
-    let long = match provider {
-        "t" => "tracepoint",
-        "k" => "kprobe",
-        "kr" => "kretprobe",
-        "u" => "uprobe",
-        "ur" => "uretprobe",
-        "i" => "interval",
-        "p" => "profile",
-        "s" => "software",
-        "h" => "hardware",
-        "rt" => "rawtracepoint",
-        "f" | "fentry" => "kfunc",
-        "fr" | "fexit" => "kretfunc",
-        other => other,
-    };
-    match rest {
-        Some(r) => format!("{long}:{r}"),
-        None => long.to_string(),
     }
 }
 

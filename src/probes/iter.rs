@@ -1,0 +1,14 @@
+//! The iter provider (`iter:task`, `iter:task_file`, BPF iterators): known by name, not yet
+//! supported, so a script using it gets a clear error from `parse_attach`.
+
+use super::{Context, Provider};
+
+pub static PROVIDER: Provider = Provider {
+    name: "iter",
+    aliases: &["it"],
+    parse: None,
+    prog_type: None,
+    context: Context::NONE,
+    attach: None,
+    list: None,
+};
