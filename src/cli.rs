@@ -13,11 +13,7 @@ pub enum Dump {
     Bpf,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
+pub use crate::output::OutputFormat;
 
 /// Where the script comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
