@@ -169,7 +169,10 @@ impl Lowerer<'_> {
             B::Elapsed => {
                 let r = self.call(helper::KTIME_GET_NS, vec![]);
                 let start = self.reg();
-                self.mov_imm(start, self.consts.start_ns as i64);
+                self.emit(Inst::LdConst {
+                    dst: start,
+                    konst: RuntimeConst::StartNs,
+                });
                 self.emit(Inst::Alu64 {
                     op: AluOp::Sub,
                     dst: r,
@@ -180,7 +183,14 @@ impl Lowerer<'_> {
             B::Cpu => self.call(helper::GET_SMP_PROCESSOR_ID, vec![]),
             B::Rand => self.call(helper::GET_PRANDOM_U32, vec![]),
             B::CurTask => self.call(helper::GET_CURRENT_TASK, vec![]),
-            B::Cpid => self.int_const(self.consts.cpid as i64),
+            B::Cpid => {
+                let r = self.reg();
+                self.emit(Inst::LdConst {
+                    dst: r,
+                    konst: RuntimeConst::Cpid,
+                });
+                r
+            }
             B::Ctx => {
                 let r = self.reg();
                 let ctx = self.f.ctx;
