@@ -1,4 +1,5 @@
-//! Command-line flags in, exit code out: the thin layer over the library that src/main.rs calls.
+//! Command-line flags: argv parsed into `Options`, the script read, diagnostics rendered.
+//! Fed by src/main.rs; the driver acts on what it returns.
 
 use crate::diag::{self, Diagnostic};
 use crate::source::Source;
@@ -13,11 +14,7 @@ pub enum Dump {
     Bpf,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
+pub use crate::output::OutputFormat;
 
 /// Where the script comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -217,29 +214,6 @@ pub fn read_script(script: &Script) -> Result<Source, String> {
 /// Prints diagnostics to stderr, rendered against the source.
 pub fn report(source: &Source, diags: &[Diagnostic]) {
     eprint!("{}", diag::render(source, diags));
-}
-
-/// Runs rtrace with these arguments; returns the process exit code.
-pub fn main(args: &[String]) -> i32 {
-    let opts = match parse_args(args) {
-        Ok(o) => o,
-        Err(UsageError(msg)) if msg.is_empty() => {
-            print!("{USAGE}");
-            return 0;
-        }
-        Err(UsageError(msg)) => {
-            eprintln!("rtrace: {msg}");
-            eprintln!("Try 'rtrace --help' for more information.");
-            return 1;
-        }
-    };
-    if opts.params.first().map(String::as_str) == Some("--version")
-        && opts.script == Some(Script::Inline(String::new()))
-    {
-        println!("rtrace v{}", env!("CARGO_PKG_VERSION"));
-        return 0;
-    }
-    crate::driver::run(&opts)
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! The pipeline driven end to end for one command line: listing, dumps, compile-only, or a run.
+//! The pipeline driven end to end for one command line (`cli::Options`): listing, dumps,
+//! compile-only, or a run. The script is compiled once, before anything is forked or loaded.
 
 use crate::cli::{self, Dump, Options};
-use crate::codegen::{self, lower};
-use crate::runtime::child::Child;
-use crate::runtime::run::{self, RunConfig, RunError};
+use crate::codegen;
+use crate::compile::{compile, CompileEnv};
+use crate::object::Object;
+use crate::runtime::{RunConfig, RunError, Session};
 use crate::sema;
 use crate::source::Source;
 use std::io::Write;
@@ -54,70 +56,43 @@ fn list(pattern: Option<&str>, verbose: bool) -> i32 {
     }
 }
 
-/// Monotonic nanoseconds, the clock `nsecs` and `elapsed` use in the kernel.
-fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes one timespec into `ts`.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+/// Diagnostics printed; the run ends with exit code 1.
+fn reported(source: &Source, diags: &[crate::diag::Diagnostic]) -> RunError {
+    cli::report(source, diags);
+    RunError::Message(String::new())
 }
 
 fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
-    let program = crate::parse::parse(source).map_err(|diags| {
-        cli::report(source, &diags);
-        RunError::Message(String::new())
-    })?;
-    if opts.dump == Some(Dump::Ast) {
-        print!("{}", crate::parse::dump(&program, source));
-        return Ok(0);
-    }
-    let dry = opts.dump.is_some() || opts.compile_only;
-    // Checked before sema, which reads tracefs: say what is missing, not what failed first.
-    if !dry && !crate::bpf::sys::has_bpf_privileges() {
-        return Err(RunError::Message(
-            "loading BPF programs needs root, or CAP_BPF and CAP_PERFMON".into(),
-        ));
-    }
-    let env = sema::Env {
+    let env = CompileEnv {
         params: opts.params.clone(),
         has_command: opts.command.is_some(),
         unsafe_actions: opts.unsafe_actions,
     };
-    let checked = sema::check(&program, &env).map_err(|diags| {
-        cli::report(source, &diags);
-        RunError::Message(String::new())
-    })?;
-    if opts.dump == Some(Dump::Types) {
+    // The early stages' dumps stop before code generation.
+    if matches!(opts.dump, Some(Dump::Ast | Dump::Types)) {
+        let program = crate::parse::parse(source).map_err(|d| reported(source, &d))?;
+        if opts.dump == Some(Dump::Ast) {
+            print!("{}", crate::parse::dump(&program, source));
+            return Ok(0);
+        }
+        let checked = sema::check(&program, &env.sema_env()).map_err(|d| reported(source, &d))?;
         print!("{}", sema::dump::dump(&checked, source));
         return Ok(0);
     }
-    let mut child = match (&opts.command, dry) {
-        (Some(cmd), false) => Some(Child::spawn(cmd).map_err(RunError::Message)?),
-        _ => None,
-    };
-    let consts = lower::Consts {
-        cpid: child.as_ref().map_or(0, |c| c.pid() as u64),
-        start_ns: if dry { 0 } else { monotonic_ns() },
-    };
-    let funcs = lower::lower(&checked, consts);
+    let dry = opts.dump.is_some() || opts.compile_only;
+    // Checked before compiling, which reads tracefs: say what is missing, not what failed
+    // first. A parse error is still reported first, as before.
+    if !dry && !crate::bpf::sys::has_bpf_privileges() {
+        crate::parse::parse(source).map_err(|d| reported(source, &d))?;
+        return Err(RunError::Message(
+            "loading BPF programs needs root, or CAP_BPF and CAP_PERFMON".into(),
+        ));
+    }
+    let object = compile(source, &env).map_err(|d| reported(source, &d))?;
     if dry {
-        let mut text = String::new();
-        for f in &funcs {
-            let enc = codegen::compile(f, &|m| m.0 as i32).map_err(RunError::Diag)?;
-            match opts.dump {
-                Some(Dump::Ir) => text.push_str(&codegen::dump_ir(f, source)),
-                Some(Dump::Bpf) => text.push_str(&codegen::dump_bpf(&enc, source)),
-                _ => {}
-            }
-        }
-        print!("{text}");
+        print!("{}", listing(&object, opts.dump, source));
         return Ok(0);
     }
-    let maps = run::create_maps(&checked)?;
-    let images = run::encode(&checked, &funcs, &maps).map_err(RunError::Diag)?;
     let output: Box<dyn Write> = match &opts.output {
         Some(path) => Box::new(open_output(path).map_err(RunError::Message)?),
         None => Box::new(std::io::stdout()),
@@ -126,10 +101,23 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         format: opts.format,
         quiet: opts.quiet,
         pid: opts.pid,
-        child: child.as_mut(),
+        command: opts.command.clone(),
         output,
     };
-    run::run(&checked, maps, &images, cfg)
+    Session::start(&object, cfg)?.run()
+}
+
+/// `--dump ir` or `--dump bpf` of the object (nothing for `--compile-only`).
+fn listing(object: &Object, dump: Option<Dump>, source: &Source) -> String {
+    let mut text = String::new();
+    for p in &object.programs {
+        match dump {
+            Some(Dump::Ir) => text.push_str(&codegen::dump_ir(&p.ir, source)),
+            Some(Dump::Bpf) => text.push_str(&codegen::dump_bpf(&p.code, source)),
+            _ => {}
+        }
+    }
+    text
 }
 
 /// Opens `-o FILE` for writing without following a symbolic link at its name.

@@ -2,20 +2,26 @@
 //!
 //! The pipeline, one stage a module, each with its own output type:
 //! source text -> `lex` tokens -> `parse` [`ast::Program`] -> `sema` [`sema::Checked`]
-//! -> `codegen::lower` [`codegen::ir::Function`] per probe -> `codegen` encoded instructions
-//! -> `runtime` (maps created, programs loaded and attached, events read, maps printed).
+//! -> `codegen::lower` [`codegen::ir::Function`] per probe -> `codegen` encoded instructions,
+//! gathered by [`compile`] into one [`Object`] -> `runtime::Session` (maps created, relocations
+//! applied, programs loaded and attached, events read, maps printed through `output::Output`).
 
 pub mod ast;
 pub mod bpf;
 pub mod builtins;
 pub mod cli;
 pub mod codegen;
+mod compile;
 pub mod diag;
 pub mod driver;
 pub mod lex;
+pub mod object;
 pub mod output;
 pub mod parse;
 pub mod probes;
 pub mod runtime;
 pub mod sema;
 pub mod source;
+
+pub use compile::{compile, CompileEnv};
+pub use object::Object;

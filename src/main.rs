@@ -1,9 +1,35 @@
-//! The `rtrace` binary: hands the command line to `rtrace::cli` and exits with its code.
+//! The `rtrace` binary: flags parsed by `rtrace::cli`, the work done by `rtrace::driver`, whose
+//! code it exits with.
+
+use rtrace::cli::{self, Script, UsageError};
 
 fn main() {
     let args: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    std::process::exit(rtrace::cli::main(&args));
+    std::process::exit(run(&args));
+}
+
+/// Runs rtrace with these arguments (without the program name); returns the exit code.
+fn run(args: &[String]) -> i32 {
+    let opts = match cli::parse_args(args) {
+        Ok(o) => o,
+        Err(UsageError(msg)) if msg.is_empty() => {
+            print!("{}", cli::USAGE);
+            return 0;
+        }
+        Err(UsageError(msg)) => {
+            eprintln!("rtrace: {msg}");
+            eprintln!("Try 'rtrace --help' for more information.");
+            return 1;
+        }
+    };
+    if opts.params.first().map(String::as_str) == Some("--version")
+        && opts.script == Some(Script::Inline(String::new()))
+    {
+        println!("rtrace v{}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    rtrace::driver::run(&opts)
 }

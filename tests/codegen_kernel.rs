@@ -2,7 +2,7 @@
 //! program with bpf(BPF_PROG_LOAD) and run with BPF_PROG_TEST_RUN; r0 is checked. Needs root.
 
 use rtrace::codegen::ir::*;
-use rtrace::codegen::{compile, disassemble, Encoded};
+use rtrace::codegen::{compile, disassemble, Encoded, RelocKind};
 use rtrace::source::Span;
 
 const BPF_MAP_CREATE: i64 = 0;
@@ -220,7 +220,7 @@ impl Builder {
         self.push(Inst::Exit { ret });
     }
     fn compile(&self) -> Encoded {
-        compile(&self.f, &|m| m.0 as i32).unwrap_or_else(|d| panic!("{d:?}"))
+        compile(&self.f).unwrap_or_else(|d| panic!("{d:?}"))
     }
     fn load(&self) -> Fd {
         load(&self.compile()).unwrap_or_else(|e| panic!("{e}"))
@@ -228,6 +228,16 @@ impl Builder {
 }
 
 use Operand::{Imm, Reg};
+
+/// Applies the map relocations as the runtime does: the fd goes into the `ld_imm64`'s
+/// immediate (this test's programs use one map).
+fn with_map_fd(enc: &mut Encoded, fd: i32) {
+    assert!(!enc.relocations.is_empty(), "no map relocation");
+    for r in &enc.relocations {
+        assert!(matches!(r.kind, RelocKind::MapFd(_)), "{r:?}");
+        enc.insns[r.insn][4..8].copy_from_slice(&fd.to_le_bytes());
+    }
+}
 
 /// `r ^= r >> 32`, so the low 32 bits the kernel reports depend on all 64.
 fn fold(b: &mut Builder, r: VReg) {
@@ -674,7 +684,8 @@ fn map_lookup_with_pointer_live_across_calls() {
     b.alu(AluOp::Lsh, out, Imm(16));
     b.alu(AluOp::Add, out, Reg(acc));
     b.exit(Reg(out));
-    let enc = compile(&b.f, &|_| map.0).unwrap_or_else(|d| panic!("{d:?}"));
+    let mut enc = compile(&b.f).unwrap_or_else(|d| panic!("{d:?}"));
+    with_map_fd(&mut enc, map.0);
     let text = disassemble(&enc.insns).join("\n");
     let val_reload = text.lines().any(|l| l.starts_with("r5 = *(u64 *)(r10 -"))
         && text.contains("lock *(u64 *)(r5 +0)");
@@ -714,7 +725,7 @@ fn more_than_512_bytes_of_stack_is_a_diagnostic() {
         });
     }
     b.exit(Imm(0));
-    let err = compile(&b.f, &|_| 0).unwrap_err();
+    let err = compile(&b.f).unwrap_err();
     assert_eq!(
         err.message,
         "this program needs 560 bytes of stack; the kernel allows 512"

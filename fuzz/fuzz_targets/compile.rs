@@ -1,28 +1,27 @@
-//! Fuzz target: any bytes through parse, check, lowering and compilation of every function;
-//! nothing is loaded into the kernel.
+//! Fuzz target: any bytes through `rtrace::compile` (parse, check, lowering and encoding of
+//! every function, relocations recorded); nothing is loaded into the kernel.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rtrace::codegen::{self, lower};
-use rtrace::sema;
 use rtrace::source::Source;
+use rtrace::CompileEnv;
 
 fuzz_target!(|data: &[u8]| {
     point_at_fixture_tracefs();
     let source = Source::new("fuzz.bt", String::from_utf8_lossy(data).into_owned());
-    let Ok(program) = rtrace::parse::parse(&source) else {
-        return;
-    };
-    let env = sema::Env {
+    let env = CompileEnv {
         params: vec!["1".into(), "two".into()],
         has_command: true,
         unsafe_actions: true,
     };
-    let Ok(checked) = sema::check(&program, &env) else {
-        return;
-    };
-    for func in lower::lower(&checked, lower::Consts::default()) {
-        let _ = codegen::compile(&func, &|m| m.0 as i32);
+    if let Ok(object) = rtrace::compile(&source, &env) {
+        // Every relocation names the first slot of an ld_imm64 inside its program.
+        for p in &object.programs {
+            for r in &p.code.relocations {
+                assert_eq!(p.code.insns.get(r.insn).map(|i| i[0]), Some(0x18));
+                assert!(r.insn + 1 < p.code.insns.len());
+            }
+        }
     }
 });
 

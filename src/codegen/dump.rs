@@ -63,6 +63,7 @@ pub fn inst_text(inst: &Inst) -> String {
     match inst {
         Inst::Mov { dst, src } => format!("{dst} = {src}"),
         Inst::LdImm64 { dst, imm } => format!("{dst} = {imm:#x} ll"),
+        Inst::LdConst { dst, konst } => format!("{dst} = const {} ll", konst.name()),
         Inst::LdMapFd { dst, map } => format!("{dst} = map[{}]", map.0),
         Inst::LdMapValue { dst, map, off } => format!("{dst} = map_value[{}]+{off}", map.0),
         Inst::Alu64 { op, dst, src } => format!("{dst} {}= {src}", alu_op(*op)),
@@ -219,11 +220,18 @@ mod tests {
     fn bpf_listing_numbers_slots_and_shows_sources() {
         let text = "BEGIN {\n  @x = 8589934592; exit() }";
         let src = Source::new("t.bt", text);
-        let enc = compile(&func(text), &|m| m.0 as i32 + 10).unwrap();
+        let enc = compile(&func(text)).unwrap();
         let out = dump_bpf(&enc, &src);
-        let want = "p0_begin:\n; 2:3: @x\n   0: (18) r1 = map[12]\n\
+        let want = "p0_begin:\n; 2:3: @x\n   0: (18) r1 = map[2]\n\
                     ; 2:8: 8589934592\n   2: (18) r1 = 0x200000000 ll\n\
                     ; 2:20: exit()\n   4: (bf) r0 = r1\n   5: (95) exit\n";
         assert_eq!(out, want);
+        assert_eq!(
+            enc.relocations,
+            vec![crate::codegen::Relocation {
+                insn: 0,
+                kind: crate::codegen::RelocKind::MapFd(MapId(2)),
+            }]
+        );
     }
 }

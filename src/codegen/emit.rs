@@ -4,8 +4,9 @@
 
 use super::asm::{self, Insn, Reg, R0, R1, R10, R5};
 use super::frame::Frame;
-use super::ir::{AluOp, Base, Inst, Label, MapId, Operand, Size, SpannedInst, VReg};
+use super::ir::{AluOp, Base, Inst, Label, Operand, Size, SpannedInst, VReg};
 use super::regalloc::{Allocation, Loc};
+use super::{RelocKind, Relocation};
 use crate::diag::Diagnostic;
 use crate::source::Span;
 use std::collections::HashMap;
@@ -17,6 +18,8 @@ const S2: Reg = R5;
 enum Item {
     One(Insn),
     Wide([Insn; 2]),
+    /// An `ld_imm64` whose immediate the loader patches (map fd, map value, run-time constant).
+    Patched([Insn; 2], RelocKind),
     /// A jump whose offset is filled in once labels have addresses.
     Jump(Insn, Label),
     Label(Label),
@@ -25,7 +28,6 @@ enum Item {
 pub struct Emitter<'a> {
     alloc: &'a Allocation,
     frame: &'a Frame,
-    map_fd: &'a dyn Fn(MapId) -> i32,
     items: Vec<(Item, Span)>,
     span: Span,
 }
@@ -36,11 +38,10 @@ fn internal(span: Span, msg: String) -> Diagnostic {
 }
 
 impl<'a> Emitter<'a> {
-    pub fn new(alloc: &'a Allocation, frame: &'a Frame, map_fd: &'a dyn Fn(MapId) -> i32) -> Self {
+    pub fn new(alloc: &'a Allocation, frame: &'a Frame) -> Self {
         Emitter {
             alloc,
             frame,
-            map_fd,
             items: Vec::new(),
             span: Span::default(),
         }
@@ -254,18 +255,22 @@ impl<'a> Emitter<'a> {
                     self.write_back(dst, d)?;
                 }
             },
+            // The placeholder immediates are what the listings show: the map's index (the
+            // loader puts its fd there) and 0 for a run-time constant.
+            Inst::LdConst { dst, konst } => {
+                let d = self.dest(dst, S1)?;
+                self.patched(asm::ld_imm64(d, 0), RelocKind::Const(konst));
+                self.write_back(dst, d)?;
+            }
             Inst::LdMapFd { dst, map } => {
                 let d = self.dest(dst, S1)?;
-                let fd = (self.map_fd)(map);
-                self.items
-                    .push((Item::Wide(asm::ld_map_fd(d, fd)), self.span));
+                self.patched(asm::ld_map_fd(d, map.0 as i32), RelocKind::MapFd(map));
                 self.write_back(dst, d)?;
             }
             Inst::LdMapValue { dst, map, off } => {
                 let d = self.dest(dst, S1)?;
-                let fd = (self.map_fd)(map);
-                self.items
-                    .push((Item::Wide(asm::ld_map_value(d, fd, off)), self.span));
+                let insns = asm::ld_map_value(d, map.0 as i32, off);
+                self.patched(insns, RelocKind::MapValue(map));
                 self.write_back(dst, d)?;
             }
             Inst::Alu64 { op, dst, src } => self.alu(true, op, dst, src)?,
@@ -365,8 +370,13 @@ impl<'a> Emitter<'a> {
         Ok(())
     }
 
-    /// Gives labels addresses, fills in jump offsets and encodes: one span per slot.
-    pub fn finish(self) -> Result<(Vec<[u8; 8]>, Vec<Span>), Diagnostic> {
+    fn patched(&mut self, insns: [Insn; 2], kind: RelocKind) {
+        self.items.push((Item::Patched(insns, kind), self.span));
+    }
+
+    /// Gives labels addresses, fills in jump offsets and encodes: one span per slot, and the
+    /// relocations the loader applies.
+    pub fn finish(self) -> Result<Encoding, Diagnostic> {
         let mut at: HashMap<Label, usize> = HashMap::new();
         let mut n = 0usize;
         for (item, _) in &self.items {
@@ -374,12 +384,13 @@ impl<'a> Emitter<'a> {
                 Item::Label(l) => {
                     at.insert(*l, n);
                 }
-                Item::Wide(_) => n += 2,
+                Item::Wide(_) | Item::Patched(..) => n += 2,
                 Item::One(_) | Item::Jump(..) => n += 1,
             }
         }
         let mut insns = Vec::with_capacity(n);
         let mut spans = Vec::with_capacity(n);
+        let mut relocations = Vec::new();
         for (item, span) in self.items {
             match item {
                 Item::Label(_) => {}
@@ -388,6 +399,14 @@ impl<'a> Emitter<'a> {
                     spans.push(span);
                 }
                 Item::Wide(pair) => {
+                    insns.extend(pair.map(Insn::encode));
+                    spans.extend([span, span]);
+                }
+                Item::Patched(pair, kind) => {
+                    relocations.push(Relocation {
+                        insn: insns.len(),
+                        kind,
+                    });
                     insns.extend(pair.map(Insn::encode));
                     spans.extend([span, span]);
                 }
@@ -408,6 +427,17 @@ impl<'a> Emitter<'a> {
                 }
             }
         }
-        Ok((insns, spans))
+        Ok(Encoding {
+            insns,
+            spans,
+            relocations,
+        })
     }
+}
+
+/// What `Emitter::finish` produces: the parts of `codegen::Encoded` but the name.
+pub struct Encoding {
+    pub insns: Vec<[u8; 8]>,
+    pub spans: Vec<Span>,
+    pub relocations: Vec<Relocation>,
 }

@@ -26,7 +26,7 @@ fn function(insts: Vec<Inst>, nregs: u32, slots: Vec<SlotInfo>) -> Function {
 
 /// Compiles, runs both interpreters, checks they agree; returns the disassembly.
 fn check(f: &Function) -> Vec<String> {
-    let enc = compile(f, &|m| m.0 as i32).unwrap_or_else(|d| panic!("{d:?}"));
+    let enc = compile(f).unwrap_or_else(|d| panic!("{d:?}"));
     let text = disassemble(&enc.insns);
     let want = run_ir(f);
     let got = run_bpf(&enc.insns);
@@ -217,7 +217,7 @@ fn ctx_arrives_in_r1_and_unwritten_vregs_read_zero() {
         Inst::Exit { ret: reg(0) },
     ];
     let f = function(insts, 4, vec![]);
-    let enc = compile(&f, &|_| 0).unwrap();
+    let enc = compile(&f).unwrap();
     let want = super::testvm::mock_helper(100, &[]).wrapping_add(0xc7c7_0000);
     assert_eq!(run_bpf(&enc.insns), want);
 }
@@ -267,7 +267,7 @@ fn backend_diagnostics() {
         1,
         vec![],
     );
-    assert_eq!(compile(&f, &|_| 0).unwrap_err().message, "division by zero");
+    assert_eq!(compile(&f).unwrap_err().message, "division by zero");
     let f = function(
         vec![Inst::Alu32 {
             op: AluOp::Lsh,
@@ -277,10 +277,7 @@ fn backend_diagnostics() {
         1,
         vec![],
     );
-    assert!(compile(&f, &|_| 0)
-        .unwrap_err()
-        .message
-        .contains("shift by 32"));
+    assert!(compile(&f).unwrap_err().message.contains("shift by 32"));
     let f = function(
         vec![Inst::Call {
             helper: 1,
@@ -290,15 +287,9 @@ fn backend_diagnostics() {
         1,
         vec![],
     );
-    assert!(compile(&f, &|_| 0)
-        .unwrap_err()
-        .message
-        .contains("6 arguments"));
+    assert!(compile(&f).unwrap_err().message.contains("6 arguments"));
     let f = function(vec![Inst::Exit { ret: reg(7) }], 0, vec![]);
-    assert!(
-        compile(&f, &|_| 0).is_ok(),
-        "vregs beyond nregs are tolerated"
-    );
+    assert!(compile(&f).is_ok(), "vregs beyond nregs are tolerated");
 }
 
 /// A small deterministic generator of straight-line code, branches, calls and one loop.
@@ -442,7 +433,7 @@ fn random_program(seed: u64) -> Function {
 fn random_programs_compute_what_their_ir_computes() {
     for seed in 0..400 {
         let f = random_program(seed);
-        let enc = compile(&f, &|m| m.0 as i32).unwrap_or_else(|d| panic!("seed {seed}: {d:?}"));
+        let enc = compile(&f).unwrap_or_else(|d| panic!("seed {seed}: {d:?}"));
         let (want, got) = (run_ir(&f), run_bpf(&enc.insns));
         assert_eq!(
             got,

@@ -22,6 +22,26 @@ pub struct SlotId(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MapId(pub u32);
 
+/// A value known only when the programs are loaded: the encoder leaves a placeholder
+/// `ld_imm64` and records a relocation, so compiling needs no process, clock or kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RuntimeConst {
+    /// `cpid`: the pid of the `-c` command, known once it is forked.
+    Cpid,
+    /// CLOCK_MONOTONIC nanoseconds when the run starts, the zero of `elapsed`.
+    StartNs,
+}
+
+impl RuntimeConst {
+    /// The name in `--dump ir` listings.
+    pub fn name(self) -> &'static str {
+        match self {
+            RuntimeConst::Cpid => "cpid",
+            RuntimeConst::StartNs => "start_ns",
+        }
+    }
+}
+
 /// A register or a 32-bit signed immediate (what eBPF instructions accept).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operand {
@@ -146,6 +166,8 @@ pub enum Inst {
     Mov { dst: VReg, src: Operand },
     /// `dst = imm` for any 64-bit constant (`ld_imm64`).
     LdImm64 { dst: VReg, imm: i64 },
+    /// `dst = konst`: an `ld_imm64` whose immediate is patched when the program is loaded.
+    LdConst { dst: VReg, konst: RuntimeConst },
     /// `dst = &map` (`ld_imm64` with `src_reg = BPF_PSEUDO_MAP_FD`, patched with the fd at encoding).
     LdMapFd { dst: VReg, map: MapId },
     /// `dst = &map_value[0] + off` of a one-entry array map (`ld_imm64` with

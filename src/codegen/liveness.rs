@@ -66,6 +66,7 @@ fn for_each_use(inst: &Inst, mut f: impl FnMut(VReg)) -> Option<VReg> {
             Some(*dst)
         }
         Inst::LdImm64 { dst, .. }
+        | Inst::LdConst { dst, .. }
         | Inst::LdMapFd { dst, .. }
         | Inst::LdMapValue { dst, .. }
         | Inst::StackAddr { dst, .. } => Some(*dst),

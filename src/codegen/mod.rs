@@ -23,13 +23,36 @@ pub use dump::{dump_bpf, dump_ir};
 use crate::diag::Diagnostic;
 use crate::source::Span;
 
-/// One program's instructions, ready for the kernel.
+/// One program's instructions: ready for the kernel once its relocations are applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Encoded {
     pub name: String,
     pub insns: Vec<[u8; 8]>,
     /// One span per 8-byte slot (the two slots of an `ld_imm64` share one).
     pub spans: Vec<Span>,
+    /// The `ld_imm64`s whose immediates the loader fills in, in instruction order.
+    pub relocations: Vec<Relocation>,
+}
+
+/// An `ld_imm64` at slot `insn` (its first slot) whose immediate is known only at load time.
+/// Compiling stays pure: no map exists, no process is forked and no clock is read until the
+/// runtime applies these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relocation {
+    pub insn: usize,
+    pub kind: RelocKind,
+}
+
+/// What goes into a relocated `ld_imm64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelocKind {
+    /// The map's fd (`BPF_PSEUDO_MAP_FD`); the placeholder is the map's index.
+    MapFd(ir::MapId),
+    /// The map's fd in a direct value pointer (`BPF_PSEUDO_MAP_VALUE`, the `lost` counter);
+    /// the placeholder is the map's index, the second slot keeps the offset.
+    MapValue(ir::MapId),
+    /// A 64-bit run-time constant; the placeholder is 0.
+    Const(ir::RuntimeConst),
 }
 
 impl Encoded {
@@ -50,12 +73,10 @@ fn vreg_count(func: &ir::Function) -> usize {
     n
 }
 
-/// Allocate registers, lay out the frame, resolve labels, encode. `map_fd` gives the fd to put
-/// into each `LdMapFd` (for dumps without root, the caller passes the map index).
-pub fn compile(
-    func: &ir::Function,
-    map_fd: &dyn Fn(ir::MapId) -> i32,
-) -> Result<Encoded, Diagnostic> {
+/// Allocate registers, lay out the frame, resolve labels, encode. Map references and run-time
+/// constants become relocations with placeholder immediates (the map's index, 0), which is
+/// also what `--dump bpf` shows.
+pub fn compile(func: &ir::Function) -> Result<Encoded, Diagnostic> {
     let cfg = cfg::Cfg::build(func)?;
     let live = liveness::Liveness::compute(&cfg, vreg_count(func));
     let mut alloc = regalloc::allocate(&live, Some((func.ctx, asm::R1)));
@@ -73,16 +94,17 @@ pub fn compile(
     let spill_spans: Vec<Span> = alloc.spill_owner.iter().map(|&v| first_span(v)).collect();
     let frame = frame::layout(&func.slots, &spill_spans)?;
 
-    let mut e = emit::Emitter::new(&alloc, &frame, map_fd);
+    let mut e = emit::Emitter::new(&alloc, &frame);
     let entry_span = cfg.insts.first().map(|si| si.span).unwrap_or_default();
     e.prologue(&live.entry_live, func.ctx, entry_span)?;
     for si in &cfg.insts {
         e.inst(si)?;
     }
-    let (insns, spans) = e.finish()?;
+    let enc = e.finish()?;
     Ok(Encoded {
         name: func.name.clone(),
-        insns,
-        spans,
+        insns: enc.insns,
+        spans: enc.spans,
+        relocations: enc.relocations,
     })
 }

@@ -98,6 +98,8 @@ pub fn run_ir(f: &Function) -> u64 {
         match &si.inst {
             Inst::Mov { dst, src } => regs[dst.0 as usize] = val(&regs, *src),
             Inst::LdImm64 { dst, imm } => regs[dst.0 as usize] = *imm as u64,
+            // The placeholder the encoder leaves before the loader patches it.
+            Inst::LdConst { dst, .. } => regs[dst.0 as usize] = 0,
             Inst::Alu64 { op, dst, src } | Inst::Alu32 { op, dst, src } => {
                 let wide = matches!(si.inst, Inst::Alu64 { .. });
                 let b = match (src, wide) {

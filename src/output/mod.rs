@@ -1,7 +1,11 @@
 //! bpftrace 0.17's output formats: decoded values, printf formatting, the text and JSON
-//! printers of events and maps. Fed by the runtime's decoder; knows nothing of the kernel.
+//! printers of events and maps, and the one `Output` interface over text and JSON. Fed by the
+//! runtime's decoder; knows nothing of the kernel.
 
 pub mod json;
 pub mod print;
 pub mod printf;
+pub mod sink;
 pub mod value;
+
+pub use sink::{for_format, JsonOutput, Output, OutputFormat, TextOutput};

@@ -20,11 +20,39 @@ pub fn catalogue() -> &'static System {
 /// tracepoint or library reads it once.
 #[derive(Default)]
 pub struct System {
+    /// The tracefs to read; `None` for the machine's (`tracefs::root`).
+    tracefs: Option<PathBuf>,
     formats: Mutex<HashMap<PathBuf, TpFormat>>,
     elves: Mutex<HashMap<String, Arc<Elf>>>,
 }
 
 impl System {
+    /// A catalogue that reads tracepoints from a copy of tracefs (tests use a fixture) and
+    /// everything else from the machine.
+    pub fn with_tracefs(dir: impl Into<PathBuf>) -> System {
+        System {
+            tracefs: Some(dir.into()),
+            ..System::default()
+        }
+    }
+
+    fn tracefs(&self) -> Result<PathBuf, String> {
+        match &self.tracefs {
+            Some(dir) => Ok(dir.clone()),
+            None => tracefs::root(),
+        }
+    }
+
+    /// `ROOT/events/CATEGORY/NAME/format`, for names that stay inside `events/`.
+    fn format_path(&self, category: &str, name: &str) -> Result<PathBuf, String> {
+        if ![category, name].iter().all(|s| tracefs::safe_name(s)) {
+            return Err(no_match(category, name));
+        }
+        let mut path = self.tracefs()?;
+        path.extend(["events", category, name, "format"]);
+        Ok(path)
+    }
+
     fn elf(&self, path: &str) -> Result<Arc<Elf>, String> {
         let mut elves = self.elves.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(elf) = elves.get(path) {
@@ -34,16 +62,6 @@ impl System {
         elves.insert(path.to_string(), elf.clone());
         Ok(elf)
     }
-}
-
-/// `ROOT/events/CATEGORY/NAME/format`, for names that stay inside `events/`.
-fn format_path(category: &str, name: &str) -> Result<PathBuf, String> {
-    if ![category, name].iter().all(|s| tracefs::safe_name(s)) {
-        return Err(no_match(category, name));
-    }
-    let mut path = tracefs::root()?;
-    path.extend(["events", category, name, "format"]);
-    Ok(path)
 }
 
 fn read_format(path: &Path, category: &str, name: &str) -> Result<String, String> {
@@ -56,7 +74,7 @@ fn read_format(path: &Path, category: &str, name: &str) -> Result<String, String
 
 impl Catalogue for System {
     fn tracepoints(&self) -> Result<Vec<(String, String)>, String> {
-        let root = tracefs::root()?;
+        let root = self.tracefs()?;
         let mut out: Vec<(String, String)> =
             match std::fs::read_to_string(root.join("available_events")) {
                 Ok(text) => text
@@ -72,12 +90,12 @@ impl Catalogue for System {
     }
 
     fn format_text(&self, category: &str, name: &str) -> Result<String, String> {
-        let path = format_path(category, name)?;
+        let path = self.format_path(category, name)?;
         read_format(&path, category, name)
     }
 
     fn format(&self, category: &str, name: &str) -> Result<TpFormat, String> {
-        let path = format_path(category, name)?;
+        let path = self.format_path(category, name)?;
         let cached = |formats: &Mutex<HashMap<PathBuf, TpFormat>>| {
             let guard = formats.lock().unwrap_or_else(|p| p.into_inner());
             guard.get(&path).cloned()

@@ -3,20 +3,24 @@
 //! against text fixture catalogues.
 
 use super::catalogue::Fixture;
-use super::system::{catalogue as system, System};
+use super::system::System;
 use super::*;
 
-/// Points tracefs at the fixture (every test sets the same value, so parallel tests agree)
-/// and returns the system catalogue that reads it.
+/// A system catalogue over the tracefs fixture. It is explicit, not `RTRACE_TRACEFS`: an
+/// environment variable would redirect the kernel tests that share this test process.
 fn fixture() -> &'static System {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tracefs");
-    std::env::set_var("RTRACE_TRACEFS", dir);
-    system()
+    static FIXTURE: std::sync::OnceLock<System> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        System::with_tracefs(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/tracefs"
+        ))
+    })
 }
 
-/// `parse_attach` against the system catalogue.
+/// `parse_attach` against the fixture catalogue.
 fn parse(raw: &str) -> Result<Vec<Attach>, String> {
-    parse_attach(raw, system())
+    parse_attach(raw, fixture())
 }
 
 fn tp(c: &str, n: &str) -> Attach {
@@ -224,9 +228,9 @@ fn format_parsing() {
 
 #[test]
 fn listing_on_the_fixture() {
-    fixture();
+    let list = |pattern, verbose| list::list_in(pattern, verbose, fixture());
     assert_eq!(
-        list::list(Some("tracepoint:sched:*"), false),
+        list(Some("tracepoint:sched:*"), false),
         Ok(
             "tracepoint:sched:sched_process_exec\ntracepoint:sched:sched_process_exit\n\
             tracepoint:sched:sched_process_fork\ntracepoint:sched:sched_switch\n\
@@ -235,7 +239,7 @@ fn listing_on_the_fixture() {
         )
     );
     assert_eq!(
-        list::list(Some("t:syscalls:sys_enter_execve"), true),
+        list(Some("t:syscalls:sys_enter_execve"), true),
         Ok(
             "tracepoint:syscalls:sys_enter_execve\n    int __syscall_nr\n    \
             const char * filename\n    const char *const * argv\n    \
@@ -244,18 +248,18 @@ fn listing_on_the_fixture() {
         )
     );
     // bytewise order: `raw_syscalls` sorts before `sched`, `sys_exit` after `sys_enter`.
-    let all = list::list(Some("tracepoint:*_syscalls:*"), false).expect("list");
+    let all = list(Some("tracepoint:*_syscalls:*"), false).expect("list");
     assert_eq!(
         all,
         "tracepoint:raw_syscalls:sys_enter\ntracepoint:raw_syscalls:sys_exit\n"
     );
-    let sw = list::list(Some("software:cpu*"), false).expect("list");
+    let sw = list(Some("software:cpu*"), false).expect("list");
     assert_eq!(sw, "software:cpu-clock:\nsoftware:cpu-migrations:\n");
-    let every = list::list(None, false).expect("list");
+    let every = list(None, false).expect("list");
     assert!(every.starts_with("software:alignment-faults:\n"));
     assert!(every.ends_with("tracepoint:syscalls:sys_exit_write\n"));
-    assert!(list::list(Some("tracepoint:sched"), false).is_err());
-    let up = list::list(Some("uprobe:/bin/bash:readline"), false).expect("list");
+    assert!(list(Some("tracepoint:sched"), false).is_err());
+    let up = list(Some("uprobe:/bin/bash:readline"), false).expect("list");
     assert_eq!(up, "uprobe:/bin/bash:readline\n");
 }
 

@@ -1,6 +1,6 @@
 //! Loading and attaching: every encoded program verified with its own `BPF_PROG_LOAD` and
-//! attached through `runtime::attach`; fed by codegen's encoded instructions (`ProgramImage`)
-//! and the probe list.
+//! attached through `runtime::attach`; fed by `runtime::Session` with the object's programs,
+//! relocations applied (`ProgramImage`).
 //!
 //! Architecture invariant: the vmlinux BTF is read only when the script has fentry/fexit
 //! probes, which alone go through aya's `EbpfLoader` (an in-memory ELF of just those
@@ -16,7 +16,6 @@ use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 use super::elf;
 use crate::bpf::sys;
 use crate::probes::{attach_btf_program, attach_probe, chain, probe_text, Attach};
-use crate::source::Span;
 
 /// One encoded program and where it attaches.
 #[derive(Clone, Debug)]
@@ -25,18 +24,16 @@ pub struct ProgramImage {
     /// bytes of it).
     pub name: String,
     pub attach: Attach,
-    /// Encoded instructions; `ld_imm64` takes two slots.
+    /// Encoded instructions, relocations applied; `ld_imm64` takes two slots.
     pub insns: Vec<[u8; 8]>,
-    /// The source span of each instruction slot, to point verifier errors at the script.
-    pub spans: Vec<Span>,
 }
 
 /// Why loading or attaching failed. `program` is an index into the images given to `load`.
 #[derive(Debug)]
 pub enum LoadError {
     /// The verifier rejected program `program`; `insn` is the failing instruction slot parsed
-    /// from the log when possible (index into `ProgramImage::insns`/`spans`), `log` the
-    /// verifier log (or the syscall error when the kernel wrote none). Triggered by
+    /// from the log when possible (index into `ProgramImage::insns` and the program's spans),
+    /// `log` the verifier log (or the syscall error when the kernel wrote none). Triggered by
     /// `r0 = r5; exit` (R5 !read_ok).
     Verifier {
         program: usize,
@@ -78,12 +75,12 @@ struct Loaded {
     attach: Attach,
     /// Perf events and links that keep it attached (closed before the program).
     links: Vec<OwnedFd>,
-    /// The program fd; `None` for fentry/fexit programs, which live in `Session::btf_programs`.
+    /// The program fd; `None` for fentry/fexit programs, which live in `Programs::btf_programs`.
     fd: Option<OwnedFd>,
 }
 
-/// The loaded programs of one run.
-pub struct Session {
+/// The loaded programs of one run, attached by `attach` and released on drop.
+pub struct Programs {
     /// In the caller's order; emptied when an attach failure drops everything.
     programs: Vec<Loaded>,
     /// The fentry/fexit programs, loaded by aya with the kernel's BTF; `None` without any.
@@ -102,10 +99,10 @@ const LOG_LEVEL: u32 = 1 | 4;
 /// Verifier log buffer sizes: the first try, and the retry when the log did not fit.
 const LOG_SIZES: [usize; 2] = [1 << 20, 16 << 20];
 
-impl Session {
+impl Programs {
     /// Verifies every program with `BPF_PROG_LOAD` (fentry/fexit ones through aya, which needs
     /// the kernel's BTF). Nothing is attached yet.
-    pub fn load(images: &[ProgramImage]) -> Result<Session, LoadError> {
+    pub fn load(images: &[ProgramImage]) -> Result<Programs, LoadError> {
         check_names(images)?;
         let needs_version = images
             .iter()
@@ -131,7 +128,7 @@ impl Session {
             });
         }
         let btf_programs = load_btf_programs(images)?;
-        Ok(Session {
+        Ok(Programs {
             programs,
             btf_programs,
             closed: false,
@@ -205,7 +202,8 @@ impl Session {
         }
     }
 
-    /// Detaches and unloads everything now (dropping the session does the same).
+    /// Detaches and unloads everything now (dropping the programs does the same).
+    #[cfg(test)]
     pub fn close(self) {}
 
     fn run(&self, which: &Attach) -> Result<(), LoadError> {
@@ -229,7 +227,7 @@ impl Session {
     }
 }
 
-impl Drop for Session {
+impl Drop for Programs {
     /// Detaches every probe (perf events and links closed concurrently, see `release`), then
     /// unloads the programs; everything is gone from the kernel when this returns.
     fn drop(&mut self) {
@@ -554,7 +552,6 @@ mod tests {
             name: name.into(),
             attach: Attach::Begin,
             insns: vec![],
-            spans: vec![],
         };
         assert!(check_names(&[im("a_1"), im("_b")]).is_ok());
         assert!(check_names(&[im("1a")]).is_err());

@@ -1,8 +1,15 @@
-//! The runtime: create maps, load and attach programs, read events, print maps at exit.
+//! The runtime: one session runs a compiled `Object` (maps created, relocations applied,
+//! programs loaded and attached, events read, maps printed at exit). Fed by `compile`; its
+//! only public surface is `Session` and its `RunConfig`/`RunError`.
 
-pub mod child;
-pub mod decode;
-pub mod elf;
-pub mod load;
-pub mod run;
-pub mod signals;
+mod child;
+mod decode;
+mod elf;
+mod load;
+#[cfg(test)]
+mod load_tests;
+mod relocate;
+mod run;
+mod signals;
+
+pub use run::{RunConfig, RunError, Session};

@@ -1,41 +1,202 @@
-//! A traced run: maps created, programs loaded and attached, BEGIN fired, events read and
-//! printed until exit()/Ctrl-C/the traced command ends, then END, and the maps printed.
+//! A traced run, the runtime's one entry: `Session::start` creates the maps, forks the `-c`
+//! command, applies the relocations, loads and attaches the programs of a compiled `Object`;
+//! `Session::run` fires BEGIN, prints events until exit()/Ctrl-C/the traced command ends, then
+//! fires END and prints the maps, all through an `output::Output`.
 
+use super::child::{self, Child};
 use super::decode;
-use super::load::{LoadError, ProgramImage, Session};
+use super::load::{LoadError, ProgramImage, Programs};
+use super::relocate::{self, RunConsts};
 use super::signals;
 use crate::bpf::maps::KernelMap;
 use crate::bpf::ringbuf::EventReader;
-use crate::cli::OutputFormat;
-use crate::codegen::{self, ir};
 use crate::diag::Diagnostic;
+use crate::object::Object;
+use crate::output::printf::Format;
 use crate::output::value::{AggKind, Value};
-use crate::output::{json, print, printf};
+use crate::output::{self, Output, OutputFormat};
 use crate::sema::layout::MapKind;
-use crate::sema::typed::{event, Checked};
+use crate::sema::typed::event;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// How a run ended badly: a diagnostic on the script, or a plain message.
+#[derive(Debug)]
 pub enum RunError {
     Diag(Diagnostic),
     Message(String),
 }
 
-/// What the run needs besides the checked program.
-pub struct RunConfig<'a> {
+/// What a run needs besides the compiled object.
+pub struct RunConfig {
     pub format: OutputFormat,
+    /// `-q`: no `Attaching N probes...` in text.
     pub quiet: bool,
     /// `-p PID`: uprobes filter on it and the run ends when it exits.
     pub pid: Option<i32>,
-    /// The `-c` command, started paused; released once BEGIN has run.
-    pub child: Option<&'a mut super::child::Child>,
-    pub output: Box<dyn Write + 'a>,
+    /// `-c CMD`: forked before loading (its pid is `cpid`), released once BEGIN has run; the
+    /// run ends when it exits.
+    pub command: Option<String>,
+    /// Where the run's output goes (stdout, or `-o FILE`).
+    pub output: Box<dyn Write>,
 }
 
-/// Creates every map of the program.
-pub fn create_maps(checked: &Checked) -> Result<Vec<KernelMap>, RunError> {
-    checked
+/// A run in progress: everything it holds is released (probes detached, programs and maps
+/// closed, a command still held before exec killed) when it is dropped.
+pub struct Session<'o> {
+    /// Declared first so that it drops first: probes are detached before anything else closes.
+    programs: Programs,
+    reader: EventReader,
+    events: Events<'o>,
+    child: Option<Child>,
+    pid: Option<i32>,
+}
+
+/// What handling events needs: the object's tables, the maps, and the output.
+struct Events<'o> {
+    object: &'o Object,
+    /// Indexed like `Object::maps`; the ring buffer's slot holds a placeholder.
+    maps: Vec<KernelMap>,
+    /// One parsed format per `Object::printfs` entry, built once at start.
+    formats: Vec<Format>,
+    printer: Box<dyn Output>,
+    writer: Box<dyn Write>,
+    /// Output not yet written.
+    out: Vec<u8>,
+    /// exit() was called.
+    exit: bool,
+    args: Vec<Value>,
+}
+
+impl<'o> Session<'o> {
+    /// Sets the run up: maps created, the `-c` command forked and held, relocations applied
+    /// (map fds, `cpid`, the start time of `elapsed`), programs loaded and attached, and
+    /// `Attaching N probes...` printed.
+    pub fn start(object: &'o Object, cfg: RunConfig) -> Result<Session<'o>, RunError> {
+        signals::install();
+        let formats = printf_formats(object)?;
+        let child = match &cfg.command {
+            Some(cmd) => Some(Child::spawn(cmd).map_err(RunError::Message)?),
+            None => None,
+        };
+        let consts = RunConsts {
+            cpid: child.as_ref().map_or(0, |c| u64::from(c.pid())),
+            start_ns: relocate::monotonic_ns(),
+        };
+        let mut maps = create_maps(object)?;
+        let images = object
+            .programs
+            .iter()
+            .map(|p| {
+                let insns = relocate::apply(&p.code, relocate::fd_in(&maps), &consts)
+                    .map_err(RunError::Message)?;
+                Ok(ProgramImage {
+                    name: p.code.name.clone(),
+                    attach: p.attach.clone(),
+                    insns,
+                })
+            })
+            .collect::<Result<Vec<_>, RunError>>()?;
+        let mut programs = Programs::load(&images).map_err(|e| load_error(e, object))?;
+        let probes = programs
+            .attach(cfg.pid)
+            .map_err(|e| load_error(e, object))?;
+
+        // The ring buffer's reader takes the map; keep the others for dumps.
+        let placeholder = KernelMap::create(&crate::sema::layout::MapDef {
+            name: "unused".into(),
+            kind: MapKind::Array,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1,
+        })
+        .map_err(|e| RunError::Message(format!("cannot create a BPF map: {e}")))?;
+        let rb = maps
+            .get_mut(object.ringbuf as usize)
+            .map(|slot| std::mem::replace(slot, placeholder))
+            .ok_or_else(|| RunError::Message("the program has no ring buffer".into()))?;
+        let reader =
+            EventReader::new(rb).map_err(|e| RunError::Message(format!("ring buffer: {e}")))?;
+
+        let mut events = Events {
+            object,
+            maps,
+            formats,
+            printer: output::for_format(cfg.format, cfg.quiet),
+            writer: cfg.output,
+            out: Vec::with_capacity(1 << 16),
+            exit: false,
+            args: Vec::new(),
+        };
+        events.printer.attached(&mut events.out, probes);
+        events.flush()?;
+        Ok(Session {
+            programs,
+            reader,
+            events,
+            child,
+            pid: cfg.pid,
+        })
+    }
+
+    /// Runs until the script exits, a signal arrives or the watched process ends; then END,
+    /// lost events and the maps. Returns the exit code.
+    pub fn run(mut self) -> Result<i32, RunError> {
+        let object = self.events.object;
+        self.programs
+            .run_begin()
+            .map_err(|e| load_error(e, object))?;
+        let watched = match self.child.as_mut() {
+            Some(child) => {
+                child
+                    .release()
+                    .map_err(|e| RunError::Message(format!("cannot start the command: {e}")))?;
+                Some(child.pidfd())
+            }
+            None => self.pid.and_then(|p| child::pidfd_open(p).ok()),
+        };
+        let watched_fd = watched.as_ref().map(|fd: &OwnedFd| fd.as_raw_fd());
+
+        loop {
+            self.events.drain(&mut self.reader)?;
+            self.events.flush()?;
+            if self.events.exit || signals::stopped() {
+                break;
+            }
+            if wait(self.reader.raw_fd(), watched_fd)? {
+                self.events.drain(&mut self.reader)?;
+                break;
+            }
+        }
+
+        self.programs.run_end().map_err(|e| load_error(e, object))?;
+        self.events.drain(&mut self.reader)?;
+        self.events.finish()?;
+        Ok(0)
+    }
+}
+
+/// The parsed format of every printf and system() call.
+fn printf_formats(object: &Object) -> Result<Vec<Format>, RunError> {
+    object
+        .printfs
+        .iter()
+        .map(|info| {
+            Format::new(&info.format).map_err(|e| {
+                let func = if info.kind == event::SYSTEM {
+                    "system"
+                } else {
+                    "printf"
+                };
+                RunError::Message(format!("{func}: {e}"))
+            })
+        })
+        .collect()
+}
+
+/// Creates every map of the object.
+fn create_maps(object: &Object) -> Result<Vec<KernelMap>, RunError> {
+    object
         .maps
         .iter()
         .map(|m| {
@@ -50,7 +211,7 @@ pub fn create_maps(checked: &Checked) -> Result<Vec<KernelMap>, RunError> {
         .collect()
 }
 
-pub fn permission_hint(e: &io::Error) -> &'static str {
+fn permission_hint(e: &io::Error) -> &'static str {
     match e.raw_os_error() {
         Some(libc::EPERM) | Some(libc::EACCES) => {
             " (rtrace needs root, or CAP_BPF and CAP_PERFMON)"
@@ -59,33 +220,16 @@ pub fn permission_hint(e: &io::Error) -> &'static str {
     }
 }
 
-/// Encodes every lowered function with the real map fds.
-pub fn encode(
-    checked: &Checked,
-    funcs: &[ir::Function],
-    maps: &[KernelMap],
-) -> Result<Vec<ProgramImage>, Diagnostic> {
-    let fd_of = |id: ir::MapId| maps.get(id.0 as usize).map_or(-1, |m| m.fd());
-    funcs
-        .iter()
-        .zip(&checked.probes)
-        .map(|(f, p)| {
-            let enc = codegen::compile(f, &fd_of)?;
-            Ok(ProgramImage {
-                name: enc.name,
-                attach: p.attach.clone(),
-                insns: enc.insns,
-                spans: enc.spans,
-            })
-        })
-        .collect()
-}
-
 /// Turns a loader failure into a diagnostic on the script where possible.
-pub fn load_error(err: LoadError, images: &[ProgramImage], checked: &Checked) -> RunError {
+fn load_error(err: LoadError, object: &Object) -> RunError {
     match err {
         LoadError::Verifier { program, insn, log } => {
-            let span = insn.and_then(|i| images.get(program).and_then(|p| p.spans.get(i)));
+            let span = insn.and_then(|i| {
+                object
+                    .programs
+                    .get(program)
+                    .and_then(|p| p.code.spans.get(i))
+            });
             let summary = log
                 .lines()
                 .rev()
@@ -113,7 +257,7 @@ pub fn load_error(err: LoadError, images: &[ProgramImage], checked: &Checked) ->
             }
             RunError::Diag(d.with_note(verifier_hint(&summary)))
         }
-        LoadError::Attach { program, message } => match checked.probes.get(program) {
+        LoadError::Attach { program, message } => match object.programs.get(program) {
             Some(p) => RunError::Diag(Diagnostic::error(p.attach_span, message)),
             None => RunError::Message(message),
         },
@@ -152,129 +296,6 @@ fn is_log_statistics(line: &str) -> bool {
         ]
         .iter()
         .any(|p| line.starts_with(p))
-}
-
-/// Runs the loaded session until it ends; returns the exit code.
-pub fn run(
-    checked: &Checked,
-    mut maps: Vec<KernelMap>,
-    images: &[ProgramImage],
-    mut cfg: RunConfig<'_>,
-) -> Result<i32, RunError> {
-    signals::install();
-    let mut session = Session::load(images).map_err(|e| load_error(e, images, checked))?;
-    let probes = session
-        .attach(cfg.pid)
-        .map_err(|e| load_error(e, images, checked))?;
-
-    // The ring buffer's reader takes the map; keep the others for dumps.
-    let rb_index = checked.ringbuf as usize;
-    let placeholder = KernelMap::create(&crate::sema::layout::MapDef {
-        name: "unused".into(),
-        kind: MapKind::Array,
-        key_size: 4,
-        value_size: 8,
-        max_entries: 1,
-    })
-    .map_err(|e| RunError::Message(format!("cannot create a BPF map: {e}")))?;
-    let rb = std::mem::replace(&mut maps[rb_index], placeholder);
-    let mut reader =
-        EventReader::new(rb).map_err(|e| RunError::Message(format!("ring buffer: {e}")))?;
-
-    let mut out = Vec::with_capacity(1 << 16);
-    let json = cfg.format == OutputFormat::Json;
-    if !cfg.quiet || json {
-        if json {
-            out.extend_from_slice(json::attached_probes(probes).as_bytes());
-        } else if !cfg.quiet {
-            out.extend_from_slice(print::attaching(probes).as_bytes());
-        }
-    }
-    flush(&mut cfg.output, &mut out)?;
-
-    session
-        .run_begin()
-        .map_err(|e| load_error(e, images, checked))?;
-    let watched = match cfg.child.as_mut() {
-        Some(child) => {
-            child
-                .release()
-                .map_err(|e| RunError::Message(format!("cannot start the command: {e}")))?;
-            Some(child.pidfd())
-        }
-        None => cfg.pid.and_then(|p| super::child::pidfd_open(p).ok()),
-    };
-    let watched_fd = watched.as_ref().map(|fd: &OwnedFd| fd.as_raw_fd());
-
-    let mut state = EventState {
-        checked,
-        maps: &maps,
-        exit: false,
-        json,
-        args: Vec::new(),
-    };
-    let mut ended_by_process = false;
-    loop {
-        state.drain(&mut reader, &mut out, &mut cfg.output)?;
-        flush(&mut cfg.output, &mut out)?;
-        if state.exit || signals::stopped() {
-            break;
-        }
-        if wait(reader.raw_fd(), watched_fd)? {
-            ended_by_process = true;
-            state.drain(&mut reader, &mut out, &mut cfg.output)?;
-            break;
-        }
-    }
-    let _ = ended_by_process;
-
-    session
-        .run_end()
-        .map_err(|e| load_error(e, images, checked))?;
-    state.drain(&mut reader, &mut out, &mut cfg.output)?;
-
-    let lost = lost_events(&maps[checked.lost as usize]);
-    if lost > 0 {
-        if json {
-            out.extend_from_slice(json::lost_events(lost).as_bytes());
-        } else {
-            out.extend_from_slice(print::lost_events(lost).as_bytes());
-        }
-    }
-    let mut dumps = Vec::new();
-    for (info, map) in checked.maps.iter().zip(&maps) {
-        if info.internal {
-            continue;
-        }
-        let d = decode::dump(info, map)
-            .map_err(|e| RunError::Message(format!("cannot read map {}: {e}", info.name)))?;
-        dumps.push(d);
-    }
-    if json {
-        out.extend_from_slice(json::maps_at_exit(&dumps).as_bytes());
-    } else {
-        print::write_maps_at_exit(&mut out, &dumps);
-    }
-    flush(&mut cfg.output, &mut out)?;
-    drop(session);
-    Ok(0)
-}
-
-fn flush(w: &mut Box<dyn Write + '_>, out: &mut Vec<u8>) -> Result<(), RunError> {
-    if out.is_empty() {
-        return Ok(());
-    }
-    let r = w.write_all(out).and_then(|_| w.flush());
-    out.clear();
-    match r {
-        Ok(()) => Ok(()),
-        // A closed pipe (| head) ends the run quietly.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-            signals::stop();
-            Ok(())
-        }
-        Err(e) => Err(RunError::Message(format!("cannot write output: {e}"))),
-    }
 }
 
 /// Waits for events, a signal, or the watched process to end. `Ok(true)` when it ended.
@@ -329,33 +350,39 @@ fn run_command(cmd: &[u8]) -> Vec<u8> {
 /// Output is written out at least this often while events are read.
 const FLUSH_BYTES: usize = 64 * 1024;
 
-/// Handles event records as they arrive.
-struct EventState<'a> {
-    checked: &'a Checked,
-    maps: &'a [KernelMap],
-    exit: bool,
-    json: bool,
-    args: Vec<Value>,
-}
+impl Events<'_> {
+    /// Writes out the pending output. A closed pipe (`| head`) ends the run quietly.
+    fn flush(&mut self) -> Result<(), RunError> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let r = self
+            .writer
+            .write_all(&self.out)
+            .and_then(|_| self.writer.flush());
+        self.out.clear();
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                signals::stop();
+                Ok(())
+            }
+            Err(e) => Err(RunError::Message(format!("cannot write output: {e}"))),
+        }
+    }
 
-impl EventState<'_> {
     /// Handles every waiting record. Output is written out every `FLUSH_BYTES`, so that a
     /// ring buffer that never empties (events arrive as fast as they are read) cannot pile
     /// text up in memory.
-    fn drain(
-        &mut self,
-        reader: &mut EventReader,
-        out: &mut Vec<u8>,
-        w: &mut Box<dyn Write + '_>,
-    ) -> Result<(), RunError> {
+    fn drain(&mut self, reader: &mut EventReader) -> Result<(), RunError> {
         let mut err = None;
         reader.drain(|rec| {
             if err.is_some() {
                 return;
             }
-            let r = self.handle(rec, out).and_then(|_| {
-                if out.len() >= FLUSH_BYTES {
-                    flush(w, out)
+            let r = self.handle(rec).and_then(|_| {
+                if self.out.len() >= FLUSH_BYTES {
+                    self.flush()
                 } else {
                     Ok(())
                 }
@@ -370,56 +397,62 @@ impl EventState<'_> {
         }
     }
 
-    fn handle(&mut self, rec: &[u8], out: &mut Vec<u8>) -> Result<(), RunError> {
+    /// The end of a run: lost events, then every user map.
+    fn finish(&mut self) -> Result<(), RunError> {
+        let object = self.object;
+        let lost = self.maps.get(object.lost as usize).map_or(0, lost_events);
+        if lost > 0 {
+            self.printer.lost(&mut self.out, lost);
+        }
+        let mut dumps = Vec::new();
+        for (info, map) in object.maps.iter().zip(&self.maps) {
+            if info.internal {
+                continue;
+            }
+            let d = decode::dump(info, map)
+                .map_err(|e| RunError::Message(format!("cannot read map {}: {e}", info.name)))?;
+            dumps.push(d);
+        }
+        self.printer.maps_at_exit(&mut self.out, &dumps);
+        self.flush()
+    }
+
+    fn handle(&mut self, rec: &[u8]) -> Result<(), RunError> {
         if rec.len() < 8 {
             return Ok(());
         }
         let kind = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
         let id = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]) as usize;
+        let object = self.object;
         match kind {
-            event::PRINTF => {
-                let Some(info) = self.checked.printfs.get(id) else {
+            event::PRINTF | event::SYSTEM => {
+                let (Some(info), Some(format)) = (object.printfs.get(id), self.formats.get(id))
+                else {
                     return Ok(());
                 };
                 self.args = decode::printf_args(info, rec);
                 let mut text = Vec::new();
-                if let Err(e) = printf::format_into(&mut text, &info.format, &self.args) {
-                    return Err(RunError::Message(format!("printf: {e}")));
-                }
-                if self.json {
-                    out.extend_from_slice(json::printf(&text).as_bytes());
+                if kind == event::PRINTF {
+                    format
+                        .write(&mut text, &self.args)
+                        .map_err(|e| RunError::Message(format!("printf: {e}")))?;
+                    self.printer.printf(&mut self.out, &text);
                 } else {
-                    out.extend_from_slice(&text);
-                }
-            }
-            event::SYSTEM => {
-                let Some(info) = self.checked.printfs.get(id) else {
-                    return Ok(());
-                };
-                self.args = decode::printf_args(info, rec);
-                let mut cmd = Vec::new();
-                if let Err(e) = printf::format_into(&mut cmd, &info.format, &self.args) {
-                    return Err(RunError::Message(format!("system: {e}")));
-                }
-                let output = run_command(&cmd);
-                if self.json {
-                    out.extend_from_slice(json::record("syscall", &output).as_bytes());
-                } else {
-                    out.extend_from_slice(&output);
+                    format
+                        .write(&mut text, &self.args)
+                        .map_err(|e| RunError::Message(format!("system: {e}")))?;
+                    let output = run_command(&text);
+                    self.printer.system(&mut self.out, &output);
                 }
             }
             event::EXIT => self.exit = true,
             event::PRINT_MAP | event::CLEAR_MAP | event::ZERO_MAP => {
-                let (Some(info), Some(map)) = (self.checked.maps.get(id), self.maps.get(id)) else {
+                let (Some(info), Some(map)) = (object.maps.get(id), self.maps.get(id)) else {
                     return Ok(());
                 };
                 let r = match kind {
                     event::PRINT_MAP => decode::dump(info, map).map(|d| {
-                        if self.json {
-                            out.extend_from_slice(json::map(&d).as_bytes());
-                        } else {
-                            print::write_map(out, &d, 0, 1);
-                        }
+                        self.printer.map(&mut self.out, &d);
                     }),
                     // bpftrace 0.17 keeps a cleared key-less count() map as `@m: 0`.
                     event::CLEAR_MAP

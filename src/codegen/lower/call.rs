@@ -73,6 +73,13 @@ impl Lowerer<'_> {
         }
     }
 
+    /// A value known only when the program is loaded (an `ld_imm64` the runtime patches).
+    fn runtime_const(&mut self, konst: RuntimeConst) -> VReg {
+        let dst = self.reg();
+        self.emit(Inst::LdConst { dst, konst });
+        dst
+    }
+
     /// An action used as a statement.
     pub(super) fn call_stmt(&mut self, e: &TExpr) {
         if let Some((Lower::Stmt(f), call)) = Self::builtin_of(e) {
@@ -160,15 +167,11 @@ impl LowerCx for Lowerer<'_> {
     }
 
     fn cpid(&mut self) -> VReg {
-        let r = Lowerer::reg(self);
-        Lowerer::mov_imm(self, r, self.consts.cpid as i64);
-        r
+        self.runtime_const(RuntimeConst::Cpid)
     }
 
     fn start_ns(&mut self) -> VReg {
-        let r = Lowerer::reg(self);
-        Lowerer::mov_imm(self, r, self.consts.start_ns as i64);
-        r
+        self.runtime_const(RuntimeConst::StartNs)
     }
 
     fn format_record(&mut self, id: u32, args: &[TExpr]) {

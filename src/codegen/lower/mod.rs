@@ -9,22 +9,14 @@ use crate::sema::typed::*;
 use crate::sema::types::Type;
 use crate::source::Span;
 
-/// Run-time constants baked into the programs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Consts {
-    /// `cpid`: the pid of the `-c` command (0 without one).
-    pub cpid: u64,
-    /// CLOCK_MONOTONIC nanoseconds at start, for `elapsed`.
-    pub start_ns: u64,
-}
-
-/// Lowers every probe of a checked program.
-pub fn lower(checked: &Checked, consts: Consts) -> Vec<Function> {
+/// Lowers every probe of a checked program. Run-time constants (`cpid`, the start time of
+/// `elapsed`) stay symbolic (`Inst::LdConst`): the loader patches them.
+pub fn lower(checked: &Checked) -> Vec<Function> {
     checked
         .probes
         .iter()
         .enumerate()
-        .map(|(i, p)| Lowerer::new(checked, consts, p, i).run(p))
+        .map(|(i, p)| Lowerer::new(checked, p, i).run(p))
         .collect()
 }
 
@@ -37,7 +29,6 @@ enum VarHome {
 
 pub(super) struct Lowerer<'a> {
     checked: &'a Checked,
-    consts: Consts,
     f: Function,
     span: Span,
     vars: Vec<VarHome>,
@@ -54,7 +45,7 @@ pub(super) struct Lowerer<'a> {
 }
 
 impl<'a> Lowerer<'a> {
-    fn new(checked: &'a Checked, consts: Consts, p: &CheckedProbe, index: usize) -> Self {
+    fn new(checked: &'a Checked, p: &CheckedProbe, index: usize) -> Self {
         let mut f = Function {
             name: program_name(index, &p.attach_text),
             ..Function::default()
@@ -63,7 +54,6 @@ impl<'a> Lowerer<'a> {
         f.nregs = 1;
         Lowerer {
             checked,
-            consts,
             f,
             span: p.span,
             vars: Vec::new(),

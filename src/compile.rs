@@ -1,0 +1,124 @@
+//! The whole compiler as one pure function: script text -> parse -> sema -> lower -> encode
+//! -> `Object`. Fed by the driver (and the fuzzers); the runtime loads what it returns.
+
+use crate::codegen;
+use crate::diag::Diagnostic;
+use crate::object::{Object, Program};
+use crate::parse;
+use crate::sema;
+use crate::source::Source;
+
+/// What compiling needs besides the script.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompileEnv {
+    /// Positional parameters `$1...`.
+    pub params: Vec<String>,
+    /// `-c CMD` will be given to the run, so `cpid` has a value.
+    pub has_command: bool,
+    /// `--unsafe`: allow system() and the other unsafe builtins.
+    pub unsafe_actions: bool,
+}
+
+impl CompileEnv {
+    /// The checker's view of the environment.
+    pub fn sema_env(&self) -> sema::Env {
+        sema::Env {
+            params: self.params.clone(),
+            has_command: self.has_command,
+            unsafe_actions: self.unsafe_actions,
+        }
+    }
+}
+
+/// Compiles a script. Pure: no fork, no file descriptor, no clock and no kernel access beyond
+/// what checking reads (tracepoint formats, uprobe targets). Maps and run-time constants are
+/// left as relocations for the runtime. Every error comes back as diagnostics on `source`.
+pub fn compile(source: &Source, env: &CompileEnv) -> Result<Object, Vec<Diagnostic>> {
+    let program = parse::parse(source)?;
+    let checked = sema::check(&program, &env.sema_env())?;
+    let funcs = codegen::lower::lower(&checked);
+    let mut programs = Vec::with_capacity(funcs.len());
+    for (ir, probe) in funcs.into_iter().zip(&checked.probes) {
+        let code = codegen::compile(&ir).map_err(|d| vec![d])?;
+        programs.push(Program {
+            attach: probe.attach.clone(),
+            attach_text: probe.attach_text.clone(),
+            attach_span: probe.attach_span,
+            ir,
+            code,
+        });
+    }
+    Ok(Object {
+        programs,
+        maps: checked.maps,
+        printfs: checked.printfs,
+        ringbuf: checked.ringbuf,
+        lost: checked.lost,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codegen::ir::{Inst, RuntimeConst};
+    use crate::codegen::RelocKind;
+
+    fn object(text: &str, env: &CompileEnv) -> Object {
+        compile(&Source::new("t.bt", text), env).unwrap_or_else(|d| panic!("{d:?}"))
+    }
+
+    #[test]
+    fn run_time_constants_are_relocations() {
+        let env = CompileEnv {
+            has_command: true,
+            ..CompileEnv::default()
+        };
+        let obj = object(
+            "BEGIN { printf(\"%d %d\\n\", cpid, elapsed); exit(); }",
+            &env,
+        );
+        let p = &obj.programs[0];
+        let consts: Vec<RuntimeConst> =
+            p.ir.insts
+                .iter()
+                .filter_map(|si| match si.inst {
+                    Inst::LdConst { konst, .. } => Some(konst),
+                    _ => None,
+                })
+                .collect();
+        assert_eq!(consts, vec![RuntimeConst::Cpid, RuntimeConst::StartNs]);
+        let relocated: Vec<RelocKind> = p.code.relocations.iter().map(|r| r.kind).collect();
+        assert!(relocated.contains(&RelocKind::Const(RuntimeConst::Cpid)));
+        assert!(relocated.contains(&RelocKind::Const(RuntimeConst::StartNs)));
+        // Every relocation names the first slot of an ld_imm64.
+        for r in &p.code.relocations {
+            assert_eq!(p.code.insns[r.insn][0], 0x18, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn errors_come_back_as_diagnostics() {
+        let err = compile(
+            &Source::new("t.bt", "BEGIN { printf(\"%d\\n\", cpid); }"),
+            &CompileEnv::default(),
+        )
+        .unwrap_err();
+        assert!(err[0].message.contains("cpid"), "{err:?}");
+        assert!(compile(&Source::new("t.bt", "BEGIN {"), &CompileEnv::default()).is_err());
+    }
+
+    #[test]
+    fn one_program_per_probe_with_its_attach_point() {
+        let obj = object(
+            "BEGIN { @x = 1; } END { clear(@x); }",
+            &CompileEnv::default(),
+        );
+        let names: Vec<&str> = obj
+            .programs
+            .iter()
+            .map(|p| p.attach_text.as_str())
+            .collect();
+        assert_eq!(names, vec!["BEGIN", "END"]);
+        assert!(obj.maps.iter().any(|m| m.name == "@x"));
+    }
+}

@@ -1,0 +1,142 @@
+//! One interface for everything a run prints: `Output`, with bpftrace 0.17's text format and
+//! its `-f json` format behind it. Fed by the runtime's run loop, which never asks which one.
+
+use super::value::MapDump;
+use super::{json, print};
+
+/// `-f text` or `-f json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// What a run prints, appended to a byte buffer the caller writes out (so that a run can
+/// batch its output and flush it every so often).
+pub trait Output {
+    /// The probes are attached: `Attaching N probes...`.
+    fn attached(&self, out: &mut Vec<u8>, probes: usize);
+    /// One printf's formatted text.
+    fn printf(&self, out: &mut Vec<u8>, text: &[u8]);
+    /// What a system() command printed on its stdout.
+    fn system(&self, out: &mut Vec<u8>, text: &[u8]);
+    /// The ring buffer had no room for `n` events.
+    fn lost(&self, out: &mut Vec<u8>, n: u64);
+    /// `print(@m)`.
+    fn map(&self, out: &mut Vec<u8>, dump: &MapDump);
+    /// Every user map, when the run ends.
+    fn maps_at_exit(&self, out: &mut Vec<u8>, dumps: &[MapDump]);
+}
+
+/// The `Output` for a format; `quiet` (`-q`) leaves out the text format's attach message.
+pub fn for_format(format: OutputFormat, quiet: bool) -> Box<dyn Output> {
+    match format {
+        OutputFormat::Text => Box::new(TextOutput { quiet }),
+        OutputFormat::Json => Box::new(JsonOutput),
+    }
+}
+
+/// bpftrace 0.17's plain text.
+pub struct TextOutput {
+    /// `-q`: no `Attaching N probes...`.
+    pub quiet: bool,
+}
+
+impl Output for TextOutput {
+    fn attached(&self, out: &mut Vec<u8>, probes: usize) {
+        if !self.quiet {
+            out.extend_from_slice(print::attaching(probes).as_bytes());
+        }
+    }
+
+    fn printf(&self, out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(text);
+    }
+
+    fn system(&self, out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(text);
+    }
+
+    fn lost(&self, out: &mut Vec<u8>, n: u64) {
+        out.extend_from_slice(print::lost_events(n).as_bytes());
+    }
+
+    fn map(&self, out: &mut Vec<u8>, dump: &MapDump) {
+        print::write_map(out, dump, 0, 1);
+    }
+
+    fn maps_at_exit(&self, out: &mut Vec<u8>, dumps: &[MapDump]) {
+        print::write_maps_at_exit(out, dumps);
+    }
+}
+
+/// bpftrace 0.17's `-f json`: one object a line. It reports the attached probes even with
+/// `-q`, as 0.17 does.
+pub struct JsonOutput;
+
+impl Output for JsonOutput {
+    fn attached(&self, out: &mut Vec<u8>, probes: usize) {
+        out.extend_from_slice(json::attached_probes(probes).as_bytes());
+    }
+
+    fn printf(&self, out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(json::printf(text).as_bytes());
+    }
+
+    fn system(&self, out: &mut Vec<u8>, text: &[u8]) {
+        out.extend_from_slice(json::record("syscall", text).as_bytes());
+    }
+
+    fn lost(&self, out: &mut Vec<u8>, n: u64) {
+        out.extend_from_slice(json::lost_events(n).as_bytes());
+    }
+
+    fn map(&self, out: &mut Vec<u8>, dump: &MapDump) {
+        out.extend_from_slice(json::map(dump).as_bytes());
+    }
+
+    fn maps_at_exit(&self, out: &mut Vec<u8>, dumps: &[MapDump]) {
+        out.extend_from_slice(json::maps_at_exit(dumps).as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attached(format: OutputFormat, quiet: bool) -> String {
+        let mut out = Vec::new();
+        for_format(format, quiet).attached(&mut out, 2);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn quiet_hides_the_attach_message_in_text_only() {
+        assert_eq!(
+            attached(OutputFormat::Text, false),
+            "Attaching 2 probes...\n"
+        );
+        assert_eq!(attached(OutputFormat::Text, true), "");
+        assert_eq!(
+            attached(OutputFormat::Json, true),
+            "{\"type\": \"attached_probes\", \"data\": {\"probes\": 2}}\n"
+        );
+    }
+
+    #[test]
+    fn printf_and_system_records() {
+        let mut out = Vec::new();
+        let json = for_format(OutputFormat::Json, false);
+        json.printf(&mut out, b"hi\n");
+        json.system(&mut out, b"x\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "{\"type\": \"printf\", \"data\": \"hi\\n\"}\n{\"type\": \"syscall\", \"data\": \"x\\n\"}\n"
+        );
+        let mut out = Vec::new();
+        let text = for_format(OutputFormat::Text, true);
+        text.printf(&mut out, b"hi\n");
+        text.lost(&mut out, 3);
+        assert_eq!(String::from_utf8_lossy(&out), "hi\nLost 3 events\n");
+    }
+}
