@@ -9,40 +9,32 @@ use crate::sema::types::Type;
 pub const ENTRIES: &[Builtin] = &[
     Builtin {
         name: "exit",
-        kind: Kind::Function,
         args: (0, 0),
-        needs_unsafe: None,
-        probes: None,
         check: |_, _| Checked::action(Vec::new(), Vec::new()),
         lower: Lower::Stmt(|cx, _| {
             // Userspace stops reading after this event; the probe ends here.
             cx.event(event::EXIT, 0);
             cx.end_program();
         }),
-        map: None,
+        ..Builtin::PLAIN
     },
     Builtin {
         name: "signal",
-        kind: Kind::Function,
         args: (1, 1),
         needs_unsafe: Some("sends a signal to the traced process"),
-        probes: None,
         check: check_signal,
         lower: Lower::Stmt(|cx, call| {
             let sig = cx.operand(&call.args[0]);
             cx.call_void(helper::SEND_SIGNAL, vec![sig]);
         }),
-        map: None,
+        ..Builtin::PLAIN
     },
     Builtin {
         name: "delete",
-        kind: Kind::Function,
         args: (1, 1),
-        needs_unsafe: None,
-        probes: None,
         check: check_delete,
         lower: Lower::Stmt(|cx, call| cx.map_delete(call.data[0] as u32, call.args)),
-        map: None,
+        ..Builtin::PLAIN
     },
 ];
 

@@ -19,8 +19,6 @@ const fn agg(
         name,
         kind: Kind::MapFunction,
         args: (args, args),
-        needs_unsafe: None,
-        probes: None,
         check: check_args,
         lower: Lower::Stmt(|_, _| {}),
         map: Some(MapFn {
@@ -28,6 +26,7 @@ const fn agg(
             storage,
             update,
         }),
+        ..Builtin::PLAIN
     }
 }
 

@@ -6,7 +6,7 @@ use crate::codegen::ir::{Base, Cond, Inst, Label, Operand, SlotId, VReg};
 use crate::diag::Diagnostic;
 use crate::probes::Attach;
 use crate::sema::layout::MapKind;
-use crate::sema::typed::{MapIdx, MapValueType, TExpr, TExprKind};
+use crate::sema::typed::{BuiltinId, MapIdx, MapValueType, TExpr, TExprKind};
 use crate::sema::types::Type;
 use crate::source::Span;
 
@@ -38,6 +38,38 @@ pub struct Builtin {
     pub lower: Lower,
     /// What a map function adds: its map's value type, storage and update.
     pub map: Option<MapFn>,
+    /// What userspace makes of the records the builtin sends (`CheckCx::call_record`).
+    pub event: Option<EventFn>,
+}
+
+impl Builtin {
+    /// What most builtins leave as it is: a function of no arguments, valid in every probe,
+    /// safe, no map function, no userspace part. Entries name what differs and end with
+    /// `..Builtin::PLAIN`.
+    pub const PLAIN: Builtin = Builtin {
+        name: "",
+        kind: Kind::Function,
+        args: (0, 0),
+        needs_unsafe: None,
+        probes: None,
+        check: |_, _| Checked::Error,
+        lower: Lower::Stmt(|_, _| {}),
+        map: None,
+        event: None,
+    };
+}
+
+/// Turns one of a builtin's records into output: its parameter (as `call_record` registered
+/// it) and the record's bytes after the 8-byte header.
+pub type EventFn = fn(param: &str, payload: &[u8]) -> Message;
+
+/// A line of output a builtin's record makes: `{"type": KIND, "data": TEXT}` in JSON; the text
+/// as it is in the text format, followed by a newline when `newline` is set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub kind: &'static str,
+    pub text: Vec<u8>,
+    pub newline: bool,
 }
 
 /// A map function's rules: the value type its calls give the map, how the kernel stores it,
@@ -80,6 +112,8 @@ pub type ProbeRule = (fn(&Attach) -> bool, &'static str);
 
 /// A use of a builtin as the checker sees it.
 pub struct Call<'a> {
+    /// The builtin's own id (for `CheckCx::call_record`).
+    pub id: BuiltinId,
     pub name: &'a ast::Ident,
     /// The arguments as written (empty for variables).
     pub args: &'a [ast::Expr],
@@ -163,6 +197,9 @@ pub trait CheckCx {
     fn str_literal(&mut self, bytes: Vec<u8>, span: Span) -> TExpr;
     /// Registers a formatted event record (printf, system, ...) and returns its id.
     fn format_record(&mut self, kind: u32, format: String, args: &[TExpr]) -> u32;
+    /// Registers a record of builtin `id` that its `event` hook turns into output, with a
+    /// compile-time parameter (a time format, a delimiter); returns the record's id.
+    fn call_record(&mut self, id: BuiltinId, param: String) -> u32;
     /// `@m` naming a whole map (print, clear, zero): its index.
     fn whole_map(&mut self, m: &ast::MapRef) -> MapIdx;
     /// `@m[k...]` naming one entry (delete): its index and checked keys.
@@ -209,6 +246,16 @@ pub trait LowerCx {
     fn format_record(&mut self, id: u32, args: &[TExpr]);
     /// Sends a header-only event (`kind`, `id`) to userspace.
     fn event(&mut self, kind: u32, id: u32);
+    /// Sends a record of `size` bytes (the 8-byte header included) written in place in the
+    /// ring buffer: `fill` gets its address and writes what follows the header. For records
+    /// too large for the stack.
+    fn reserved_record(
+        &mut self,
+        kind: u32,
+        id: u32,
+        size: u32,
+        fill: &mut dyn FnMut(&mut dyn LowerCx, VReg),
+    );
     /// Deletes one map entry.
     fn map_delete(&mut self, map: MapIdx, keys: &[TExpr]);
     /// Ends the program (after the current statement's side effects).

@@ -7,13 +7,10 @@ use crate::sema::types::Type;
 
 pub const ENTRIES: &[Builtin] = &[Builtin {
     name: "bswap",
-    kind: Kind::Function,
     args: (1, 1),
-    needs_unsafe: None,
-    probes: None,
     check,
     lower: Lower::Int(lower),
-    map: None,
+    ..Builtin::PLAIN
 }];
 
 /// `data[0]` is the width in bytes.

@@ -71,8 +71,6 @@ const PLANNED_FUNCTIONS: &[&str] = &[
     "len",
     "percpu_kaddr",
     "cat",
-    "time",
-    "join",
     "override",
     "unwatch",
 ];

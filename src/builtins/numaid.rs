@@ -10,11 +10,9 @@ pub const ENTRIES: &[Builtin] = &[Builtin {
     name: "numaid",
     kind: Kind::Variable,
     args: (0, 0),
-    needs_unsafe: None,
-    probes: None,
     check: |_, _| Checked::of(Type::U64),
     lower: Lower::Int(|cx, _| cx.call(GET_NUMA_NODE_ID, vec![])),
-    map: None,
+    ..Builtin::PLAIN
 }];
 
 #[cfg(test)]

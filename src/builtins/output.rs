@@ -17,13 +17,11 @@ const fn action(
 ) -> Builtin {
     Builtin {
         name,
-        kind: Kind::Function,
         args,
         needs_unsafe,
-        probes: None,
         check,
         lower: Lower::Stmt(lower),
-        map: None,
+        ..Builtin::PLAIN
     }
 }
 

@@ -7,13 +7,10 @@ use crate::sema::types::{Type, STRLEN};
 
 pub const ENTRIES: &[Builtin] = &[Builtin {
     name: "str",
-    kind: Kind::Function,
     args: (1, 2),
-    needs_unsafe: None,
-    probes: None,
     check: check_str,
     lower: Lower::Mem(lower_str),
-    map: None,
+    ..Builtin::PLAIN
 }];
 
 /// `data[0]` is 1 when the string is read from user memory.

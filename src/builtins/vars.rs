@@ -11,11 +11,9 @@ const fn var(name: &'static str, ty: fn(&mut dyn CheckCx, &Call<'_>) -> Checked,
         name,
         kind: Kind::Variable,
         args: (0, 0),
-        needs_unsafe: None,
-        probes: None,
         check: ty,
         lower,
-        map: None,
+        ..Builtin::PLAIN
     }
 }
 

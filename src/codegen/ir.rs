@@ -278,6 +278,8 @@ pub mod helper {
     pub const PROBE_READ_USER_STR: u32 = 114;
     pub const PROBE_READ_KERNEL_STR: u32 = 115;
     pub const RINGBUF_OUTPUT: u32 = 130;
+    pub const RINGBUF_RESERVE: u32 = 131;
+    pub const RINGBUF_SUBMIT: u32 = 132;
     pub const KTIME_GET_BOOT_NS: u32 = 125;
     pub const GET_FUNC_IP: u32 = 173;
 
@@ -305,6 +307,8 @@ pub mod helper {
             PROBE_READ_USER_STR => "probe_read_user_str",
             PROBE_READ_KERNEL_STR => "probe_read_kernel_str",
             RINGBUF_OUTPUT => "ringbuf_output",
+            RINGBUF_RESERVE => "ringbuf_reserve",
+            RINGBUF_SUBMIT => "ringbuf_submit",
             KTIME_GET_BOOT_NS => "ktime_get_boot_ns",
             GET_FUNC_IP => "get_func_ip",
             _ => "unknown",

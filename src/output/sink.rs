@@ -20,6 +20,9 @@ pub trait Output {
     fn printf(&self, out: &mut Vec<u8>, text: &[u8]);
     /// What a system() command printed on its stdout.
     fn system(&self, out: &mut Vec<u8>, text: &[u8]);
+    /// A line a builtin's record makes (`time`, `join`): `{"type": KIND, "data": TEXT}` in
+    /// JSON; in text the text, then a newline when `newline` is set.
+    fn message(&self, out: &mut Vec<u8>, kind: &str, text: &[u8], newline: bool);
     /// The ring buffer had no room for `n` events.
     fn lost(&self, out: &mut Vec<u8>, n: u64);
     /// `print(@m)`.
@@ -57,6 +60,13 @@ impl Output for TextOutput {
         out.extend_from_slice(text);
     }
 
+    fn message(&self, out: &mut Vec<u8>, _kind: &str, text: &[u8], newline: bool) {
+        out.extend_from_slice(text);
+        if newline {
+            out.push(b'\n');
+        }
+    }
+
     fn lost(&self, out: &mut Vec<u8>, n: u64) {
         out.extend_from_slice(print::lost_events(n).as_bytes());
     }
@@ -85,6 +95,10 @@ impl Output for JsonOutput {
 
     fn system(&self, out: &mut Vec<u8>, text: &[u8]) {
         out.extend_from_slice(json::record("syscall", text).as_bytes());
+    }
+
+    fn message(&self, out: &mut Vec<u8>, kind: &str, text: &[u8], _newline: bool) {
+        out.extend_from_slice(json::record(kind, text).as_bytes());
     }
 
     fn lost(&self, out: &mut Vec<u8>, n: u64) {

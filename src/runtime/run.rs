@@ -10,6 +10,7 @@ use super::relocate::{self, RunConsts};
 use super::signals;
 use crate::bpf::maps::KernelMap;
 use crate::bpf::ringbuf::EventReader;
+use crate::builtins;
 use crate::diag::Diagnostic;
 use crate::object::Object;
 use crate::output::printf::Format;
@@ -182,7 +183,13 @@ fn printf_formats(object: &Object) -> Result<Vec<Format>, RunError> {
         .printfs
         .iter()
         .map(|info| {
-            Format::new(&info.format).map_err(|e| {
+            // A builtin's own record keeps a parameter, not a printf format.
+            let text = if info.kind == event::CALL {
+                ""
+            } else {
+                &info.format
+            };
+            Format::new(text).map_err(|e| {
                 let func = if info.kind == event::SYSTEM {
                     "system"
                 } else {
@@ -443,6 +450,16 @@ impl Events<'_> {
                         .map_err(|e| RunError::Message(format!("system: {e}")))?;
                     let output = run_command(&text);
                     self.printer.system(&mut self.out, &output);
+                }
+            }
+            event::CALL => {
+                let Some(info) = object.printfs.get(id) else {
+                    return Ok(());
+                };
+                if let Some(hook) = info.call.and_then(|b| builtins::get(b).event) {
+                    let m = hook(&info.format, &rec[event::HEADER as usize..]);
+                    self.printer
+                        .message(&mut self.out, m.kind, &m.text, m.newline);
                 }
             }
             event::EXIT => self.exit = true,

@@ -59,7 +59,12 @@ impl Checker<'_> {
                 return Some(builtins::zero(span));
             }
         }
-        let call = builtins::Call { name, args, span };
+        let call = builtins::Call {
+            id,
+            name,
+            args,
+            span,
+        };
         let e = match (b.check)(self, &call) {
             Checked::Call { ty, args, data } => TExpr {
                 kind: TExprKind::Call {
@@ -180,6 +185,20 @@ impl CheckCx for Checker<'_> {
             args: types,
             offsets,
             size: off,
+            call: None,
+        });
+        id
+    }
+
+    fn call_record(&mut self, builtin: BuiltinId, param: String) -> u32 {
+        let id = self.printfs.len() as u32;
+        self.printfs.push(PrintfInfo {
+            kind: event::CALL,
+            format: param,
+            args: Vec::new(),
+            offsets: Vec::new(),
+            size: event::HEADER,
+            call: Some(builtin),
         });
         id
     }

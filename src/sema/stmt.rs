@@ -231,7 +231,12 @@ impl Checker<'_> {
         let Some(mapfn) = builtins::get(builtin).map else {
             return error;
         };
-        let call = builtins::Call { name, args, span };
+        let call = builtins::Call {
+            id: builtin,
+            name,
+            args,
+            span,
+        };
         let Some(value) = (mapfn.value)(self, &call, &targs) else {
             return error;
         };

@@ -112,6 +112,9 @@ pub struct PrintfInfo {
     pub offsets: Vec<u32>,
     /// Total record size in bytes, header included.
     pub size: u32,
+    /// For `event::CALL` records: the builtin whose `event` hook prints them (`format` is then
+    /// its parameter).
+    pub call: Option<BuiltinId>,
 }
 
 /// Event kinds in the first 4 bytes of every ring buffer record (the next 4 hold an id).
@@ -123,6 +126,8 @@ pub mod event {
     pub const ZERO_MAP: u32 = 5;
     /// system(): format the command like printf, then run it in userspace (needs --unsafe).
     pub const SYSTEM: u32 = 6;
+    /// A builtin's own record (time(), join(), ...): its `event` hook makes the output.
+    pub const CALL: u32 = 7;
     /// Size of the record header (kind, id).
     pub const HEADER: u32 = 8;
 }

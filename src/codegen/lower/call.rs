@@ -182,6 +182,16 @@ impl LowerCx for Lowerer<'_> {
         Lowerer::event(self, kind, id);
     }
 
+    fn reserved_record(
+        &mut self,
+        kind: u32,
+        id: u32,
+        size: u32,
+        fill: &mut dyn FnMut(&mut dyn LowerCx, VReg),
+    ) {
+        Lowerer::reserved_record(self, kind, id, size, fill);
+    }
+
     fn map_delete(&mut self, map: MapIdx, keys: &[TExpr]) {
         let key = self.key(map, keys, 0);
         let fd = self.map_fd(map);

@@ -404,7 +404,6 @@ impl Lowerer<'_> {
     /// `ringbuf_output(&ringbuf, rec, size, 0)`; a failure adds one to the lost counter.
     fn output(&mut self, rec: SlotId, size: u32) {
         let ringbuf = self.checked.ringbuf;
-        let lost = self.checked.lost;
         let fd = self.map_fd(ringbuf);
         let p = self.stack_addr(rec, 0);
         let ret = self.call(
@@ -418,6 +417,13 @@ impl Lowerer<'_> {
         );
         let l_ok = self.label();
         self.jmp_if(Cond::Eq, ret, Operand::Imm(0), l_ok);
+        self.count_lost();
+        self.place_label(l_ok);
+    }
+
+    /// Adds one, atomically, to the `lost` counter (a direct map-value pointer: no lookup).
+    fn count_lost(&mut self) {
+        let lost = self.checked.lost;
         let counter = self.reg();
         self.emit(Inst::LdMapValue {
             dst: counter,
@@ -432,7 +438,43 @@ impl Lowerer<'_> {
             src: one,
             size: Size::DW,
         });
-        self.place_label(l_ok);
+    }
+
+    /// A record written in place in the ring buffer (`ringbuf_reserve`, then `fill` with the
+    /// record's address, then `ringbuf_submit`): for records too large for the stack. A full
+    /// ring buffer counts a lost event.
+    pub(super) fn reserved_record(
+        &mut self,
+        kind: u32,
+        id: u32,
+        size: u32,
+        fill: &mut dyn FnMut(&mut dyn LowerCx, VReg),
+    ) {
+        let fd = self.map_fd(self.checked.ringbuf);
+        let rec = self.call(
+            helper::RINGBUF_RESERVE,
+            vec![Operand::Reg(fd), Operand::Imm(size as i32), Operand::Imm(0)],
+        );
+        let l_lost = self.label();
+        let l_end = self.label();
+        self.jmp_if(Cond::Eq, rec, Operand::Imm(0), l_lost);
+        for (off, v) in [(0i16, kind), (4, id)] {
+            self.emit(Inst::Store {
+                base: Base::Reg(rec),
+                off,
+                src: Operand::Imm(v as i32),
+                size: Size::W,
+            });
+        }
+        fill(self, rec);
+        self.call_void(
+            helper::RINGBUF_SUBMIT,
+            vec![Operand::Reg(rec), Operand::Imm(0)],
+        );
+        self.jmp(l_end);
+        self.place_label(l_lost);
+        self.count_lost();
+        self.place_label(l_end);
     }
 
     /// Jumps to `target` when the strings are equal (`when`) or differ (`!when`).
