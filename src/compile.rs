@@ -54,6 +54,7 @@ pub fn compile(source: &Source, env: &CompileEnv) -> Result<Object, Vec<Diagnost
         printfs: checked.printfs,
         ringbuf: checked.ringbuf,
         lost: checked.lost,
+        types: checked.types,
     })
 }
 

@@ -5,6 +5,7 @@
 use crate::codegen::{ir, Encoded};
 use crate::probes::Attach;
 use crate::sema::typed::{MapIdx, MapInfo, PrintfInfo};
+use crate::sema::types::TypeTable;
 use crate::source::Span;
 
 pub use crate::codegen::ir::RuntimeConst;
@@ -25,6 +26,8 @@ pub struct Object {
     pub ringbuf: MapIdx,
     /// The one-entry array counting events the ring buffer had no room for.
     pub lost: MapIdx,
+    /// The C structs, unions and enums of the values above, for decoding them.
+    pub types: TypeTable,
 }
 
 /// One probe's program.

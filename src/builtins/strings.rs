@@ -30,7 +30,7 @@ fn check_str(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
         Type::Str { .. } if len.is_none() => Checked::Expr(ptr),
         Type::Int { .. } | Type::Ptr { .. } => {
             let user = match (&ptr.ty, cx.attach()) {
-                (Type::Ptr { user }, _) => *user,
+                (Type::Ptr { user, .. }, _) => *user,
                 (_, Attach::Uprobe { .. }) => true,
                 _ => false,
             };

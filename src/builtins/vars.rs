@@ -39,7 +39,7 @@ pub const ENTRIES: &[Builtin] = &[
     var("curtask", u64, Lower::Int(|cx, _| cx.call(helper::GET_CURRENT_TASK, vec![]))),
     var(
         "ctx",
-        |_, _| Checked::of(Type::Ptr { user: false }),
+        |_, _| Checked::of(Type::KPTR),
         Lower::Int(|cx, _| cx.ctx()),
     ),
     var("probe", probe_name, Lower::Int(|cx, _| cx.reg())),

@@ -210,7 +210,7 @@ pub fn write_value(out: &mut String, v: &Value) {
             let _ = write!(out, "{u}");
         }
         Value::Str(s) => write_str(out, s),
-        Value::Tuple(items) => {
+        Value::Tuple(items) | Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -219,6 +219,19 @@ pub fn write_value(out: &mut String, v: &Value) {
                 write_value(out, item);
             }
             out.push(']');
+        }
+        // bpftrace 0.17: `{ "a": 1, "b": 2 }`, spaces inside the braces.
+        Value::Record(fields) => {
+            out.push_str("{ ");
+            for (i, (name, item)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_str(out, name.as_bytes());
+                out.push_str(": ");
+                write_value(out, item);
+            }
+            out.push_str(if fields.is_empty() { "}" } else { " }" });
         }
     }
 }

@@ -131,6 +131,30 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) {
             }
             out.push(b')');
         }
+        // bpftrace 0.17: `[1,2,3]` and `{ .a = 1, .b = 2 }`.
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Record(fields) => {
+            out.extend_from_slice(b"{ ");
+            for (i, (name, item)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                out.push(b'.');
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b" = ");
+                write_value(out, item);
+            }
+            out.extend_from_slice(if fields.is_empty() { b"}" } else { b" }" });
+        }
     }
 }
 

@@ -458,3 +458,24 @@ fn odd_inputs_do_not_panic() {
     assert!(json
         .starts_with("{\"type\": \"hist\", \"data\": {\"@l\": [{\"max\": -9223372036854775809, "));
 }
+
+#[test]
+fn records_and_arrays_print_as_bpftrace_does() {
+    let rec = Value::Record(vec![
+        ("weight".into(), Value::UInt(1048576)),
+        ("inv_weight".into(), Value::UInt(4194304)),
+    ]);
+    assert_eq!(
+        value_text(&rec),
+        "{ .weight = 1048576, .inv_weight = 4194304 }"
+    );
+    let arr = Value::Array(vec![rec.clone(), Value::Record(Vec::new())]);
+    assert_eq!(
+        value_text(&arr),
+        "[{ .weight = 1048576, .inv_weight = 4194304 },{ }]"
+    );
+    assert_eq!(
+        crate::output::json::value(&rec),
+        "{\"type\": \"value\", \"data\": { \"weight\": 1048576, \"inv_weight\": 4194304 }}\n"
+    );
+}

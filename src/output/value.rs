@@ -12,6 +12,10 @@ pub enum Value {
     /// A string's bytes up to (not including) the first NUL.
     Str(Vec<u8>),
     Tuple(Vec<Value>),
+    /// A C array, element by element.
+    Array(Vec<Value>),
+    /// A C struct or union: each member's name and value.
+    Record(Vec<(String, Value)>),
 }
 
 /// Which function made a map's values; decides printing and sort order.

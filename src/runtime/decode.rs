@@ -4,7 +4,7 @@
 use crate::bpf::maps::KernelMap;
 use crate::output::value::{AggKind, MapDump, MapValue, Value, HIST_BUCKETS};
 use crate::sema::typed::{MapInfo, MapValueType, PrintfInfo};
-use crate::sema::types::Type;
+use crate::sema::types::{Bitfield, Type, TypeTable};
 use std::collections::BTreeMap;
 use std::io;
 
@@ -16,11 +16,15 @@ fn u64_at(bytes: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// Decodes a value of type `ty` laid out at the start of `bytes`.
-pub fn value(ty: &Type, bytes: &[u8]) -> Value {
+/// Decodes a value of type `ty` laid out at the start of `bytes` (rtrace's layout: integers in
+/// 8 bytes; C arrays and records as in C memory).
+pub fn value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
     match ty {
-        Type::Int { signed: true, .. } => Value::Int(u64_at(bytes, 0) as i64),
-        Type::Int { .. } | Type::Ptr { .. } | Type::Void => Value::UInt(u64_at(bytes, 0)),
+        Type::Int { .. } | Type::Enum(_) if ty.is_signed() => Value::Int(u64_at(bytes, 0) as i64),
+        Type::Int { .. } | Type::Ptr { .. } | Type::Enum(_) | Type::Void => {
+            Value::UInt(u64_at(bytes, 0))
+        }
+        Type::Array { .. } | Type::Record(_) => c_value(ty, bytes, types),
         Type::Str { size } => {
             let buf = &bytes[..(*size as usize).min(bytes.len())];
             let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
@@ -30,50 +34,118 @@ pub fn value(ty: &Type, bytes: &[u8]) -> Value {
             elems
                 .iter()
                 .zip(Type::tuple_offsets(elems))
-                .map(|(t, o)| value(t, bytes.get(o as usize..).unwrap_or(&[])))
+                .map(|(t, o)| value(t, bytes.get(o as usize..).unwrap_or(&[]), types))
                 .collect(),
         ),
     }
 }
 
+/// Decodes C memory (an array's elements, a record's members): integers at their own size.
+/// Pointers print as signed integers, as bpftrace 0.17 prints them inside records.
+fn c_value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
+    let at = |off: u32| bytes.get(off as usize..).unwrap_or(&[]);
+    match ty {
+        Type::Int { size, .. } => int_at(bytes, *size, ty.is_signed()),
+        Type::Enum(e) => int_at(bytes, e.size, e.signed),
+        Type::Ptr { .. } => Value::Int(u64_at(bytes, 0) as i64),
+        Type::Array { elem, len } => {
+            let step = elem.c_size();
+            Value::Array(
+                (0..*len)
+                    .map(|i| c_value(elem, at(i * step), types))
+                    .collect(),
+            )
+        }
+        Type::Record(r) => {
+            let fields = types
+                .record(r)
+                .map(|rec| rec.fields.as_slice())
+                .unwrap_or(&[]);
+            Value::Record(
+                fields
+                    .iter()
+                    .map(|f| {
+                        let v = match f.bitfield {
+                            Some(b) => bitfield(at(f.offset), &f.ty, b),
+                            None => c_value(&f.ty, at(f.offset), types),
+                        };
+                        (f.name.clone(), v)
+                    })
+                    .collect(),
+            )
+        }
+        Type::Str { .. } | Type::Tuple(_) | Type::Void => value(ty, bytes, types),
+    }
+}
+
+/// An integer of `size` bytes at the start of `bytes`, sign-extended when `signed`.
+fn int_at(bytes: &[u8], size: u8, signed: bool) -> Value {
+    let n = usize::from(size.min(8));
+    let mut w = [0u8; 8];
+    let src = bytes.get(..n).unwrap_or(&[]);
+    w[..src.len()].copy_from_slice(src);
+    let raw = u64::from_le_bytes(w);
+    let shift = 64 - 8 * n as u32;
+    if signed {
+        Value::Int(((raw << shift) as i64) >> shift)
+    } else {
+        Value::UInt(raw)
+    }
+}
+
+/// A bitfield's value: `bits` bits `shift` bits into its storage unit.
+fn bitfield(bytes: &[u8], ty: &Type, b: Bitfield) -> Value {
+    let Value::UInt(unit) = int_at(bytes, ty.c_size().clamp(1, 8) as u8, false) else {
+        return Value::UInt(0);
+    };
+    let v = (unit >> b.shift) & (u64::MAX >> (64 - u32::from(b.bits).clamp(1, 64)));
+    if ty.is_signed() && b.bits > 0 && v >> (b.bits - 1) & 1 == 1 {
+        Value::Int((v | !(u64::MAX >> (64 - u32::from(b.bits)))) as i64)
+    } else if ty.is_signed() {
+        Value::Int(v as i64)
+    } else {
+        Value::UInt(v)
+    }
+}
+
 /// The printf arguments of one event record.
-pub fn printf_args(info: &PrintfInfo, record: &[u8]) -> Vec<Value> {
+pub fn printf_args(info: &PrintfInfo, record: &[u8], types: &TypeTable) -> Vec<Value> {
     info.args
         .iter()
         .zip(&info.offsets)
-        .map(|(t, &o)| value(t, record.get(o as usize..).unwrap_or(&[])))
+        .map(|(t, &o)| value(t, record.get(o as usize..).unwrap_or(&[]), types))
         .collect()
 }
 
 /// The printed key of a map entry: `None` without keys, one value, or a tuple of several.
-fn key(info: &MapInfo, bytes: &[u8]) -> Option<Value> {
+fn key(info: &MapInfo, bytes: &[u8], types: &TypeTable) -> Option<Value> {
     match info.keys.len() {
         0 => None,
-        1 => Some(value(&info.keys[0], bytes)),
+        1 => Some(value(&info.keys[0], bytes, types)),
         _ => Some(Value::Tuple(
             info.keys
                 .iter()
                 .zip(info.key_offsets())
-                .map(|(t, o)| value(t, bytes.get(o as usize..).unwrap_or(&[])))
+                .map(|(t, o)| value(t, bytes.get(o as usize..).unwrap_or(&[]), types))
                 .collect(),
         )),
     }
 }
 
 /// Reads a whole map from the kernel, combining per-CPU values.
-pub fn dump(info: &MapInfo, map: &KernelMap) -> io::Result<MapDump> {
+pub fn dump(info: &MapInfo, map: &KernelMap, types: &TypeTable) -> io::Result<MapDump> {
     let kind = info.agg_kind();
     let mut entries = Vec::new();
     match &info.value {
         MapValueType::Plain(ty) => {
             for (k, v) in map.entries()? {
-                entries.push((key(info, &k), MapValue::Scalar(value(ty, &v))));
+                entries.push((key(info, &k, types), MapValue::Scalar(value(ty, &v, types))));
             }
         }
         MapValueType::Agg { kind, signed } => {
             for (k, cpus) in map.percpu_entries()? {
                 let v = combine(*kind, *signed, &cpus);
-                entries.push((key(info, &k), v));
+                entries.push((key(info, &k, types), v));
             }
         }
         MapValueType::Hist | MapValueType::Lhist { .. } => {
@@ -105,7 +177,7 @@ pub fn dump(info: &MapInfo, map: &KernelMap) -> io::Result<MapDump> {
                     },
                     _ => MapValue::Hist(counts),
                 };
-                entries.push((key(info, &k), v));
+                entries.push((key(info, &k, types), v));
             }
         }
     }
@@ -173,19 +245,73 @@ mod tests {
     #[test]
     fn values_decode_by_type() {
         let mut b = (-5i64).to_le_bytes().to_vec();
-        assert_eq!(value(&Type::I64, &b), Value::Int(-5));
-        assert_eq!(value(&Type::U64, &b), Value::UInt((-5i64) as u64));
+        assert_eq!(value(&Type::I64, &b, &TypeTable::default()), Value::Int(-5));
+        assert_eq!(
+            value(&Type::U64, &b, &TypeTable::default()),
+            Value::UInt((-5i64) as u64)
+        );
         b = b"cat\0\0\0\0\0".to_vec();
         assert_eq!(
-            value(&Type::Str { size: 8 }, &b),
+            value(&Type::Str { size: 8 }, &b, &TypeTable::default()),
             Value::Str(b"cat".to_vec())
         );
         let t = Type::Tuple(vec![Type::I64, Type::Str { size: 4 }]);
         let mut bytes = 7i64.to_le_bytes().to_vec();
         bytes.extend_from_slice(b"ab\0\0\0\0\0\0");
         assert_eq!(
-            value(&t, &bytes),
+            value(&t, &bytes, &TypeTable::default()),
             Value::Tuple(vec![Value::Int(7), Value::Str(b"ab".to_vec())])
+        );
+    }
+
+    #[test]
+    fn records_and_arrays_decode_as_c_lays_them_out() {
+        use crate::sema::types::FieldDecl;
+        let mut t = TypeTable::default();
+        let int = |size, signed| Type::Int { size, signed };
+        let decl = |name: &str, ty, bits| FieldDecl {
+            name: name.into(),
+            ty,
+            bits,
+        };
+        // struct r { int a; unsigned f : 3; int g : 5; short arr[2]; void *p; }: 24 bytes.
+        let rec = t.define_record(
+            "struct r",
+            false,
+            &[
+                decl("a", int(4, true), None),
+                decl("f", int(4, false), Some(3)),
+                decl("g", int(4, true), Some(5)),
+                decl(
+                    "arr",
+                    Type::Array {
+                        elem: Box::new(int(2, true)),
+                        len: 2,
+                    },
+                    None,
+                ),
+                decl("p", Type::KPTR, None),
+            ],
+        );
+        let mut b = Vec::new();
+        b.extend_from_slice(&(-7i32).to_le_bytes());
+        // f = 5 (bits 0-2), g = -3 (bits 3-7: 0b11101); arr shares their unit, from byte 6.
+        b.extend_from_slice(&[5 | (0b11101 << 3), 0]);
+        b.extend_from_slice(&3i16.to_le_bytes());
+        b.extend_from_slice(&(-4i16).to_le_bytes());
+        b.extend_from_slice(&[0; 6]);
+        b.extend_from_slice(&(-16i64).to_le_bytes());
+        assert_eq!(rec.c_size(), 24);
+        let field = |n: &str, v| (n.to_string(), v);
+        assert_eq!(
+            value(&rec, &b, &t),
+            Value::Record(vec![
+                field("a", Value::Int(-7)),
+                field("f", Value::UInt(5)),
+                field("g", Value::Int(-3)),
+                field("arr", Value::Array(vec![Value::Int(3), Value::Int(-4)])),
+                field("p", Value::Int(-16)),
+            ])
         );
     }
 

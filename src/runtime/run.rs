@@ -416,7 +416,7 @@ impl Events<'_> {
             if info.internal {
                 continue;
             }
-            let d = decode::dump(info, map)
+            let d = decode::dump(info, map, &object.types)
                 .map_err(|e| RunError::Message(format!("cannot read map {}: {e}", info.name)))?;
             dumps.push(d);
         }
@@ -437,7 +437,7 @@ impl Events<'_> {
                 else {
                     return Ok(());
                 };
-                self.args = decode::printf_args(info, rec);
+                self.args = decode::printf_args(info, rec, &object.types);
                 let mut text = Vec::new();
                 if kind == event::PRINTF {
                     format
@@ -468,7 +468,7 @@ impl Events<'_> {
                     return Ok(());
                 };
                 let r = match kind {
-                    event::PRINT_MAP => decode::dump(info, map).map(|d| {
+                    event::PRINT_MAP => decode::dump(info, map, &object.types).map(|d| {
                         self.printer.map(&mut self.out, &d);
                     }),
                     // bpftrace 0.17 keeps a cleared key-less count() map as `@m: 0`.

@@ -408,13 +408,13 @@ impl Checker<'_> {
         let user = matches!(&self.ctx.attach, Some(Attach::Tracepoint { category, .. }) if category == "syscalls");
         let char_array = f.array_len.is_some() && f.c_type.contains("char");
         let ty = if f.data_loc {
-            Type::Ptr { user: false }
+            Type::KPTR
         } else if char_array {
             Type::Str {
                 size: f.array_len.unwrap_or(0) + 1,
             }
         } else if f.pointer {
-            Type::Ptr { user }
+            Type::Ptr { user, to: None }
         } else if f.array_len.is_some() || !matches!(f.size, 1 | 2 | 4 | 8) {
             self.error(
                 span,

@@ -16,7 +16,7 @@ use crate::source::Span;
 use layout::{MapDef, MapKind};
 use std::collections::{BTreeSet, HashMap};
 use typed::*;
-use types::Type;
+use types::{Type, TypeTable};
 
 /// What the checker needs to know beyond the script.
 #[derive(Clone, Debug, Default)]
@@ -145,6 +145,7 @@ pub fn check_with(
         printfs: checker.printfs,
         ringbuf,
         lost,
+        types: TypeTable::default(),
     })
 }
 

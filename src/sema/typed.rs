@@ -2,7 +2,7 @@
 //! laid out. Produced by `sema::check`; consumed by `codegen::lower` and the runtime decoder.
 
 use super::layout::MapDef;
-use super::types::Type;
+use super::types::{Type, TypeTable};
 use crate::ast::BinOp;
 use crate::output::value::AggKind;
 use crate::probes::Attach;
@@ -24,6 +24,8 @@ pub struct Checked {
     /// A one-entry array holding a u64 that counts events the ring buffer had no room for
     /// (written with an atomic add through a direct map-value pointer).
     pub lost: MapIdx,
+    /// The C structs, unions and enums the program's types name.
+    pub types: TypeTable,
 }
 
 #[derive(Clone, Debug, PartialEq)]

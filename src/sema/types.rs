@@ -1,6 +1,7 @@
 //! The types of rtrace expressions and their byte layouts in keys, values and event records.
 
 use std::fmt;
+use std::rc::Rc;
 
 /// The type of an expression.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -12,10 +13,210 @@ pub enum Type {
     Str { size: u32 },
     /// A tuple of values, laid out one after another, each 8-byte aligned.
     Tuple(Vec<Type>),
-    /// A pointer (a kernel or user address), held as a 64-bit integer.
-    Ptr { user: bool },
+    /// A pointer (a kernel or user address), held as a 64-bit integer. `to` is what it points
+    /// to when that is known (C types); `user` is the address space it points into, which
+    /// decides how memory behind it is read (`probe_read_user` or `probe_read_kernel`).
+    Ptr { user: bool, to: Option<Box<Type>> },
+    /// A C array of `len` elements, laid out as in C.
+    Array { elem: Box<Type>, len: u32 },
+    /// A C struct or union; its fields are in the `TypeTable`.
+    Record(RecordRef),
+    /// A C enum: an integer of `size` bytes whose names are in the `TypeTable`.
+    Enum(EnumRef),
     /// The type of statements and of calls that return nothing.
     Void,
+}
+
+/// A struct or union of the `TypeTable`, with what its layout needs without the table.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RecordRef {
+    pub id: u32,
+    /// `struct task_struct`, `union bpf_attr`.
+    pub name: Rc<str>,
+    pub size: u32,
+    pub align: u32,
+}
+
+/// An enum of the `TypeTable`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EnumRef {
+    pub id: u32,
+    /// `enum pid_type`.
+    pub name: Rc<str>,
+    pub size: u8,
+    pub signed: bool,
+}
+
+/// C struct and union definitions and enums, from BTF or the script. Records refer to each
+/// other by id, so a struct may hold a pointer to itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypeTable {
+    records: Vec<Record>,
+    enums: Vec<Enum>,
+}
+
+/// A struct or union with its C layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub name: Rc<str>,
+    pub union: bool,
+    pub size: u32,
+    pub align: u32,
+    pub fields: Vec<Field>,
+}
+
+/// A member of a record. Anonymous members (nested anonymous structs and unions) have an
+/// empty name; their members are found through them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub ty: Type,
+    /// Byte offset from the start of the record (of the storage unit, for a bitfield).
+    pub offset: u32,
+    pub bitfield: Option<Bitfield>,
+}
+
+/// A bitfield: `bits` bits starting `shift` bits into the field's storage unit (little
+/// endian: bit 0 is the lowest bit of the first byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bitfield {
+    pub shift: u8,
+    pub bits: u8,
+}
+
+/// An enum's names and values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enum {
+    pub name: Rc<str>,
+    pub size: u8,
+    pub signed: bool,
+    pub values: Vec<(String, i64)>,
+}
+
+/// A member as written in a C definition, before layout: `int x`, `unsigned flags : 3`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldDecl {
+    pub name: String,
+    pub ty: Type,
+    pub bits: Option<u8>,
+}
+
+impl TypeTable {
+    /// Adds a record whose layout is known (from BTF); returns the type that names it.
+    pub fn add_record(&mut self, record: Record) -> Type {
+        let r = RecordRef {
+            id: self.records.len() as u32,
+            name: record.name.clone(),
+            size: record.size,
+            align: record.align,
+        };
+        self.records.push(record);
+        Type::Record(r)
+    }
+
+    /// Lays out a struct or union as a C compiler for x86-64 and Linux does (bitfields packed
+    /// into units of their type without crossing one) and adds it.
+    pub fn define_record(&mut self, name: &str, union: bool, decls: &[FieldDecl]) -> Type {
+        let mut fields = Vec::new();
+        let (mut bit, mut size, mut align) = (0u64, 0u64, 1u32);
+        for d in decls {
+            let (fsize, falign) = (u64::from(d.ty.c_size()), d.ty.c_align());
+            align = align.max(falign);
+            let start = if union { 0 } else { bit };
+            let (offset, bitfield, end) = match d.bits {
+                Some(bits) if fsize > 0 => {
+                    let unit = fsize * 8;
+                    let mut at = start;
+                    if at % unit + u64::from(bits) > unit {
+                        at = at.div_ceil(unit) * unit;
+                    }
+                    let unit_start = at / unit * unit;
+                    let shift = (at - unit_start) as u8;
+                    (
+                        (unit_start / 8) as u32,
+                        Some(Bitfield { shift, bits }),
+                        at + u64::from(bits),
+                    )
+                }
+                _ => {
+                    let byte = start.div_ceil(8).next_multiple_of(u64::from(falign));
+                    (byte as u32, None, (byte + fsize) * 8)
+                }
+            };
+            fields.push(Field {
+                name: d.name.clone(),
+                ty: d.ty.clone(),
+                offset,
+                bitfield,
+            });
+            if union {
+                size = size.max(end.div_ceil(8));
+            } else {
+                bit = end;
+                size = bit.div_ceil(8);
+            }
+        }
+        let size = size.next_multiple_of(u64::from(align)) as u32;
+        self.add_record(Record {
+            name: name.into(),
+            union,
+            size,
+            align,
+            fields,
+        })
+    }
+
+    pub fn record(&self, r: &RecordRef) -> Option<&Record> {
+        self.records.get(r.id as usize)
+    }
+
+    /// A record's member by name, looking through anonymous members; its offset is from the
+    /// start of the outer record.
+    pub fn field(&self, r: &RecordRef, name: &str) -> Option<Field> {
+        let rec = self.record(r)?;
+        for f in &rec.fields {
+            if f.name == name {
+                return Some(f.clone());
+            }
+            if let (true, Type::Record(inner)) = (f.name.is_empty(), &f.ty) {
+                if let Some(mut found) = self.field(inner, name) {
+                    found.offset += f.offset;
+                    return Some(found);
+                }
+            }
+        }
+        None
+    }
+
+    /// Adds an enum; returns the type that names it.
+    pub fn add_enum(&mut self, e: Enum) -> Type {
+        let r = EnumRef {
+            id: self.enums.len() as u32,
+            name: e.name.clone(),
+            size: e.size,
+            signed: e.signed,
+        };
+        self.enums.push(e);
+        Type::Enum(r)
+    }
+
+    pub fn enum_def(&self, r: &EnumRef) -> Option<&Enum> {
+        self.enums.get(r.id as usize)
+    }
+
+    /// The value of an enum constant by name, and its enum.
+    pub fn enum_constant(&self, name: &str) -> Option<(i64, Type)> {
+        self.enums.iter().enumerate().find_map(|(i, e)| {
+            let v = e.values.iter().find(|(n, _)| n == name)?.1;
+            let r = EnumRef {
+                id: i as u32,
+                name: e.name.clone(),
+                size: e.size,
+                signed: e.signed,
+            };
+            Some((v, Type::Enum(r)))
+        })
+    }
 }
 
 /// bpftrace's default string buffer size (`BPFTRACE_STRLEN`).
@@ -33,12 +234,22 @@ impl Type {
         signed: false,
     };
 
+    /// A kernel pointer of unknown pointee.
+    pub const KPTR: Type = Type::Ptr {
+        user: false,
+        to: None,
+    };
+
+    /// Held in a register as a 64-bit integer: integers, pointers and enums.
     pub fn is_int(&self) -> bool {
-        matches!(self, Type::Int { .. } | Type::Ptr { .. })
+        matches!(self, Type::Int { .. } | Type::Ptr { .. } | Type::Enum(_))
     }
 
     pub fn is_signed(&self) -> bool {
-        matches!(self, Type::Int { signed: true, .. })
+        matches!(
+            self,
+            Type::Int { signed: true, .. } | Type::Enum(EnumRef { signed: true, .. })
+        )
     }
 
     pub fn is_str(&self) -> bool {
@@ -49,10 +260,36 @@ impl Type {
     /// rounded up to 8, tuples the sum of their elements.
     pub fn layout_size(&self) -> u32 {
         match self {
-            Type::Int { .. } | Type::Ptr { .. } => 8,
+            Type::Int { .. } | Type::Ptr { .. } | Type::Enum(_) => 8,
             Type::Str { size } => size.div_ceil(8) * 8,
             Type::Tuple(elems) => elems.iter().map(Type::layout_size).sum(),
+            Type::Array { .. } | Type::Record(_) => self.c_size().div_ceil(8) * 8,
             Type::Void => 0,
+        }
+    }
+
+    /// Bytes the type takes in C memory (kernel structures, arrays read whole).
+    pub fn c_size(&self) -> u32 {
+        match self {
+            Type::Int { size, .. } => u32::from(*size),
+            Type::Enum(e) => u32::from(e.size),
+            Type::Ptr { .. } => 8,
+            Type::Str { size } => *size,
+            Type::Array { elem, len } => elem.c_size() * len,
+            Type::Record(r) => r.size,
+            Type::Tuple(_) | Type::Void => self.layout_size(),
+        }
+    }
+
+    /// The type's alignment in C memory.
+    pub fn c_align(&self) -> u32 {
+        match self {
+            Type::Int { size, .. } => u32::from(*size),
+            Type::Enum(e) => u32::from(e.size),
+            Type::Ptr { .. } | Type::Tuple(_) => 8,
+            Type::Str { .. } | Type::Void => 1,
+            Type::Array { elem, .. } => elem.c_align(),
+            Type::Record(r) => r.align,
         }
     }
 
@@ -73,12 +310,11 @@ impl Type {
     /// covers both (strings widen to the larger buffer; integers to 64 bits).
     pub fn unify(&self, other: &Type) -> Option<Type> {
         match (self, other) {
-            (Type::Int { .. } | Type::Ptr { .. }, Type::Int { .. } | Type::Ptr { .. }) => {
-                Some(Type::Int {
-                    size: 8,
-                    signed: self.is_signed() || other.is_signed(),
-                })
-            }
+            (a, b) if a == b => Some(a.clone()),
+            (a, b) if a.is_int() && b.is_int() => Some(Type::Int {
+                size: 8,
+                signed: a.is_signed() || b.is_signed(),
+            }),
             (Type::Str { size: a }, Type::Str { size: b }) => Some(Type::Str { size: *a.max(b) }),
             (Type::Tuple(a), Type::Tuple(b)) if a.len() == b.len() => a
                 .iter()
@@ -108,8 +344,12 @@ impl fmt::Display for Type {
                 }
                 write!(f, ")")
             }
-            Type::Ptr { user: true } => write!(f, "user pointer"),
-            Type::Ptr { user: false } => write!(f, "pointer"),
+            Type::Ptr { to: Some(t), .. } => write!(f, "{t} *"),
+            Type::Ptr { user: true, .. } => write!(f, "user pointer"),
+            Type::Ptr { user: false, .. } => write!(f, "pointer"),
+            Type::Array { elem, len } => write!(f, "{elem}[{len}]"),
+            Type::Record(r) => write!(f, "{}", r.name),
+            Type::Enum(e) => write!(f, "{}", e.name),
             Type::Void => write!(f, "none"),
         }
     }
@@ -127,6 +367,126 @@ mod tests {
         let t = vec![Type::Str { size: 12 }, Type::U64];
         assert_eq!(Type::tuple_offsets(&t), vec![0, 16]);
         assert_eq!(Type::Tuple(t).layout_size(), 24);
+    }
+
+    fn int(size: u8) -> Type {
+        Type::Int { size, signed: true }
+    }
+
+    fn decl(name: &str, ty: Type, bits: Option<u8>) -> FieldDecl {
+        FieldDecl {
+            name: name.into(),
+            ty,
+            bits,
+        }
+    }
+
+    #[test]
+    fn structs_are_laid_out_as_in_c() {
+        let mut t = TypeTable::default();
+        // struct s { char c; int i; short s; long l; } is 24 bytes: 0, 4, 8, 16.
+        let s = t.define_record(
+            "struct s",
+            false,
+            &[
+                decl("c", int(1), None),
+                decl("i", int(4), None),
+                decl("s", int(2), None),
+                decl("l", int(8), None),
+            ],
+        );
+        let Type::Record(r) = &s else { panic!() };
+        let offs: Vec<u32> = t
+            .record(r)
+            .unwrap()
+            .fields
+            .iter()
+            .map(|f| f.offset)
+            .collect();
+        assert_eq!(offs, vec![0, 4, 8, 16]);
+        assert_eq!((s.c_size(), s.c_align(), s.layout_size()), (24, 8, 24));
+        // An array of them, and a union of an int and a char[5]: 8 bytes, align 4.
+        let a = Type::Array {
+            elem: Box::new(s.clone()),
+            len: 3,
+        };
+        assert_eq!((a.c_size(), a.c_align()), (72, 8));
+        let u = t.define_record(
+            "union u",
+            true,
+            &[
+                decl("i", int(4), None),
+                decl(
+                    "b",
+                    Type::Array {
+                        elem: Box::new(int(1)),
+                        len: 5,
+                    },
+                    None,
+                ),
+            ],
+        );
+        assert_eq!((u.c_size(), u.c_align(), u.layout_size()), (8, 4, 8));
+    }
+
+    #[test]
+    fn bitfields_pack_without_crossing_their_unit() {
+        let mut t = TypeTable::default();
+        let u32t = Type::Int {
+            size: 4,
+            signed: false,
+        };
+        // struct b { unsigned a : 3; unsigned b : 30; char c; }: b starts a new unit.
+        let s = t.define_record(
+            "struct b",
+            false,
+            &[
+                decl("a", u32t.clone(), Some(3)),
+                decl("b", u32t.clone(), Some(30)),
+                decl("c", int(1), None),
+            ],
+        );
+        let Type::Record(r) = &s else { panic!() };
+        let f = |n| t.field(r, n).unwrap();
+        assert_eq!(
+            (f("a").offset, f("a").bitfield),
+            (0, Some(Bitfield { shift: 0, bits: 3 }))
+        );
+        assert_eq!(
+            (f("b").offset, f("b").bitfield),
+            (4, Some(Bitfield { shift: 0, bits: 30 }))
+        );
+        assert_eq!(f("c").offset, 8);
+        assert_eq!(s.c_size(), 12);
+    }
+
+    #[test]
+    fn anonymous_members_are_looked_through() {
+        let mut t = TypeTable::default();
+        let inner = t.define_record("union", true, &[decl("x", int(4), None)]);
+        let outer = t.define_record(
+            "struct o",
+            false,
+            &[decl("a", int(8), None), decl("", inner, None)],
+        );
+        let Type::Record(r) = &outer else { panic!() };
+        assert_eq!(t.field(r, "x").map(|f| f.offset), Some(8));
+        assert_eq!(outer.to_string(), "struct o");
+    }
+
+    #[test]
+    fn enums_are_integers_with_names() {
+        let mut t = TypeTable::default();
+        let e = t.add_enum(Enum {
+            name: "enum pid_type".into(),
+            size: 4,
+            signed: false,
+            values: vec![("PIDTYPE_PID".into(), 0), ("PIDTYPE_TGID".into(), 1)],
+        });
+        assert!(e.is_int());
+        assert_eq!(t.enum_constant("PIDTYPE_TGID"), Some((1, e.clone())));
+        assert_eq!(e.unify(&Type::I64), Some(Type::I64));
+        assert_eq!(e.unify(&e), Some(e));
     }
 
     #[test]
