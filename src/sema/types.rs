@@ -1,7 +1,8 @@
 //! The types of rtrace expressions and their byte layouts in keys, values and event records.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// The type of an expression.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -32,7 +33,7 @@ pub enum Type {
 pub struct RecordRef {
     pub id: u32,
     /// `struct task_struct`, `union bpf_attr`.
-    pub name: Rc<str>,
+    pub name: Arc<str>,
     pub size: u32,
     pub align: u32,
 }
@@ -42,7 +43,7 @@ pub struct RecordRef {
 pub struct EnumRef {
     pub id: u32,
     /// `enum pid_type`.
-    pub name: Rc<str>,
+    pub name: Arc<str>,
     pub size: u8,
     pub signed: bool,
 }
@@ -53,16 +54,22 @@ pub struct EnumRef {
 pub struct TypeTable {
     records: Vec<Record>,
     enums: Vec<Enum>,
+    /// Records and enums declared from an outside source (a BTF type id), by that id: each is
+    /// declared once, and a record's members are filled in only when a script uses them, so
+    /// the kernel's whole type graph is never converted.
+    sources: HashMap<u32, Type>,
 }
 
 /// A struct or union with its C layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
-    pub name: Rc<str>,
+    pub name: Arc<str>,
     pub union: bool,
     pub size: u32,
     pub align: u32,
     pub fields: Vec<Field>,
+    /// The members are known (a declared record gets them with `fill_record`).
+    pub complete: bool,
 }
 
 /// A member of a record. Anonymous members (nested anonymous structs and unions) have an
@@ -87,7 +94,7 @@ pub struct Bitfield {
 /// An enum's names and values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Enum {
-    pub name: Rc<str>,
+    pub name: Arc<str>,
     pub size: u8,
     pub signed: bool,
     pub values: Vec<(String, i64)>,
@@ -163,11 +170,60 @@ impl TypeTable {
             size,
             align,
             fields,
+            complete: true,
         })
     }
 
     pub fn record(&self, r: &RecordRef) -> Option<&Record> {
         self.records.get(r.id as usize)
+    }
+
+    /// The type declared for outside type `source` (a BTF id), if any.
+    pub fn declared(&self, source: u32) -> Option<&Type> {
+        self.sources.get(&source)
+    }
+
+    /// Declares a record known by its size and alignment whose members come later
+    /// (`fill_record`); declaring the same `source` again gives the same type.
+    pub fn declare_record(
+        &mut self,
+        source: u32,
+        name: &str,
+        union: bool,
+        size: u32,
+        align: u32,
+    ) -> Type {
+        if let Some(t) = self.sources.get(&source) {
+            return t.clone();
+        }
+        let t = self.add_record(Record {
+            name: name.into(),
+            union,
+            size,
+            align,
+            fields: Vec::new(),
+            complete: false,
+        });
+        self.sources.insert(source, t.clone());
+        t
+    }
+
+    /// Gives a declared record its members.
+    pub fn fill_record(&mut self, r: &RecordRef, fields: Vec<Field>) {
+        if let Some(rec) = self.records.get_mut(r.id as usize) {
+            rec.fields = fields;
+            rec.complete = true;
+        }
+    }
+
+    /// Declares an enum from an outside source once (see `declare_record`).
+    pub fn declare_enum(&mut self, source: u32, e: Enum) -> Type {
+        if let Some(t) = self.sources.get(&source) {
+            return t.clone();
+        }
+        let t = self.add_enum(e);
+        self.sources.insert(source, t.clone());
+        t
     }
 
     /// A record's member by name, looking through anonymous members; its offset is from the
@@ -472,6 +528,29 @@ mod tests {
         let Type::Record(r) = &outer else { panic!() };
         assert_eq!(t.field(r, "x").map(|f| f.offset), Some(8));
         assert_eq!(outer.to_string(), "struct o");
+    }
+
+    #[test]
+    fn declared_records_are_filled_once_used() {
+        let mut t = TypeTable::default();
+        let a = t.declare_record(7, "struct task_struct", false, 9000, 64);
+        assert_eq!(
+            t.declare_record(7, "struct task_struct", false, 9000, 64),
+            a
+        );
+        let Type::Record(r) = &a else { panic!() };
+        assert!(!t.record(r).unwrap().complete);
+        assert_eq!((a.c_size(), a.c_align(), a.layout_size()), (9000, 64, 9000));
+        let pid = Field {
+            name: "pid".into(),
+            ty: int(4),
+            offset: 2464,
+            bitfield: None,
+        };
+        t.fill_record(r, vec![pid.clone()]);
+        assert!(t.record(r).unwrap().complete);
+        assert_eq!(t.field(r, "pid"), Some(pid));
+        assert_eq!(t.declared(7), Some(&a));
     }
 
     #[test]
