@@ -172,6 +172,7 @@ diff_tests! {
     str_len,
     str_truncate,
     string_compare,
+    struct_ptr,
     sum_keys,
     ternary_incr,
     time_formats,

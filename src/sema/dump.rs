@@ -154,6 +154,10 @@ fn expr(out: &mut String, e: &TExpr, depth: usize) {
         TExprKind::Logical { and, .. } => (if *and { "&&" } else { "||" }).to_string(),
         TExprKind::Ternary { .. } => "?:".into(),
         TExprKind::Cast(_) => "cast".into(),
+        TExprKind::MemRead { user, .. } => {
+            format!("read {}", if *user { "user" } else { "kernel" })
+        }
+        TExprKind::Bits { shift, bits, .. } => format!("bits {shift}+{bits}"),
         TExprKind::Tuple(_) => "tuple".into(),
         TExprKind::TupleField { index, .. } => format!("tuple field .{index}"),
     };

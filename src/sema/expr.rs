@@ -55,12 +55,9 @@ impl Checker<'_> {
             ExprKind::Unary { op, expr } => {
                 let inner = self.expr(expr);
                 match op {
-                    UnOp::Deref | UnOp::AddrOf => {
-                        let sym = if *op == UnOp::Deref { "*" } else { "&" };
-                        self.error(
-                            span,
-                            format!("the unary '{sym}' operator is not supported yet"),
-                        );
+                    UnOp::Deref => self.deref(inner, span),
+                    UnOp::AddrOf => {
+                        self.error(span, "the unary '&' operator is not supported yet");
                         inner
                     }
                     _ => {
@@ -116,7 +113,11 @@ impl Checker<'_> {
                 )
             }
             ExprKind::Field { expr, field, arrow } => self.field(expr, field, *arrow, span),
-            ExprKind::Index { .. } => self.unsupported(span, "array indexing"),
+            ExprKind::Index { expr, index } => {
+                let base = self.expr(expr);
+                let index = self.expr(index);
+                self.index(base, index, span)
+            }
             ExprKind::Tuple(elems) => {
                 let elems: Vec<TExpr> = elems.iter().map(|x| self.expr(x)).collect();
                 for el in &elems {
@@ -134,7 +135,19 @@ impl Checker<'_> {
                         self.expect_int(&inner, "a cast's operand");
                         mk(TExprKind::Cast(Box::new(inner)), t)
                     }
-                    None => self.unsupported(ty.span, &format!("casting to '{}'", ty.name)),
+                    None => match self.resolve_type(ty) {
+                        Some(t @ Type::Ptr { .. }) => self.pointer_cast(inner, t, span),
+                        Some(t) => {
+                            self.error(
+                                ty.span,
+                                format!(
+                                    "a value cannot be cast to {t}; cast to a pointer, as in ({t} *)"
+                                ),
+                            );
+                            zero(span)
+                        }
+                        None => zero(span),
+                    },
                 }
             }
             ExprKind::IncDec { .. } => self.unsupported(
@@ -286,6 +299,12 @@ impl Checker<'_> {
                 return zero(span);
             }
         }
+        if matches!(op, BinOp::Add | BinOp::Sub)
+            && matches!(l.ty, Type::Ptr { to: Some(_), .. })
+            && !matches!(r.ty, Type::Ptr { .. })
+        {
+            return self.pointer_arith(op, l, r, span);
+        }
         let signed = l.ty.is_signed() && r.ty.is_signed();
         if matches!(op, BinOp::And | BinOp::Or) {
             return mk(
@@ -374,7 +393,7 @@ impl Checker<'_> {
                 }
             };
         }
-        self.unsupported(span, "field access on this kind of value")
+        self.member(t, field, arrow, span)
     }
 
     fn tracepoint_field(&mut self, field: &ast::Ident, span: Span) -> TExpr {

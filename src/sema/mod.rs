@@ -2,6 +2,7 @@
 //! Fed by `ast::Program`; produces `Checked`, which codegen and the runtime decoder share.
 
 mod call;
+mod ctypes;
 pub mod dump;
 mod expr;
 pub mod layout;
@@ -66,7 +67,12 @@ pub fn check_with(
         probe_index: 0,
         ctx: ProbeCtx::default(),
         loop_depth: 0,
+        types: TypeTable::default(),
+        structs: HashMap::new(),
     };
+    checker.report = true;
+    checker.define_structs(prog);
+    checker.report = false;
     if prog.probes.is_empty() {
         let end = prog.span.end as usize;
         return Err(vec![Diagnostic::error(
@@ -145,7 +151,7 @@ pub fn check_with(
         printfs: checker.printfs,
         ringbuf,
         lost,
-        types: TypeTable::default(),
+        types: checker.types,
     })
 }
 
@@ -354,6 +360,10 @@ pub(crate) struct Checker<'a> {
     probe_index: usize,
     ctx: ProbeCtx,
     loop_depth: u32,
+    /// The C types the program names (the script's structs, later the kernel's).
+    types: TypeTable,
+    /// The script's structs by name (`struct NAME`).
+    structs: HashMap<String, Type>,
 }
 
 impl Checker<'_> {

@@ -250,8 +250,22 @@ pub enum TExprKind {
         then: Box<TExpr>,
         els: Box<TExpr>,
     },
-    /// Integer cast to the expression's type.
+    /// Integer cast to the expression's type (pointers included: the value is unchanged).
     Cast(Box<TExpr>),
+    /// The value of the expression's type at the address `addr` (a pointer or integer),
+    /// read with `probe_read_user` (`user`) or `probe_read_kernel`: a struct member, `*p`,
+    /// `p[i]`. Integers are read at their C size; strings, arrays and records into memory.
+    MemRead {
+        addr: Box<TExpr>,
+        user: bool,
+    },
+    /// A bitfield: `bits` bits, `shift` bits up in the integer `unit` (sign-extended when the
+    /// expression's type is signed).
+    Bits {
+        unit: Box<TExpr>,
+        shift: u8,
+        bits: u8,
+    },
     Tuple(Vec<TExpr>),
     /// `t.N` on a tuple.
     TupleField {
@@ -271,6 +285,9 @@ impl TExpr {
             TExprKind::Call { args, .. } | TExprKind::Tuple(args) => args.iter().collect(),
             TExprKind::MapRead { keys, .. } => keys.iter().collect(),
             TExprKind::Unary { expr, .. } | TExprKind::Cast(expr) => vec![expr],
+            TExprKind::MemRead { addr: expr, .. } | TExprKind::Bits { unit: expr, .. } => {
+                vec![expr]
+            }
             TExprKind::TupleField { tuple, .. } => vec![tuple],
             TExprKind::Binary { lhs, rhs, .. }
             | TExprKind::StrEq { lhs, rhs, .. }

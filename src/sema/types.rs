@@ -124,46 +124,7 @@ impl TypeTable {
     /// Lays out a struct or union as a C compiler for x86-64 and Linux does (bitfields packed
     /// into units of their type without crossing one) and adds it.
     pub fn define_record(&mut self, name: &str, union: bool, decls: &[FieldDecl]) -> Type {
-        let mut fields = Vec::new();
-        let (mut bit, mut size, mut align) = (0u64, 0u64, 1u32);
-        for d in decls {
-            let (fsize, falign) = (u64::from(d.ty.c_size()), d.ty.c_align());
-            align = align.max(falign);
-            let start = if union { 0 } else { bit };
-            let (offset, bitfield, end) = match d.bits {
-                Some(bits) if fsize > 0 => {
-                    let unit = fsize * 8;
-                    let mut at = start;
-                    if at % unit + u64::from(bits) > unit {
-                        at = at.div_ceil(unit) * unit;
-                    }
-                    let unit_start = at / unit * unit;
-                    let shift = (at - unit_start) as u8;
-                    (
-                        (unit_start / 8) as u32,
-                        Some(Bitfield { shift, bits }),
-                        at + u64::from(bits),
-                    )
-                }
-                _ => {
-                    let byte = start.div_ceil(8).next_multiple_of(u64::from(falign));
-                    (byte as u32, None, (byte + fsize) * 8)
-                }
-            };
-            fields.push(Field {
-                name: d.name.clone(),
-                ty: d.ty.clone(),
-                offset,
-                bitfield,
-            });
-            if union {
-                size = size.max(end.div_ceil(8));
-            } else {
-                bit = end;
-                size = bit.div_ceil(8);
-            }
-        }
-        let size = size.next_multiple_of(u64::from(align)) as u32;
+        let (fields, size, align) = layout(union, decls);
         self.add_record(Record {
             name: name.into(),
             union,
@@ -172,6 +133,40 @@ impl TypeTable {
             fields,
             complete: true,
         })
+    }
+
+    /// Lays out a declared record (a script's struct, declared first so that its members may
+    /// point to it) and returns its type with the final size.
+    pub fn complete_record(&mut self, r: &RecordRef, decls: &[FieldDecl]) -> Type {
+        let Some(rec) = self.records.get_mut(r.id as usize) else {
+            return Type::Record(r.clone());
+        };
+        let (fields, size, align) = layout(rec.union, decls);
+        rec.fields = fields;
+        rec.size = size;
+        rec.align = align;
+        rec.complete = true;
+        self.refresh(&Type::Record(r.clone()))
+    }
+
+    /// `ty` with the size and alignment its record has now (a pointer may have been made to a
+    /// record before its members were laid out).
+    pub fn refresh(&self, ty: &Type) -> Type {
+        match ty {
+            Type::Record(r) => match self.record(r) {
+                Some(rec) => Type::Record(RecordRef {
+                    size: rec.size,
+                    align: rec.align,
+                    ..r.clone()
+                }),
+                None => ty.clone(),
+            },
+            Type::Array { elem, len } => Type::Array {
+                elem: Box::new(self.refresh(elem)),
+                len: *len,
+            },
+            _ => ty.clone(),
+        }
     }
 
     pub fn record(&self, r: &RecordRef) -> Option<&Record> {
@@ -279,6 +274,51 @@ impl TypeTable {
 pub const STRLEN: u32 = 64;
 /// `comm`'s buffer size (TASK_COMM_LEN).
 pub const COMM_LEN: u32 = 16;
+
+/// Members' offsets, the size and the alignment of a struct or union laid out as in C.
+fn layout(union: bool, decls: &[FieldDecl]) -> (Vec<Field>, u32, u32) {
+    let mut fields = Vec::new();
+    let (mut bit, mut size, mut align) = (0u64, 0u64, 1u32);
+    for d in decls {
+        let (fsize, falign) = (u64::from(d.ty.c_size()), d.ty.c_align().max(1));
+        align = align.max(falign);
+        let start = if union { 0 } else { bit };
+        let (offset, bitfield, end) = match d.bits {
+            Some(bits) if fsize > 0 => {
+                let unit = fsize * 8;
+                let mut at = start;
+                if at % unit + u64::from(bits) > unit {
+                    at = at.div_ceil(unit) * unit;
+                }
+                let unit_start = at / unit * unit;
+                let shift = (at - unit_start) as u8;
+                (
+                    (unit_start / 8) as u32,
+                    Some(Bitfield { shift, bits }),
+                    at + u64::from(bits),
+                )
+            }
+            _ => {
+                let byte = start.div_ceil(8).next_multiple_of(u64::from(falign));
+                (byte as u32, None, (byte + fsize) * 8)
+            }
+        };
+        fields.push(Field {
+            name: d.name.clone(),
+            ty: d.ty.clone(),
+            offset,
+            bitfield,
+        });
+        if union {
+            size = size.max(end.div_ceil(8));
+        } else {
+            bit = end;
+            size = bit.div_ceil(8);
+        }
+    }
+    let size = size.next_multiple_of(u64::from(align)) as u32;
+    (fields, size, align)
+}
 
 impl Type {
     pub const I64: Type = Type::Int {

@@ -89,6 +89,44 @@ impl Lowerer<'_> {
                 self.place_label(l_end);
                 r
             }
+            TExprKind::MemRead { addr, user } => {
+                let size = e.ty.c_size().clamp(1, 8);
+                let slot = self.slot(8);
+                self.read_mem(Base::Slot(slot), 0, size, addr, *user);
+                let r = self.reg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    base: Base::Slot(slot),
+                    off: 0,
+                    size: Size::from_bytes(size).unwrap_or(Size::DW),
+                });
+                if e.ty.is_signed() {
+                    self.normalize(r, size as u8, true);
+                }
+                r
+            }
+            TExprKind::Bits { unit, shift, bits } => {
+                let r = self.int(unit);
+                // Move the field to the top, then back down with or without its sign.
+                let up = 64 - i32::from(*shift) - i32::from(*bits);
+                if up > 0 {
+                    self.emit(Inst::Alu64 {
+                        op: AluOp::Lsh,
+                        dst: r,
+                        src: Operand::Imm(up),
+                    });
+                }
+                self.emit(Inst::Alu64 {
+                    op: if e.ty.is_signed() {
+                        AluOp::Arsh
+                    } else {
+                        AluOp::Rsh
+                    },
+                    dst: r,
+                    src: Operand::Imm(64 - i32::from(*bits)),
+                });
+                r
+            }
             TExprKind::Cast(inner) => {
                 let r = self.int(inner);
                 if let Type::Int { size, signed } = e.ty {

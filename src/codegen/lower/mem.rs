@@ -113,6 +113,12 @@ impl Lowerer<'_> {
                 self.copy(base, off, Base::Reg(found), 0, src_size);
                 self.place_label(l_miss);
             }
+            TExprKind::MemRead { addr, user } => {
+                // Strings, arrays and records are read whole into their place.
+                self.zero(base, off, dst_size);
+                let n = e.ty.c_size().min(dst_size);
+                self.read_mem(base, off, n, addr, *user);
+            }
             TExprKind::CtxField(f) if f.inline_array => {
                 self.zero(base, off, dst_size);
                 let src = Operand::Reg(self.int(e));
@@ -222,6 +228,22 @@ impl Lowerer<'_> {
                 self.zero(dbase, doff + n as i32, dst.layout_size() - n);
             }
         }
+    }
+
+    /// `probe_read_{user,kernel}(base + off, size, addr)`: `size` bytes from the address `addr`
+    /// evaluates to. A failed read leaves zeros, as the helpers do.
+    pub(super) fn read_mem(&mut self, base: Base, off: i32, size: u32, addr: &TExpr, user: bool) {
+        let src = self.operand(addr);
+        let dst = self.addr(base, off);
+        let helper = if user {
+            helper::PROBE_READ_USER
+        } else {
+            helper::PROBE_READ_KERNEL
+        };
+        self.call_void(
+            helper,
+            vec![Operand::Reg(dst), Operand::Imm(size as i32), src],
+        );
     }
 
     /// The address `base + off` in a register.

@@ -1,0 +1,430 @@
+//! C types in scripts: type names resolved (integers, the script's structs, pointers, arrays),
+//! casts to pointers, and memory reached through them: `p->field`, `r.field`, `*p`, `p[i]`,
+//! pointer arithmetic. Fed by the checker's expressions; yields `MemRead` and `Bits` nodes.
+
+use super::typed::*;
+use super::types::{Field, FieldDecl, RecordRef, Type};
+use super::Checker;
+use crate::ast::{self, BinOp};
+use crate::builtins;
+use crate::diag::Diagnostic;
+use crate::probes::Attach;
+use crate::source::Span;
+
+/// Outside-source ids of the script's own structs (BTF ids are below this).
+const SCRIPT_STRUCTS: u32 = 0x8000_0000;
+
+impl Checker<'_> {
+    /// Lays out the script's `struct NAME { ... }` definitions, in order; each is declared
+    /// first, so its members may point to it. `#include` lines bring nothing: the types they
+    /// would declare come from the kernel's BTF.
+    pub(super) fn define_structs(&mut self, prog: &ast::Program) {
+        let defs: Vec<&ast::StructDef> = prog
+            .structs
+            .iter()
+            .filter(|s| !s.fields.is_empty())
+            .collect();
+        for (i, def) in defs.iter().enumerate() {
+            let name = struct_name(&def.name.name);
+            let ty = self
+                .types
+                .declare_record(SCRIPT_STRUCTS + i as u32, &name, false, 0, 1);
+            self.structs.insert(name, ty);
+        }
+        for def in defs {
+            let name = struct_name(&def.name.name);
+            let mut decls = Vec::new();
+            for f in &def.fields {
+                let Some(ty) = self.resolve_type(&f.ty) else {
+                    continue;
+                };
+                decls.push(FieldDecl {
+                    name: f.name.name.clone(),
+                    ty,
+                    bits: None,
+                });
+            }
+            if let Some(Type::Record(r)) = self.structs.get(&name).cloned() {
+                let ty = self.types.complete_record(&r, &decls);
+                self.structs.insert(name, ty);
+            }
+        }
+    }
+
+    /// The type a C type name names: `uint32`, `struct task_struct *`, `char[16]`. Reports
+    /// (on the name's span) a name it does not know.
+    pub(super) fn resolve_type(&mut self, ty: &ast::TypeName) -> Option<Type> {
+        let plain = ast::TypeName {
+            pointer_depth: 0,
+            array_len: None,
+            ..ty.clone()
+        };
+        let base = match builtins::cast_type(&plain) {
+            Some(t) => t,
+            None if ty.name.trim() == "void" && ty.pointer_depth > 0 => Type::Void,
+            None => match self.record_named(&ty.name) {
+                Some(t) => t,
+                None => {
+                    self.error_diag(
+                        Diagnostic::error(ty.span, format!("unknown type '{}'", ty.name.trim()))
+                            .with_note(
+                                "define it in the script (struct NAME { ... };) or use a type \
+                                 the kernel's BTF has",
+                            ),
+                    );
+                    return None;
+                }
+            },
+        };
+        let base = if base == Type::Void {
+            None
+        } else {
+            Some(self.types.refresh(&base))
+        };
+        let mut t = match (base, ty.pointer_depth) {
+            (Some(b), 0) => b,
+            (base, depth) => {
+                let mut p = Type::Ptr {
+                    user: false,
+                    to: base.map(Box::new),
+                };
+                for _ in 1..depth {
+                    p = Type::Ptr {
+                        user: false,
+                        to: Some(Box::new(p)),
+                    };
+                }
+                p
+            }
+        };
+        if let Some(len) = ty.array_len {
+            t = match t {
+                Type::Int { size: 1, .. } => Type::Str { size: len as u32 },
+                elem => Type::Array {
+                    elem: Box::new(elem),
+                    len: len as u32,
+                },
+            };
+        }
+        Some(t)
+    }
+
+    /// A struct or union by name: the script's own first, as in bpftrace.
+    fn record_named(&mut self, name: &str) -> Option<Type> {
+        let name = struct_name(name);
+        self.structs.get(&name).cloned()
+    }
+
+    /// `(TYPE)e` to a pointer type: the value is the same address, now typed.
+    pub(super) fn pointer_cast(&mut self, inner: TExpr, ty: Type, span: Span) -> TExpr {
+        if !inner.ty.is_int() {
+            self.error(
+                inner.span,
+                format!(
+                    "only an integer or a pointer can be cast to {ty}, not a {}",
+                    inner.ty
+                ),
+            );
+        }
+        // A cast in a uprobe reads user memory, as bpftrace's address space rule says.
+        let user = match (&inner.ty, self.ctx.attach.as_ref()) {
+            (Type::Ptr { user, .. }, _) => *user,
+            (_, Some(Attach::Uprobe { .. })) => true,
+            _ => false,
+        };
+        let ty = match ty {
+            Type::Ptr { to, .. } => Type::Ptr { user, to },
+            other => other,
+        };
+        TExpr {
+            kind: TExprKind::Cast(Box::new(inner)),
+            ty,
+            span,
+        }
+    }
+
+    /// `base->field` (`arrow`) or `base.field` on a record.
+    pub(super) fn member(
+        &mut self,
+        base: TExpr,
+        field: &ast::Ident,
+        arrow: bool,
+        span: Span,
+    ) -> TExpr {
+        let (record, addr, user) = match (base.ty.clone(), arrow) {
+            (Type::Ptr { to: Some(t), user }, true) => match self.types.refresh(&t) {
+                Type::Record(r) => (r, base, user),
+                other => return self.not_a_record(&other, field, span),
+            },
+            (Type::Record(r), false) => match base.kind {
+                // A member of a record in memory is read from its own address.
+                TExprKind::MemRead { addr, user } => (r, *addr, user),
+                _ => {
+                    self.error(
+                        span,
+                        "a member of a struct held in a variable or map cannot be read yet; \
+                         read it through the pointer instead",
+                    );
+                    return builtins::zero(span);
+                }
+            },
+            (Type::Record(_), true) => {
+                self.error(
+                    field.span,
+                    format!(
+                        "this is a {}, not a pointer: use '.' to reach its members",
+                        base.ty
+                    ),
+                );
+                return builtins::zero(span);
+            }
+            (Type::Ptr { to: Some(_), .. }, false) => {
+                self.error(
+                    field.span,
+                    format!(
+                        "this is a {}: use '->' to reach a member through it",
+                        base.ty
+                    ),
+                );
+                return builtins::zero(span);
+            }
+            (other, _) => return self.not_a_record(&other, field, span),
+        };
+        let Some(f) = self.record_field(&record, &field.name) else {
+            let names = self.field_names(&record);
+            self.error_diag(
+                Diagnostic::error(
+                    field.span,
+                    format!("{} has no member '{}'", record.name, field.name),
+                )
+                .with_note(format!("its members are: {}", names.join(", "))),
+            );
+            return builtins::zero(span);
+        };
+        self.read_member(addr, user, &f, span)
+    }
+
+    /// The member `f` of the record at `addr`.
+    fn read_member(&mut self, addr: TExpr, user: bool, f: &Field, span: Span) -> TExpr {
+        let at = offset_by(addr, i64::from(f.offset), span);
+        let ty = self.in_space(self.types.refresh(&f.ty), user);
+        match f.bitfield {
+            None => TExpr {
+                kind: TExprKind::MemRead {
+                    addr: Box::new(at),
+                    user,
+                },
+                ty,
+                span,
+            },
+            Some(b) => {
+                let unit = TExpr {
+                    kind: TExprKind::MemRead {
+                        addr: Box::new(at),
+                        user,
+                    },
+                    ty: ty.clone(),
+                    span,
+                };
+                TExpr {
+                    kind: TExprKind::Bits {
+                        unit: Box::new(unit),
+                        shift: b.shift,
+                        bits: b.bits,
+                    },
+                    ty,
+                    span,
+                }
+            }
+        }
+    }
+
+    /// `*p`: the value `p` points to.
+    pub(super) fn deref(&mut self, ptr: TExpr, span: Span) -> TExpr {
+        match ptr.ty.clone() {
+            Type::Ptr { to: Some(t), user } => {
+                let ty = self.in_space(self.types.refresh(&t), user);
+                TExpr {
+                    kind: TExprKind::MemRead {
+                        addr: Box::new(ptr),
+                        user,
+                    },
+                    ty,
+                    span,
+                }
+            }
+            other => {
+                self.error(
+                    ptr.span,
+                    format!(
+                        "'*' needs a pointer to a known type, and this is {other}; cast it, \
+                         as in *(uint32 *)p"
+                    ),
+                );
+                builtins::zero(span)
+            }
+        }
+    }
+
+    /// `p[i]` of a pointer, `a[i]` of an array in memory.
+    pub(super) fn index(&mut self, base: TExpr, index: TExpr, span: Span) -> TExpr {
+        if !index.ty.is_int() {
+            self.error(
+                index.span,
+                format!("an index must be an integer, but this is a {}", index.ty),
+            );
+            return builtins::zero(span);
+        }
+        let (elem, addr, user) = match base.ty.clone() {
+            Type::Ptr { to: Some(t), user } => (self.types.refresh(&t), base, user),
+            Type::Array { elem, len } => {
+                if let TExprKind::Int(i) = index.kind {
+                    if i < 0 || i as u64 >= u64::from(len) {
+                        self.error(
+                            index.span,
+                            format!(
+                                "index {i} is out of bounds of this {} (0 to {})",
+                                base.ty,
+                                len - 1
+                            ),
+                        );
+                        return builtins::zero(span);
+                    }
+                }
+                match base.kind {
+                    TExprKind::MemRead { addr, user } => (*elem, *addr, user),
+                    _ => {
+                        self.error(
+                            span,
+                            "an element of an array held in a variable or map cannot be read \
+                             yet; index it where it is read",
+                        );
+                        return builtins::zero(span);
+                    }
+                }
+            }
+            other => {
+                self.error(
+                    base.span,
+                    format!("only pointers and arrays can be indexed, not a {other}"),
+                );
+                return builtins::zero(span);
+            }
+        };
+        let at = self.scaled_add(addr, index, elem.c_size(), BinOp::Add, span);
+        let ty = self.in_space(elem, user);
+        TExpr {
+            kind: TExprKind::MemRead {
+                addr: Box::new(at),
+                user,
+            },
+            ty,
+            span,
+        }
+    }
+
+    /// `p + n`, `p - n` on a typed pointer: `n` counts elements, as in C.
+    pub(super) fn pointer_arith(&mut self, op: BinOp, p: TExpr, n: TExpr, span: Span) -> TExpr {
+        let ty = p.ty.clone();
+        let size = match &ty {
+            Type::Ptr { to: Some(t), .. } => self.types.refresh(t).c_size(),
+            _ => 1,
+        };
+        let mut e = self.scaled_add(p, n, size, op, span);
+        e.ty = ty;
+        e
+    }
+
+    /// `base op n * size` as a 64-bit integer.
+    fn scaled_add(&mut self, base: TExpr, n: TExpr, size: u32, op: BinOp, span: Span) -> TExpr {
+        let scaled = match (n.kind, size) {
+            (TExprKind::Int(i), _) => int(i.wrapping_mul(i64::from(size)), n.span),
+            (kind, 1) => TExpr { kind, ..n },
+            (kind, size) => TExpr {
+                kind: TExprKind::Binary {
+                    op: BinOp::Mul,
+                    lhs: Box::new(TExpr { kind, ..n }),
+                    rhs: Box::new(int(i64::from(size), n.span)),
+                    signed: false,
+                },
+                ty: Type::U64,
+                span: n.span,
+            },
+        };
+        TExpr {
+            kind: TExprKind::Binary {
+                op,
+                lhs: Box::new(base),
+                rhs: Box::new(scaled),
+                signed: false,
+            },
+            ty: Type::U64,
+            span,
+        }
+    }
+
+    /// A pointer read through a user pointer points into user memory too.
+    fn in_space(&self, ty: Type, user: bool) -> Type {
+        match ty {
+            Type::Ptr { to, .. } => Type::Ptr { user, to },
+            other => other,
+        }
+    }
+
+    fn record_field(&mut self, r: &RecordRef, name: &str) -> Option<Field> {
+        self.types.field(r, name)
+    }
+
+    fn field_names(&self, r: &RecordRef) -> Vec<String> {
+        self.types
+            .record(r)
+            .map(|rec| rec.fields.iter().map(|f| f.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn not_a_record(&mut self, ty: &Type, field: &ast::Ident, span: Span) -> TExpr {
+        self.error(
+            field.span,
+            format!(
+                "'{}' is not a member of a struct here: this is a {ty}",
+                field.name
+            ),
+        );
+        builtins::zero(span)
+    }
+}
+
+/// `struct NAME` for `NAME` or `struct NAME` (bpftrace accepts both in casts).
+fn struct_name(name: &str) -> String {
+    let name = name.trim();
+    if name.starts_with("struct ") || name.starts_with("union ") {
+        name.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        format!("struct {name}")
+    }
+}
+
+fn int(v: i64, span: Span) -> TExpr {
+    TExpr {
+        kind: TExprKind::Int(v),
+        ty: Type::I64,
+        span,
+    }
+}
+
+/// `addr + off` (the address itself when `off` is 0).
+fn offset_by(addr: TExpr, off: i64, span: Span) -> TExpr {
+    if off == 0 {
+        return addr;
+    }
+    TExpr {
+        kind: TExprKind::Binary {
+            op: BinOp::Add,
+            lhs: Box::new(addr),
+            rhs: Box::new(int(off, span)),
+            signed: false,
+        },
+        ty: Type::U64,
+        span,
+    }
+}
