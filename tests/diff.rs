@@ -163,6 +163,8 @@ diff_tests! {
     operators,
     positional,
     print_clear_zero,
+    print_values,
+    print_values_json,
     print_in_begin,
     printf_escapes,
     printf_formats,

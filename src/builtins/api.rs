@@ -4,6 +4,7 @@
 use crate::ast;
 use crate::codegen::ir::{Base, Cond, Inst, Label, Operand, SlotId, VReg};
 use crate::diag::Diagnostic;
+use crate::output::value::Value;
 use crate::probes::Attach;
 use crate::sema::layout::MapKind;
 use crate::sema::typed::{BuiltinId, MapIdx, MapValueType, TExpr, TExprKind};
@@ -59,17 +60,32 @@ impl Builtin {
     };
 }
 
-/// Turns one of a builtin's records into output: its parameter (as `call_record` registered
-/// it) and the record's bytes after the 8-byte header.
-pub type EventFn = fn(param: &str, payload: &[u8]) -> Message;
+/// Turns one of a builtin's records into output.
+pub type EventFn = fn(&Event<'_>) -> Message;
 
-/// A line of output a builtin's record makes: `{"type": KIND, "data": TEXT}` in JSON; the text
-/// as it is in the text format, followed by a newline when `newline` is set.
+/// One of a builtin's records as userspace reads it.
+pub struct Event<'a> {
+    /// The parameter `CheckCx::call_record` registered (a time format, a delimiter).
+    pub param: &'a str,
+    /// The record's arguments, decoded by the types `call_record` registered.
+    pub args: &'a [Value],
+    /// The record's bytes after the 8-byte header.
+    pub payload: &'a [u8],
+}
+
+/// What a builtin's record prints.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
-    pub kind: &'static str,
-    pub text: Vec<u8>,
-    pub newline: bool,
+pub enum Message {
+    /// `{"type": KIND, "data": TEXT}` in JSON; in text the text, followed by a newline when
+    /// `newline` is set.
+    Text {
+        kind: &'static str,
+        text: Vec<u8>,
+        newline: bool,
+    },
+    /// A value, as `print(v)` prints it: `{"type": "value", "data": V}` in JSON, its text and a
+    /// newline otherwise.
+    Value(Value),
 }
 
 /// A map function's rules: the value type its calls give the map, how the kernel stores it,
@@ -198,8 +214,9 @@ pub trait CheckCx {
     /// Registers a formatted event record (printf, system, ...) and returns its id.
     fn format_record(&mut self, kind: u32, format: String, args: &[TExpr]) -> u32;
     /// Registers a record of builtin `id` that its `event` hook turns into output, with a
-    /// compile-time parameter (a time format, a delimiter); returns the record's id.
-    fn call_record(&mut self, id: BuiltinId, param: String) -> u32;
+    /// compile-time parameter (a time format, a delimiter) and arguments laid out as printf's
+    /// (sent with `LowerCx::format_record`); returns the record's id.
+    fn call_record(&mut self, id: BuiltinId, param: String, args: &[TExpr]) -> u32;
     /// `@m` naming a whole map (print, clear, zero): its index.
     fn whole_map(&mut self, m: &ast::MapRef) -> MapIdx;
     /// `@m[k...]` naming one entry (delete): its index and checked keys.

@@ -50,7 +50,7 @@ fn check(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
             return Checked::Error;
         }
     };
-    let id = cx.call_record(call.id, delim);
+    let id = cx.call_record(call.id, delim, &[]);
     Checked::action(vec![arr], vec![u64::from(id), u64::from(user)])
 }
 
@@ -110,8 +110,16 @@ fn lower(cx: &mut dyn LowerCx, call: &TCall<'_>) {
     });
 }
 
-/// The strings up to the first empty one, joined by the delimiter.
-fn print_joined(delim: &str, payload: &[u8]) -> Message {
+fn print_joined(e: &Event<'_>) -> Message {
+    Message::Text {
+        kind: "join",
+        text: joined(e.param, e.payload),
+        newline: true,
+    }
+}
+
+/// The strings up to the first empty one, joined by `delim`.
+fn joined(delim: &str, payload: &[u8]) -> Vec<u8> {
     let mut text = Vec::new();
     for (i, arg) in payload.chunks(ARG_SIZE as usize).take(ARGS as usize).enumerate() {
         let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
@@ -123,11 +131,7 @@ fn print_joined(delim: &str, payload: &[u8]) -> Message {
         }
         text.extend_from_slice(&arg[..end]);
     }
-    Message {
-        kind: "join",
-        text,
-        newline: true,
-    }
+    text
 }
 
 #[cfg(test)]
@@ -143,9 +147,7 @@ mod tests {
         }
         // A string after the empty one is not printed.
         payload[4 * ARG_SIZE as usize] = b'x';
-        let m = print_joined(",", &payload);
-        assert_eq!(m.text, b"ls,-l,/tmp");
-        assert!(m.newline);
-        assert_eq!(print_joined(" ", &[]).text, b"");
+        assert_eq!(joined(",", &payload), b"ls,-l,/tmp");
+        assert_eq!(joined(" ", &[]), b"");
     }
 }

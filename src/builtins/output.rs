@@ -5,6 +5,7 @@ use super::api::*;
 use crate::ast::ExprKind;
 use crate::output::printf::{self as fmt, ArgKind, ArgType};
 use crate::sema::typed::{event, TExpr};
+use crate::output::value::Value;
 use crate::sema::types::Type;
 
 /// An action that returns nothing, valid in every probe.
@@ -40,13 +41,20 @@ pub const ENTRIES: &[Builtin] = &[
         |cx, call| formatted(cx, call, event::SYSTEM),
         send_record,
     ),
-    action(
-        "print",
-        (1, 1),
-        None,
-        |cx, call| map_event(cx, call, event::PRINT_MAP),
-        send_map_event,
-    ),
+    Builtin {
+        name: "print",
+        args: (1, 1),
+        check: check_print,
+        lower: Lower::Stmt(|cx, call| match call.data[0] as u32 {
+            event::CALL => cx.format_record(call.data[1] as u32, call.args),
+            kind => cx.event(kind, call.data[1] as u32),
+        }),
+        event: Some(|e| match e.args.first() {
+            Some(v) => Message::Value(v.clone()),
+            None => Message::Value(Value::Tuple(Vec::new())),
+        }),
+        ..Builtin::PLAIN
+    },
     action(
         "clear",
         (1, 1),
@@ -118,6 +126,31 @@ fn send_record(cx: &mut dyn LowerCx, call: &TCall<'_>) {
     cx.format_record(call.data[0] as u32, call.args);
 }
 
+/// print(@m) prints a whole map when userspace reads the event; print(value) sends the value
+/// in a record (`data` = [event::CALL, its id]).
+fn check_print(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
+    let arg = &call.args[0];
+    match &arg.kind {
+        ExprKind::Map(m) if m.keys.is_empty() => map_event(cx, call, event::PRINT_MAP),
+        ExprKind::Map(_) => {
+            cx.error(
+                arg.span,
+                "The map passed to print() should not be indexed by a key".into(),
+            );
+            Checked::Error
+        }
+        _ => {
+            let v = cx.expr(arg);
+            if v.ty == Type::Void {
+                cx.error(v.span, "print() needs a value, and this returns none".into());
+                return Checked::Error;
+            }
+            let id = cx.call_record(call.id, String::new(), std::slice::from_ref(&v));
+            Checked::action(vec![v], vec![u64::from(event::CALL), u64::from(id)])
+        }
+    }
+}
+
 /// print/clear/zero take a whole map: `data` is the event kind and the map's index.
 fn map_event(cx: &mut dyn CheckCx, call: &Call<'_>, kind: u32) -> Checked {
     let arg = &call.args[0];
@@ -127,11 +160,7 @@ fn map_event(cx: &mut dyn CheckCx, call: &Call<'_>, kind: u32) -> Checked {
             Checked::action(Vec::new(), vec![kind as u64, map as u64])
         }
         _ => {
-            let msg = if call.name.name == "print" {
-                "print() of a value is not supported yet: pass a whole map, as in print(@m)"
-            } else {
-                "expects a whole map, as in clear(@m)"
-            };
+            let msg = "expects a whole map, as in clear(@m)";
             cx.error(arg.span, format!("{}: {msg}", call.name.name));
             Checked::Error
         }

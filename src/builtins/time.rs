@@ -34,14 +34,14 @@ fn check(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
             }
         },
     };
-    let id = cx.call_record(call.id, format);
+    let id = cx.call_record(call.id, format, &[]);
     Checked::action(Vec::new(), vec![u64::from(id)])
 }
 
-fn print_time(format: &str, _: &[u8]) -> Message {
-    Message {
+fn print_time(e: &Event<'_>) -> Message {
+    Message::Text {
         kind: "time",
-        text: local_time(format, now()),
+        text: local_time(e.param, now()),
         newline: false,
     }
 }

@@ -1,7 +1,7 @@
 //! One interface for everything a run prints: `Output`, with bpftrace 0.17's text format and
 //! its `-f json` format behind it. Fed by the runtime's run loop, which never asks which one.
 
-use super::value::MapDump;
+use super::value::{MapDump, Value};
 use super::{json, print};
 
 /// `-f text` or `-f json`.
@@ -23,6 +23,9 @@ pub trait Output {
     /// A line a builtin's record makes (`time`, `join`): `{"type": KIND, "data": TEXT}` in
     /// JSON; in text the text, then a newline when `newline` is set.
     fn message(&self, out: &mut Vec<u8>, kind: &str, text: &[u8], newline: bool);
+    /// `print(v)` of a value that is not a map: its text and a newline, or
+    /// `{"type": "value", "data": V}`.
+    fn value(&self, out: &mut Vec<u8>, v: &Value);
     /// The ring buffer had no room for `n` events.
     fn lost(&self, out: &mut Vec<u8>, n: u64);
     /// `print(@m)`.
@@ -67,6 +70,11 @@ impl Output for TextOutput {
         }
     }
 
+    fn value(&self, out: &mut Vec<u8>, v: &Value) {
+        print::write_value(out, v);
+        out.push(b'\n');
+    }
+
     fn lost(&self, out: &mut Vec<u8>, n: u64) {
         out.extend_from_slice(print::lost_events(n).as_bytes());
     }
@@ -99,6 +107,10 @@ impl Output for JsonOutput {
 
     fn message(&self, out: &mut Vec<u8>, kind: &str, text: &[u8], _newline: bool) {
         out.extend_from_slice(json::record(kind, text).as_bytes());
+    }
+
+    fn value(&self, out: &mut Vec<u8>, v: &Value) {
+        out.extend_from_slice(json::value(v).as_bytes());
     }
 
     fn lost(&self, out: &mut Vec<u8>, n: u64) {

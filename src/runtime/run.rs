@@ -457,9 +457,20 @@ impl Events<'_> {
                     return Ok(());
                 };
                 if let Some(hook) = info.call.and_then(|b| builtins::get(b).event) {
-                    let m = hook(&info.format, &rec[event::HEADER as usize..]);
-                    self.printer
-                        .message(&mut self.out, m.kind, &m.text, m.newline);
+                    self.args = decode::printf_args(info, rec, &object.types);
+                    let e = builtins::Event {
+                        param: &info.format,
+                        args: &self.args,
+                        payload: &rec[event::HEADER as usize..],
+                    };
+                    match hook(&e) {
+                        builtins::Message::Text {
+                            kind,
+                            text,
+                            newline,
+                        } => self.printer.message(&mut self.out, kind, &text, newline),
+                        builtins::Message::Value(v) => self.printer.value(&mut self.out, &v),
+                    }
                 }
             }
             event::EXIT => self.exit = true,

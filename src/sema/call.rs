@@ -190,16 +190,9 @@ impl CheckCx for Checker<'_> {
         id
     }
 
-    fn call_record(&mut self, builtin: BuiltinId, param: String) -> u32 {
-        let id = self.printfs.len() as u32;
-        self.printfs.push(PrintfInfo {
-            kind: event::CALL,
-            format: param,
-            args: Vec::new(),
-            offsets: Vec::new(),
-            size: event::HEADER,
-            call: Some(builtin),
-        });
+    fn call_record(&mut self, builtin: BuiltinId, param: String, args: &[TExpr]) -> u32 {
+        let id = CheckCx::format_record(self, event::CALL, param, args);
+        self.printfs[id as usize].call = Some(builtin);
         id
     }
 
