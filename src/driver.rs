@@ -103,6 +103,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         pid: opts.pid,
         command: opts.command.clone(),
         output,
+        notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
     };
     Session::start(&object, cfg)?.run()
 }

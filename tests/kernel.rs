@@ -378,3 +378,17 @@ fn list_shows_tracepoints() {
         );
     });
 }
+
+#[test]
+fn notifies_attached_probes_when_asked_as_bpftrace_does() {
+    kernel_test(|| {
+        let script = "tracepoint:syscalls:sys_enter_getpid { } BEGIN { exit(); }";
+        let mut cmd = command(BIN, &["-e", script]);
+        cmd.env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1");
+        let out = common::run(cmd);
+        out.expect_code(0);
+        assert_eq!(out.stderr, "__BPFTRACE_NOTIFY_PROBES_ATTACHED\n");
+        let quiet = rtrace(&["-e", script]);
+        assert_eq!(quiet.stderr, "");
+    });
+}

@@ -40,6 +40,9 @@ pub struct RunConfig {
     pub command: Option<String>,
     /// Where the run's output goes (stdout, or `-o FILE`).
     pub output: Box<dyn Write>,
+    /// Write `__BPFTRACE_NOTIFY_PROBES_ATTACHED` to stderr once every probe is attached, as
+    /// bpftrace does when that variable is set (its test suite waits for the line).
+    pub notify_attached: bool,
 }
 
 /// A run in progress: everything it holds is released (probes detached, programs and maps
@@ -131,6 +134,9 @@ impl<'o> Session<'o> {
         };
         events.printer.attached(&mut events.out, probes);
         events.flush()?;
+        if cfg.notify_attached {
+            eprintln!("__BPFTRACE_NOTIFY_PROBES_ATTACHED");
+        }
         Ok(Session {
             programs,
             reader,
