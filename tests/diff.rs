@@ -147,6 +147,7 @@ diff_tests! {
     exec_data_loc,
     hist_values,
     if_else,
+    incdec_expr,
     interval_count,
     join_argv,
     join_json,

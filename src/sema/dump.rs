@@ -154,6 +154,18 @@ fn expr(out: &mut String, e: &TExpr, depth: usize) {
         TExprKind::Logical { and, .. } => (if *and { "&&" } else { "||" }).to_string(),
         TExprKind::Ternary { .. } => "?:".into(),
         TExprKind::Cast(_) => "cast".into(),
+        TExprKind::IncVar { var, delta, post } => {
+            format!(
+                "${var} += {delta} ({})",
+                if *post { "old value" } else { "new value" }
+            )
+        }
+        TExprKind::IncMap {
+            map, delta, post, ..
+        } => format!(
+            "map#{map} += {delta} ({})",
+            if *post { "old value" } else { "new value" }
+        ),
         TExprKind::MemRead { user, .. } => {
             format!("read {}", if *user { "user" } else { "kernel" })
         }

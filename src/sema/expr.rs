@@ -150,10 +150,63 @@ impl Checker<'_> {
                     },
                 }
             }
-            ExprKind::IncDec { .. } => self.unsupported(
-                span,
-                "'++' and '--' inside an expression; use them as a statement, as in $x++;",
-            ),
+            ExprKind::IncDec {
+                target,
+                increment,
+                prefix,
+            } => self.inc_dec(target, *increment, !*prefix, span),
+        }
+    }
+
+    /// `x++`, `++x`, `x--`, `--x` used for their value.
+    fn inc_dec(&mut self, target: &ast::Expr, increment: bool, post: bool, span: Span) -> TExpr {
+        let delta = if increment { 1 } else { -1 };
+        match &target.kind {
+            ExprKind::Var(name) => {
+                let cur = self.var_read(name, target.span);
+                if !cur.ty.is_int() {
+                    self.error(
+                        target.span,
+                        format!("'++' and '--' need an integer, but ${name} is a {}", cur.ty),
+                    );
+                    return zero(span);
+                }
+                let ty = cur.ty.clone();
+                let TExprKind::Var(var) = cur.kind else {
+                    return zero(span);
+                };
+                TExpr {
+                    kind: TExprKind::IncVar { var, delta, post },
+                    ty,
+                    span,
+                }
+            }
+            ExprKind::Map(m) => {
+                let map = self.map_id(&format!("@{}", m.name));
+                let keys = self.map_keys(map, m);
+                self.use_map_value(map, MapValueType::Plain(Type::I64), span);
+                let ty = match self.map_value(map) {
+                    Some(MapValueType::Plain(t)) if t.is_int() => t,
+                    _ => Type::I64,
+                };
+                TExpr {
+                    kind: TExprKind::IncMap {
+                        map,
+                        keys,
+                        delta,
+                        post,
+                    },
+                    ty,
+                    span,
+                }
+            }
+            _ => {
+                self.error(
+                    target.span,
+                    "'++' and '--' apply to a variable or a map entry",
+                );
+                zero(span)
+            }
         }
     }
 

@@ -259,6 +259,20 @@ pub enum TExprKind {
         addr: Box<TExpr>,
         user: bool,
     },
+    /// `$x++`, `--$x` inside an expression: adds `delta` to the variable; the value is the old
+    /// one (`post`) or the new one.
+    IncVar {
+        var: VarId,
+        delta: i64,
+        post: bool,
+    },
+    /// `@m[k]++` and the like inside an expression, on an integer map (a missing entry is 0).
+    IncMap {
+        map: MapIdx,
+        keys: Vec<TExpr>,
+        delta: i64,
+        post: bool,
+    },
     /// A bitfield: `bits` bits, `shift` bits up in the integer `unit` (sign-extended when the
     /// expression's type is signed).
     Bits {
@@ -279,9 +293,12 @@ impl TExpr {
     /// tree goes through here, so a new node kind cannot be skipped silently.
     pub fn children(&self) -> Vec<&TExpr> {
         match &self.kind {
-            TExprKind::Int(_) | TExprKind::Str(_) | TExprKind::Var(_) | TExprKind::CtxField(_) => {
-                Vec::new()
-            }
+            TExprKind::Int(_)
+            | TExprKind::Str(_)
+            | TExprKind::Var(_)
+            | TExprKind::IncVar { .. }
+            | TExprKind::CtxField(_) => Vec::new(),
+            TExprKind::IncMap { keys, .. } => keys.iter().collect(),
             TExprKind::Call { args, .. } | TExprKind::Tuple(args) => args.iter().collect(),
             TExprKind::MapRead { keys, .. } => keys.iter().collect(),
             TExprKind::Unary { expr, .. } | TExprKind::Cast(expr) => vec![expr],

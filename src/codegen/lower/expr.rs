@@ -47,6 +47,32 @@ impl Lowerer<'_> {
                 r
             }
             TExprKind::MapRead { map, keys } => self.map_read_int(*map, keys),
+            TExprKind::IncVar { var, delta, post } => {
+                let r = self.reg();
+                let VarHome::Reg(home) = self.vars[*var as usize] else {
+                    self.mov_imm(r, 0);
+                    return r;
+                };
+                let bump = Inst::Alu64 {
+                    op: AluOp::Add,
+                    dst: home,
+                    src: Operand::Imm(*delta as i32),
+                };
+                let copy = Inst::Mov {
+                    dst: r,
+                    src: Operand::Reg(home),
+                };
+                let (first, second) = if *post { (copy, bump) } else { (bump, copy) };
+                self.emit(first);
+                self.emit(second);
+                r
+            }
+            TExprKind::IncMap {
+                map,
+                keys,
+                delta,
+                post,
+            } => self.map_inc(*map, keys, *delta, *post),
             TExprKind::CtxField(f) => self.ctx_field(f),
             // `!x` is a condition: lower it once, as jumps.
             TExprKind::Unary { op: UnOp::Not, .. } => self.bool_of(e),

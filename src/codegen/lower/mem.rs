@@ -332,6 +332,48 @@ impl Lowerer<'_> {
         r
     }
 
+    /// `@m[k] += delta` for its value: the old value (`post`) or the new one.
+    pub(super) fn map_inc(&mut self, map: MapIdx, keys: &[TExpr], delta: i64, post: bool) -> VReg {
+        let size = self.checked.maps[map as usize].def.value_size;
+        let key = self.key(map, keys, 0);
+        let old = self.reg();
+        self.mov_imm(old, 0);
+        let found = self.lookup_key(map, key);
+        let l_miss = self.label();
+        self.jmp_if(Cond::Eq, found, Operand::Imm(0), l_miss);
+        self.emit(Inst::Load {
+            dst: old,
+            base: Base::Reg(found),
+            off: 0,
+            size: Size::DW,
+        });
+        self.place_label(l_miss);
+        let new = self.reg();
+        self.emit(Inst::Mov {
+            dst: new,
+            src: Operand::Reg(old),
+        });
+        self.emit(Inst::Alu64 {
+            op: AluOp::Add,
+            dst: new,
+            src: Operand::Imm(delta as i32),
+        });
+        let v = self.slot(size);
+        self.emit(Inst::Store {
+            base: Base::Slot(v),
+            off: 0,
+            src: Operand::Reg(new),
+            size: Size::DW,
+        });
+        self.zero(Base::Slot(v), 8, size.saturating_sub(8));
+        self.update(map, key, v);
+        if post {
+            old
+        } else {
+            new
+        }
+    }
+
     pub(super) fn map_store(&mut self, map: MapIdx, keys: &[TExpr], value: &TExpr) {
         let info = &self.checked.maps[map as usize];
         let size = info.def.value_size;

@@ -304,7 +304,9 @@ impl<'a> Lowerer<'a> {
 
 /// Whether evaluating `e` reads scratch variable `var` anywhere (operands, keys, conditions).
 fn reads_var(e: &TExpr, var: VarId) -> bool {
-    e.any(&mut |x| matches!(x.kind, TExprKind::Var(v) if v == var))
+    e.any(
+        &mut |x| matches!(x.kind, TExprKind::Var(v) | TExprKind::IncVar { var: v, .. } if v == var),
+    )
 }
 
 /// A C identifier naming the program: `p0_tracepoint_syscalls_sys_enter_openat`.
