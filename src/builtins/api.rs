@@ -223,6 +223,9 @@ pub trait CheckCx {
     fn map_entry(&mut self, m: &ast::MapRef) -> (MapIdx, Vec<TExpr>);
     /// A map's value type as learned so far.
     fn map_value(&self, map: MapIdx) -> Option<MapValueType>;
+    /// The type a C type name names (`uint16`, `struct task_struct`, `struct foo *`), or
+    /// `None` when the text is not a type name (an identifier that is not one is no error).
+    fn type_named(&mut self, text: &str, span: Span) -> Option<Type>;
 }
 
 /// What a lowering may ask of the code generator. Registers are virtual; slots are stack

@@ -43,8 +43,7 @@ pub fn all(kind: Kind) -> impl Iterator<Item = &'static Builtin> {
 /// Builtin variables of bpftrace 0.17 that rtrace does not offer yet (they get "not supported
 /// yet" rather than "unknown identifier").
 const PLANNED_VARIABLES: &[&str] = &[
-    "kstack", "ustack", "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5", "sarg6", "sarg7",
-    "sarg8", "sarg9", "func", "cgroup", "username", "jiffies", "arg6", "arg7", "arg8", "arg9",
+    "kstack", "ustack", "func", "username", "arg6", "arg7", "arg8", "arg9",
 ];
 
 /// Functions of bpftrace 0.17 that rtrace does not offer yet.
@@ -54,7 +53,6 @@ const PLANNED_FUNCTIONS: &[&str] = &[
     "usym",
     "kaddr",
     "uaddr",
-    "reg",
     "ntop",
     "pton",
     "kstack",
@@ -63,7 +61,6 @@ const PLANNED_FUNCTIONS: &[&str] = &[
     "macaddr",
     "strncmp",
     "strcontains",
-    "sizeof",
     "offsetof",
     "path",
     "skboutput",

@@ -1,5 +1,6 @@
 //! Builtin variables about the current task, CPU and time: `pid`, `tid`, `uid`, `gid`,
-//! `nsecs`, `elapsed`, `cpu`, `comm`, `cpid`, `rand`, `curtask`, `ctx`, `probe`.
+//! `nsecs`, `elapsed`, `cpu`, `comm`, `cpid`, `rand`, `curtask`, `ctx`, `probe`, `cgroup`,
+//! `jiffies`.
 
 use super::api::*;
 use crate::codegen::ir::{helper, AluOp, Base, Inst, Operand, VReg};
@@ -43,7 +44,18 @@ pub const ENTRIES: &[Builtin] = &[
         Lower::Int(|cx, _| cx.ctx()),
     ),
     var("probe", probe_name, Lower::Int(|cx, _| cx.reg())),
+    var(
+        "cgroup",
+        u64,
+        Lower::Int(|cx, _| cx.call(GET_CURRENT_CGROUP_ID, vec![])),
+    ),
+    var("jiffies", u64, Lower::Int(|cx, _| cx.call(JIFFIES64, vec![]))),
 ];
+
+/// `bpf_get_current_cgroup_id()`: the cgroup v2 id of the current task (Linux 4.18).
+const GET_CURRENT_CGROUP_ID: u32 = 80;
+/// `bpf_jiffies64()` (Linux 5.5).
+const JIFFIES64: u32 = 118;
 
 /// `pid` is the high half of `get_current_pid_tgid` (the process), `tid` the low half.
 fn pid_tgid_half(cx: &mut dyn LowerCx, high: bool) -> VReg {

@@ -211,4 +211,31 @@ impl CheckCx for Checker<'_> {
     fn map_value(&self, map: MapIdx) -> Option<MapValueType> {
         Checker::map_value(self, map)
     }
+
+    fn type_named(&mut self, text: &str, span: Span) -> Option<Type> {
+        let stars = text
+            .chars()
+            .rev()
+            .take_while(|c| *c == '*' || *c == ' ')
+            .count();
+        let (name, pointers) = text.split_at(text.len() - stars);
+        let ty = ast::TypeName {
+            name: name.trim().to_string(),
+            pointer_depth: pointers.matches('*').count() as u8,
+            array_len: None,
+            span,
+        };
+        let is_type = builtins::cast_type(&ast::TypeName {
+            pointer_depth: 0,
+            ..ty.clone()
+        })
+        .is_some()
+            || ty.name.starts_with("struct ")
+            || ty.name.starts_with("union ")
+            || ty.pointer_depth > 0;
+        if !is_type {
+            return None;
+        }
+        self.resolve_type(&ty)
+    }
 }

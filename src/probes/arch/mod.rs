@@ -1,5 +1,6 @@
-//! Per-architecture facts the providers' contexts need: where `argN` and `retval` sit in the
-//! kernel's `struct pt_regs`; asked by sema for kprobe and uprobe contexts.
+//! Per-architecture facts the providers' contexts need: where `argN`, `retval`, the stack
+//! pointer and every register sit in the kernel's `struct pt_regs`; asked by sema and the
+//! builtins for kprobe and uprobe contexts.
 
 pub mod aarch64;
 pub mod x86_64;
@@ -14,3 +15,16 @@ use x86_64 as host;
 pub fn pt_regs_offset(name: &str) -> Option<u32> {
     host::pt_regs_offset(name)
 }
+
+/// The byte offset in `struct pt_regs` of a register by its `reg()` name on this machine.
+pub fn register_offset(name: &str) -> Option<u32> {
+    host::register_offset(name)
+}
+
+/// The stack pointer's offset in `struct pt_regs`.
+pub fn sp_offset() -> u32 {
+    host::register_offset("sp").unwrap_or(0)
+}
+
+/// `sargN` is the 8-byte word at `sp + 8 * (N + STACK_ARGS_FROM)`.
+pub const STACK_ARGS_FROM: u32 = host::STACK_ARGS_FROM;
