@@ -145,6 +145,8 @@ diff_tests! {
     delete,
     end_probe,
     exec_data_loc,
+    formatted_values,
+    formatted_values_json,
     hist_values,
     if_else,
     incdec_expr,

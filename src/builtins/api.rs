@@ -41,7 +41,13 @@ pub struct Builtin {
     pub map: Option<MapFn>,
     /// What userspace makes of the records the builtin sends (`CheckCx::call_record`).
     pub event: Option<EventFn>,
+    /// How userspace prints the bytes of a `Type::Formatted` value this builtin makes, given
+    /// the type's parameter.
+    pub format: Option<FormatFn>,
 }
+
+/// Turns a `Type::Formatted` value's bytes into the text bpftrace prints for it.
+pub type FormatFn = fn(bytes: &[u8], param: Option<&str>) -> Vec<u8>;
 
 impl Builtin {
     /// What most builtins leave as it is: a function of no arguments, valid in every probe,
@@ -57,6 +63,7 @@ impl Builtin {
         lower: Lower::Stmt(|_, _| {}),
         map: None,
         event: None,
+        format: None,
     };
 }
 

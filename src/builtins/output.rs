@@ -97,7 +97,7 @@ fn formatted(cx: &mut dyn CheckCx, call: &Call<'_>, kind: u32) -> Checked {
                 .zip(&names)
                 .map(|(a, name)| match a.ty {
                     Type::Int { .. } | Type::Ptr { .. } => ArgType::Integer,
-                    Type::Str { .. } => ArgType::String,
+                    Type::Str { .. } | Type::Formatted(_) => ArgType::String,
                     _ => ArgType::Other(name),
                 })
                 .collect();

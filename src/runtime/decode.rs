@@ -2,9 +2,11 @@
 //! layouts of `sema::types` and `sema::typed`.
 
 use crate::bpf::maps::KernelMap;
+use crate::builtins;
 use crate::output::value::{AggKind, MapDump, MapValue, Value, HIST_BUCKETS};
+use crate::sema::typed::BuiltinId;
 use crate::sema::typed::{MapInfo, MapValueType, PrintfInfo};
-use crate::sema::types::{Bitfield, Type, TypeTable};
+use crate::sema::types::{Bitfield, Formatted, Type, TypeTable};
 use std::collections::BTreeMap;
 use std::io;
 
@@ -25,6 +27,7 @@ pub fn value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
             Value::UInt(u64_at(bytes, 0))
         }
         Type::Array { .. } | Type::Record(_) => c_value(ty, bytes, types),
+        Type::Formatted(f) => formatted(f, bytes),
         Type::Str { size } => {
             let buf = &bytes[..(*size as usize).min(bytes.len())];
             let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
@@ -74,7 +77,18 @@ fn c_value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
                     .collect(),
             )
         }
-        Type::Str { .. } | Type::Tuple(_) | Type::Void => value(ty, bytes, types),
+        Type::Str { .. } | Type::Tuple(_) | Type::Formatted(_) | Type::Void => {
+            value(ty, bytes, types)
+        }
+    }
+}
+
+/// A value its builtin prints: the builtin's `format` hook turns the bytes into text.
+fn formatted(f: &Formatted, bytes: &[u8]) -> Value {
+    let raw = bytes.get(..f.size as usize).unwrap_or(bytes);
+    match builtins::get(BuiltinId(f.builtin)).format {
+        Some(format) => Value::Str(format(raw, f.param.as_deref())),
+        None => Value::Str(Vec::new()),
     }
 }
 

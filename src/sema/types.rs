@@ -24,6 +24,9 @@ pub enum Type {
     Record(RecordRef),
     /// A C enum: an integer of `size` bytes whose names are in the `TypeTable`.
     Enum(EnumRef),
+    /// Bytes that userspace turns into text when it prints them (a user name from a uid, an
+    /// address from `ntop`, a time from `strftime`): the builtin that made them says how.
+    Formatted(Formatted),
     /// The type of statements and of calls that return nothing.
     Void,
 }
@@ -36,6 +39,19 @@ pub struct RecordRef {
     pub name: Arc<str>,
     pub size: u32,
     pub align: u32,
+}
+
+/// A value printed by its builtin's `format` hook (see `Type::Formatted`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Formatted {
+    /// The builtin's id (`builtins::get`), which prints the bytes.
+    pub builtin: u16,
+    /// Its name, for messages (`username`, `inet`, `timestamp`).
+    pub name: &'static str,
+    /// Bytes of the value.
+    pub size: u32,
+    /// A compile-time parameter of the formatting (strftime's format).
+    pub param: Option<Arc<str>>,
 }
 
 /// An enum of the `TypeTable`.
@@ -359,7 +375,9 @@ impl Type {
             Type::Int { .. } | Type::Ptr { .. } | Type::Enum(_) => 8,
             Type::Str { size } => size.div_ceil(8) * 8,
             Type::Tuple(elems) => elems.iter().map(Type::layout_size).sum(),
-            Type::Array { .. } | Type::Record(_) => self.c_size().div_ceil(8) * 8,
+            Type::Array { .. } | Type::Record(_) | Type::Formatted(_) => {
+                self.c_size().div_ceil(8) * 8
+            }
             Type::Void => 0,
         }
     }
@@ -373,6 +391,7 @@ impl Type {
             Type::Str { size } => *size,
             Type::Array { elem, len } => elem.c_size() * len,
             Type::Record(r) => r.size,
+            Type::Formatted(f) => f.size,
             Type::Tuple(_) | Type::Void => self.layout_size(),
         }
     }
@@ -382,7 +401,7 @@ impl Type {
         match self {
             Type::Int { size, .. } => u32::from(*size),
             Type::Enum(e) => u32::from(e.size),
-            Type::Ptr { .. } | Type::Tuple(_) => 8,
+            Type::Ptr { .. } | Type::Tuple(_) | Type::Formatted(_) => 8,
             Type::Str { .. } | Type::Void => 1,
             Type::Array { elem, .. } => elem.c_align(),
             Type::Record(r) => r.align,
@@ -446,6 +465,7 @@ impl fmt::Display for Type {
             Type::Array { elem, len } => write!(f, "{elem}[{len}]"),
             Type::Record(r) => write!(f, "{}", r.name),
             Type::Enum(e) => write!(f, "{}", e.name),
+            Type::Formatted(v) => write!(f, "{}", v.name),
             Type::Void => write!(f, "none"),
         }
     }

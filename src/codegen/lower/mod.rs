@@ -68,8 +68,9 @@ impl<'a> Lowerer<'a> {
     fn run(mut self, p: &CheckedProbe) -> Function {
         self.end = self.label();
         for ty in &p.var_types {
+            // Integers and pointers live in registers; everything else in memory.
             let home = match ty {
-                Type::Str { .. } | Type::Tuple(_) => {
+                _ if !ty.is_int() => {
                     let size = ty.layout_size();
                     let slot = self.slot_permanent(size);
                     self.zero(Base::Slot(slot), 0, size);
