@@ -161,6 +161,7 @@ diff_tests! {
     min_max,
     multi_attach,
     multi_keys,
+    net_addrs,
     numaid,
     openat_cat,
     operators,

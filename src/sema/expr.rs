@@ -449,6 +449,58 @@ impl Checker<'_> {
         self.member(t, field, arrow, span)
     }
 
+    /// A tracepoint field that is an array of `len` integers of `elem` bytes at `offset` of the
+    /// record: an array read through the context pointer.
+    fn tracepoint_array(
+        &mut self,
+        offset: u32,
+        elem: u32,
+        len: u32,
+        signed: bool,
+        span: Span,
+    ) -> TExpr {
+        let ctx = builtins::lookup("ctx", Kind::Variable).map(|(id, _)| TExpr {
+            kind: TExprKind::Call {
+                builtin: id,
+                args: Vec::new(),
+                data: Vec::new(),
+            },
+            ty: Type::KPTR,
+            span,
+        });
+        let Some(ctx) = ctx else {
+            return zero(span);
+        };
+        let addr = TExpr {
+            kind: TExprKind::Binary {
+                op: BinOp::Add,
+                lhs: Box::new(ctx),
+                rhs: Box::new(TExpr {
+                    kind: TExprKind::Int(i64::from(offset)),
+                    ty: Type::I64,
+                    span,
+                }),
+                signed: false,
+            },
+            ty: Type::U64,
+            span,
+        };
+        TExpr {
+            kind: TExprKind::MemRead {
+                addr: Box::new(addr),
+                user: false,
+            },
+            ty: Type::Array {
+                elem: Box::new(Type::Int {
+                    size: elem as u8,
+                    signed,
+                }),
+                len,
+            },
+            span,
+        }
+    }
+
     fn tracepoint_field(&mut self, field: &ast::Ident, span: Span) -> TExpr {
         let Some(format) = &self.ctx.format else {
             let what = match &self.ctx.attach {
@@ -487,10 +539,16 @@ impl Checker<'_> {
             }
         } else if f.pointer {
             Type::Ptr { user, to: None }
-        } else if f.array_len.is_some() || !matches!(f.size, 1 | 2 | 4 | 8) {
+        } else if let Some(len) = f.array_len.filter(|&n| n > 0 && f.size % n == 0) {
+            // A fixed array of integers (`__u8 saddr[4]`): read from the record like memory.
+            return self.tracepoint_array(f.offset, f.size / len, len, f.signed, span);
+        } else if !matches!(f.size, 1 | 2 | 4 | 8) {
             self.error(
                 span,
-                format!("reading the array field '{}' is not supported yet", f.name),
+                format!(
+                    "the field '{}' ({}, {} bytes) cannot be read",
+                    f.name, f.c_type, f.size
+                ),
             );
             return zero(span);
         } else {
