@@ -139,6 +139,8 @@ diff_tests! {
     bswap,
     builtins,
     casts,
+    cat_file,
+    cat_file_json,
     control_flow,
     count_sorted,
     dd_sizes,

@@ -93,6 +93,8 @@ pub enum Message {
     /// A value, as `print(v)` prints it: `{"type": "value", "data": V}` in JSON, its text and a
     /// newline otherwise.
     Value(Value),
+    /// A problem for the user, on stderr as `ERROR: ...` (the run goes on).
+    Error(String),
 }
 
 /// A map function's rules: the value type its calls give the map, how the kernel stores it,

@@ -62,7 +62,6 @@ const PLANNED_FUNCTIONS: &[&str] = &[
     "skboutput",
     "len",
     "percpu_kaddr",
-    "cat",
     "override",
     "unwatch",
 ];

@@ -77,6 +77,16 @@ const MAX_ARGS: usize = 64;
 /// printf and system: the format string stays in userspace; `data[0]` is the record's id.
 /// Conversions are checked against the argument types here, not at the first event.
 fn formatted(cx: &mut dyn CheckCx, call: &Call<'_>, kind: u32) -> Checked {
+    let Some((format, args)) = format_args(cx, call) else {
+        return Checked::Error;
+    };
+    let id = cx.format_record(kind, format, &args);
+    Checked::action(args, vec![id as u64])
+}
+
+/// A printf-style call's format string (a literal) and its checked arguments; conversions
+/// are checked against the argument types.
+pub(super) fn format_args(cx: &mut dyn CheckCx, call: &Call<'_>) -> Option<(String, Vec<TExpr>)> {
     let func = call.name.name.as_str();
     let first = &call.args[0];
     let ExprKind::Str(text) = &first.kind else {
@@ -84,7 +94,7 @@ fn formatted(cx: &mut dyn CheckCx, call: &Call<'_>, kind: u32) -> Checked {
             first.span,
             format!("{func}()'s first argument must be a string literal"),
         );
-        return Checked::Error;
+        return None;
     };
     let format = String::from_utf8_lossy(text).into_owned();
     let args: Vec<TExpr> = call.args[1..].iter().map(|a| cx.expr(a)).collect();
@@ -96,7 +106,7 @@ fn formatted(cx: &mut dyn CheckCx, call: &Call<'_>, kind: u32) -> Checked {
                 .iter()
                 .zip(&names)
                 .map(|(a, name)| match a.ty {
-                    Type::Int { .. } | Type::Ptr { .. } => ArgType::Integer,
+                    _ if a.ty.is_int() => ArgType::Integer,
                     Type::Str { .. } | Type::Formatted(_) => ArgType::String,
                     _ => ArgType::Other(name),
                 })
@@ -118,8 +128,7 @@ fn formatted(cx: &mut dyn CheckCx, call: &Call<'_>, kind: u32) -> Checked {
             }
         }
     }
-    let id = cx.format_record(kind, format, &args);
-    Checked::action(args, vec![id as u64])
+    Some((format, args))
 }
 
 fn send_record(cx: &mut dyn LowerCx, call: &TCall<'_>) {

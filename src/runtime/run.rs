@@ -476,6 +476,11 @@ impl Events<'_> {
                             newline,
                         } => self.printer.message(&mut self.out, kind, &text, newline),
                         builtins::Message::Value(v) => self.printer.value(&mut self.out, &v),
+                        builtins::Message::Error(msg) => {
+                            // What came before it is printed first.
+                            self.flush()?;
+                            eprintln!("ERROR: {msg}");
+                        }
                     }
                 }
             }
