@@ -14,7 +14,7 @@ pub enum Dump {
     Bpf,
 }
 
-pub use crate::output::OutputFormat;
+pub use crate::output::{Buffering, OutputFormat};
 
 /// Where the script comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,9 +37,54 @@ pub struct Options {
     pub quiet: bool,
     pub format: OutputFormat,
     pub dump: Option<Dump>,
+    /// `-d`: print the AST and the IR instead of running; `-dd`: every stage.
+    pub debug: u8,
     pub compile_only: bool,
     pub unsafe_actions: bool,
     pub output: Option<String>,
+    pub buffering: Buffering,
+    /// `--include FILE`: files whose C definitions come before the script's.
+    pub includes: Vec<String>,
+    /// `-I DIR`: where `#include` looks (types come from BTF: kept for compatibility).
+    pub include_dirs: Vec<String>,
+    /// `--no-warnings`.
+    pub no_warnings: bool,
+    /// `-V`: print the version and stop.
+    pub version: bool,
+    /// `BPFTRACE_STRLEN` (64 unless set; at most 200).
+    pub strlen: u32,
+    /// `BPFTRACE_MAP_KEYS_MAX` (4096 unless set).
+    pub map_keys_max: u32,
+    /// `BPFTRACE_MAX_PROBES` (or `RTRACE_MAX_PROBES`; 512 unless set).
+    pub max_probes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            script: None,
+            params: Vec::new(),
+            list: None,
+            verbose: false,
+            command: None,
+            pid: None,
+            quiet: false,
+            format: OutputFormat::Text,
+            dump: None,
+            debug: 0,
+            compile_only: false,
+            unsafe_actions: false,
+            output: None,
+            buffering: Buffering::Line,
+            includes: Vec::new(),
+            include_dirs: Vec::new(),
+            no_warnings: false,
+            version: false,
+            strlen: 64,
+            map_keys_max: 4096,
+            max_probes: 512,
+        }
+    }
 }
 
 pub const USAGE: &str = "\
@@ -49,6 +94,7 @@ USAGE:
     rtrace [options] -e 'program'
 
 OPTIONS:
+    -B MODE          output buffering mode ('full', 'line', 'none')
     -e 'program'     execute this program
     -l [search]      list probes
     -v               verbose messages (with -l: probe arguments)
@@ -57,11 +103,22 @@ OPTIONS:
     -q               keep messages quiet
     -f FORMAT        output format: text (default) or json
     -o FILE          redirect program output to FILE
+    -d, -dd          print the compiler's stages (AST and IR; every stage) instead of running
+    -I DIR           add DIR to the include search path (types come from the kernel's BTF)
+    --include FILE   read C definitions from FILE before the program
     --unsafe         allow unsafe builtin functions
+    --no-warnings    do not print warnings
     --dump KIND      print a compiler stage instead of running: ast, types, ir, bpf
     --compile-only   check and compile the program without loading it
     -h, --help       show this help message
     -V, --version    rtrace version
+
+ENVIRONMENT:
+    BPFTRACE_STRLEN        bytes of string buffers (default 64, at most 200)
+    BPFTRACE_MAP_KEYS_MAX  entries of a map with keys (default 4096)
+    BPFTRACE_MAX_PROBES    probes a script may attach (default 512)
+    BPFTRACE_CAT_BYTES_MAX bytes cat() prints (default 10240)
+    BPFTRACE_BTF           BTF file to read kernel types from (default /sys/kernel/btf/vmlinux)
 
 EXAMPLES:
 rtrace -l '*sleep*'
@@ -76,96 +133,85 @@ rtrace -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
-/// Parses argv (without the program name).
+/// Short flags that take a value (`-e PROG`, or glued: `-fjson`).
+const WITH_VALUE: &str = "BcefIop";
+
+/// Parses argv (without the program name), as getopt does: short flags may be combined
+/// (`-qe PROG`, `-lv`, `-dd`) and a value may follow its flag in the same word (`-fjson`).
 pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
-    let mut o = Options {
-        script: None,
-        params: Vec::new(),
-        list: None,
-        verbose: false,
-        command: None,
-        pid: None,
-        quiet: false,
-        format: OutputFormat::Text,
-        dump: None,
-        compile_only: false,
-        unsafe_actions: false,
-        output: None,
-    };
-    let mut i = 0;
-    let value = |i: &mut usize, flag: &str| -> Result<String, UsageError> {
-        *i += 1;
-        args.get(*i)
-            .cloned()
-            .ok_or_else(|| UsageError(format!("option '{flag}' needs a value")))
-    };
+    let mut o = Options::default();
     let mut positional = Vec::new();
-    let mut only_positional = false;
+    let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
-        if only_positional || !a.starts_with('-') || a == "-" {
-            positional.push(args[i].clone());
-            i += 1;
+        i += 1;
+        if a == "--" {
+            positional.extend(args[i..].iter().cloned());
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (long, None),
+            };
+            let mut value = || -> Result<String, UsageError> {
+                if let Some(v) = inline.clone() {
+                    return Ok(v);
+                }
+                i += 1;
+                args.get(i - 1)
+                    .cloned()
+                    .ok_or_else(|| UsageError(format!("option '--{name}' needs a value")))
+            };
+            match name {
+                "unsafe" => o.unsafe_actions = true,
+                "compile-only" => o.compile_only = true,
+                "no-warnings" => o.no_warnings = true,
+                "include" => o.includes.push(value()?),
+                "dump" => o.dump = Some(dump_kind(&value()?)?),
+                "help" => return Err(UsageError(String::new())),
+                "version" => o.version = true,
+                _ => return Err(UsageError(format!("unknown option '{a}'"))),
+            }
             continue;
         }
-        match a {
-            "--" => only_positional = true,
-            "-e" => o.script = Some(Script::Inline(value(&mut i, a)?)),
-            "-l" | "-lv" | "-vl" => {
-                if a != "-l" {
-                    o.verbose = true;
-                }
-                o.list = Some(None);
-            }
-            "-v" => o.verbose = true,
-            "-c" => o.command = Some(value(&mut i, a)?),
-            "-p" => {
-                let v = value(&mut i, a)?;
-                o.pid = Some(
-                    v.parse::<i32>()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or_else(|| UsageError(format!("pid '{v}' is not a process id")))?,
-                );
-            }
-            "-q" => o.quiet = true,
-            "-f" => {
-                o.format = match value(&mut i, a)?.as_str() {
-                    "text" => OutputFormat::Text,
-                    "json" => OutputFormat::Json,
-                    other => {
-                        return Err(UsageError(format!(
-                            "invalid output format '{other}': use text or json"
-                        )))
-                    }
-                }
-            }
-            "-o" => o.output = Some(value(&mut i, a)?),
-            "--unsafe" => o.unsafe_actions = true,
-            "--compile-only" => o.compile_only = true,
-            "--dump" => {
-                o.dump = Some(match value(&mut i, a)?.as_str() {
-                    "ast" => Dump::Ast,
-                    "types" => Dump::Types,
-                    "ir" => Dump::Ir,
-                    "bpf" => Dump::Bpf,
-                    other => {
-                        return Err(UsageError(format!(
-                            "unknown dump '{other}': use ast, types, ir or bpf"
-                        )))
-                    }
-                })
-            }
-            "-h" | "--help" => return Err(UsageError(String::new())),
-            "-V" | "--version" => {
-                o.list = None;
-                o.script = Some(Script::Inline(String::new()));
-                o.params = vec!["--version".into()];
-                return Ok(o);
-            }
-            _ => return Err(UsageError(format!("unknown option '{a}'"))),
+        if !a.starts_with('-') || a == "-" {
+            positional.push(a.to_string());
+            continue;
         }
-        i += 1;
+        let flags = &a[1..];
+        for (at, c) in flags.char_indices() {
+            if WITH_VALUE.contains(c) {
+                let glued = &flags[at + c.len_utf8()..];
+                let v = if glued.is_empty() {
+                    i += 1;
+                    args.get(i - 1)
+                        .cloned()
+                        .ok_or_else(|| UsageError(format!("option '-{c}' needs a value")))?
+                } else {
+                    glued.to_string()
+                };
+                short_value(&mut o, c, v)?;
+                break;
+            }
+            match c {
+                'l' => o.list = Some(None),
+                'v' => o.verbose = true,
+                'q' => o.quiet = true,
+                'd' => o.debug += 1,
+                'h' => return Err(UsageError(String::new())),
+                'V' => o.version = true,
+                'k' => {
+                    return Err(UsageError(
+                        "-k (helper error reporting) is not supported yet".into(),
+                    ))
+                }
+                _ => return Err(UsageError(format!("unknown option '-{c}'"))),
+            }
+        }
+    }
+    if o.version {
+        return Ok(o);
     }
     let mut positional = positional.into_iter();
     if o.list.is_some() {
@@ -185,6 +231,93 @@ pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
     }
     o.params = positional.collect();
     Ok(o)
+}
+
+/// A short flag with its value.
+fn short_value(o: &mut Options, flag: char, v: String) -> Result<(), UsageError> {
+    match flag {
+        'e' => o.script = Some(Script::Inline(v)),
+        'c' => o.command = Some(v),
+        'o' => o.output = Some(v),
+        'I' => o.include_dirs.push(v),
+        'p' => {
+            o.pid = Some(
+                v.parse::<i32>()
+                    .ok()
+                    .filter(|p| *p > 0)
+                    .ok_or_else(|| UsageError(format!("pid '{v}' is not a process id")))?,
+            )
+        }
+        'f' => {
+            o.format = match v.as_str() {
+                "text" => OutputFormat::Text,
+                "json" => OutputFormat::Json,
+                other => {
+                    return Err(UsageError(format!(
+                        "invalid output format '{other}': use text or json"
+                    )))
+                }
+            }
+        }
+        _ => {
+            o.buffering = match v.as_str() {
+                "none" => Buffering::None,
+                "line" => Buffering::Line,
+                "full" => Buffering::Full,
+                other => {
+                    return Err(UsageError(format!(
+                        "invalid buffering mode '{other}': use none, line or full"
+                    )))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn dump_kind(v: &str) -> Result<Dump, UsageError> {
+    Ok(match v {
+        "ast" => Dump::Ast,
+        "types" => Dump::Types,
+        "ir" => Dump::Ir,
+        "bpf" => Dump::Bpf,
+        other => {
+            return Err(UsageError(format!(
+                "unknown dump '{other}': use ast, types, ir or bpf"
+            )))
+        }
+    })
+}
+
+/// Applies bpftrace's environment variables (`BPFTRACE_STRLEN`, ...) given as `(name, value)`
+/// pairs; a value that makes no sense is a usage error, as in bpftrace.
+pub fn apply_env(o: &mut Options, vars: &[(String, String)]) -> Result<(), UsageError> {
+    let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
+    let number = |name: &str, v: &str| -> Result<u64, UsageError> {
+        v.parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| UsageError(format!("{name} must be a positive integer, not '{v}'")))
+    };
+    if let Some(v) = get("BPFTRACE_STRLEN") {
+        let n = number("BPFTRACE_STRLEN", v)?;
+        if n > 200 {
+            return Err(UsageError(format!(
+                "BPFTRACE_STRLEN is {n}, but it can be at most 200 (the kernel's BPF stack is 512 bytes)"
+            )));
+        }
+        o.strlen = n as u32;
+    }
+    if let Some(v) = get("BPFTRACE_MAP_KEYS_MAX") {
+        o.map_keys_max = number("BPFTRACE_MAP_KEYS_MAX", v)?.min(u64::from(u32::MAX)) as u32;
+    }
+    for name in ["RTRACE_MAX_PROBES", "BPFTRACE_MAX_PROBES"] {
+        if let Some(v) = get(name) {
+            o.max_probes = number(name, v)? as usize;
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Reads the script named by the options into a `Source`.
@@ -241,6 +374,50 @@ mod tests {
         let o = parse_args(&args(&["-lv"])).unwrap();
         assert_eq!(o.list, Some(None));
         assert!(o.verbose);
+    }
+
+    #[test]
+    fn short_flags_combine_and_take_glued_values() {
+        let o = parse_args(&args(&["-qe", "BEGIN{}", "-fjson", "-dd", "-Bfull"])).unwrap();
+        assert!(o.quiet);
+        assert_eq!(o.script, Some(Script::Inline("BEGIN{}".into())));
+        assert_eq!(o.format, OutputFormat::Json);
+        assert_eq!((o.debug, o.buffering), (2, Buffering::Full));
+        let o = parse_args(&args(&["-V"])).unwrap();
+        assert!(o.version);
+        let o = parse_args(&args(&[
+            "--include",
+            "defs.h",
+            "-I",
+            "/x",
+            "--no-warnings",
+            "f.bt",
+        ]))
+        .unwrap();
+        assert_eq!(o.includes, vec!["defs.h".to_string()]);
+        assert_eq!(o.include_dirs, vec!["/x".to_string()]);
+        assert!(o.no_warnings);
+        // `--` ends the flags: what follows are parameters, even when they look like flags.
+        let o = parse_args(&args(&["-e", "x", "--", "-3"])).unwrap();
+        assert_eq!(o.params, vec!["-3".to_string()]);
+    }
+
+    #[test]
+    fn environment_settings() {
+        let mut o = Options::default();
+        let vars = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        apply_env(
+            &mut o,
+            &vars(&[("BPFTRACE_STRLEN", "200"), ("BPFTRACE_MAP_KEYS_MAX", "9")]),
+        )
+        .unwrap();
+        assert_eq!((o.strlen, o.map_keys_max), (200, 9));
+        assert!(apply_env(&mut o, &vars(&[("BPFTRACE_STRLEN", "201")])).is_err());
+        assert!(apply_env(&mut o, &vars(&[("BPFTRACE_STRLEN", "x")])).is_err());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::sema;
 use crate::source::Source;
 
 /// What compiling needs besides the script.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompileEnv {
     /// Positional parameters `$1...`.
     pub params: Vec<String>,
@@ -17,6 +17,30 @@ pub struct CompileEnv {
     pub has_command: bool,
     /// `--unsafe`: allow system() and the other unsafe builtins.
     pub unsafe_actions: bool,
+    /// `BPFTRACE_STRLEN`: bytes of the string buffers `str()` reads into.
+    pub strlen: u32,
+    /// `BPFTRACE_MAP_KEYS_MAX`: entries of a map with keys.
+    pub map_keys_max: u32,
+    /// `BPFTRACE_MAX_PROBES`: the most probes a script may attach.
+    pub max_probes: usize,
+    /// `--include FILE`: (name, text) of files whose C definitions precede the script's.
+    pub includes: Vec<(String, String)>,
+}
+
+impl Default for CompileEnv {
+    /// bpftrace 0.17's defaults.
+    fn default() -> CompileEnv {
+        let s = sema::Env::default();
+        CompileEnv {
+            params: s.params,
+            has_command: s.has_command,
+            unsafe_actions: s.unsafe_actions,
+            strlen: s.strlen,
+            map_keys_max: s.map_keys_max,
+            max_probes: s.max_probes,
+            includes: Vec::new(),
+        }
+    }
 }
 
 impl CompileEnv {
@@ -26,6 +50,9 @@ impl CompileEnv {
             params: self.params.clone(),
             has_command: self.has_command,
             unsafe_actions: self.unsafe_actions,
+            strlen: self.strlen,
+            map_keys_max: self.map_keys_max,
+            max_probes: self.max_probes,
         }
     }
 }
@@ -34,7 +61,17 @@ impl CompileEnv {
 /// what checking reads (tracepoint formats, uprobe targets). Maps and run-time constants are
 /// left as relocations for the runtime. Every error comes back as diagnostics on `source`.
 pub fn compile(source: &Source, env: &CompileEnv) -> Result<Object, Vec<Diagnostic>> {
-    let program = parse::parse(source)?;
+    let mut program = parse::parse(source)?;
+    let mut defs = Vec::new();
+    for (name, text) in &env.includes {
+        let included = parse::parse(&Source::new(name.clone(), text.clone())).map_err(|d| {
+            let what = d.first().map_or(String::new(), |d| d.message.clone());
+            vec![Diagnostic::spanless(format!("in --include {name}: {what}"))]
+        })?;
+        defs.extend(included.structs);
+    }
+    defs.append(&mut program.structs);
+    program.structs = defs;
     let checked = sema::check(&program, &env.sema_env())?;
     let funcs = codegen::lower::lower(&checked);
     let mut programs = Vec::with_capacity(funcs.len());

@@ -67,7 +67,22 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         params: opts.params.clone(),
         has_command: opts.command.is_some(),
         unsafe_actions: opts.unsafe_actions,
+        strlen: opts.strlen,
+        map_keys_max: opts.map_keys_max,
+        max_probes: opts.max_probes,
+        includes: opts
+            .includes
+            .iter()
+            .map(|path| {
+                std::fs::read_to_string(path)
+                    .map(|text| (path.clone(), text))
+                    .map_err(|e| RunError::Message(format!("cannot read --include {path}: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
     };
+    if opts.debug > 0 {
+        return debug_dumps(opts, source, &env);
+    }
     // The early stages' dumps stop before code generation.
     if matches!(opts.dump, Some(Dump::Ast | Dump::Types)) {
         let program = crate::parse::parse(source).map_err(|d| reported(source, &d))?;
@@ -103,9 +118,32 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         pid: opts.pid,
         command: opts.command.clone(),
         output,
+        buffering: opts.buffering,
         notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
     };
     Session::start(&object, cfg)?.run()
+}
+
+/// `-d`: the AST and the IR; `-dd`: every stage (AST, types, IR, BPF). Nothing runs.
+fn debug_dumps(opts: &Options, source: &Source, env: &CompileEnv) -> Result<i32, RunError> {
+    let program = crate::parse::parse(source).map_err(|d| reported(source, &d))?;
+    let mut out = String::new();
+    out.push_str("AST\n-------------------\n");
+    out.push_str(&crate::parse::dump(&program, source));
+    if opts.debug > 1 {
+        let checked = sema::check(&program, &env.sema_env()).map_err(|d| reported(source, &d))?;
+        out.push_str("\nTypes\n-------------------\n");
+        out.push_str(&sema::dump::dump(&checked, source));
+    }
+    let object = compile(source, env).map_err(|d| reported(source, &d))?;
+    out.push_str("\nIR\n-------------------\n");
+    out.push_str(&listing(&object, Some(Dump::Ir), source));
+    if opts.debug > 1 {
+        out.push_str("\nBPF\n-------------------\n");
+        out.push_str(&listing(&object, Some(Dump::Bpf), source));
+    }
+    print!("{out}");
+    Ok(0)
 }
 
 /// `--dump ir` or `--dump bpf` of the object (nothing for `--compile-only`).

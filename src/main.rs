@@ -1,7 +1,7 @@
 //! The `rtrace` binary: flags parsed by `rtrace::cli`, the work done by `rtrace::driver`, whose
 //! code it exits with.
 
-use rtrace::cli::{self, Script, UsageError};
+use rtrace::cli::{self, UsageError};
 
 fn main() {
     let args: Vec<String> = std::env::args_os()
@@ -13,7 +13,18 @@ fn main() {
 
 /// Runs rtrace with these arguments (without the program name); returns the exit code.
 fn run(args: &[String]) -> i32 {
-    let opts = match cli::parse_args(args) {
+    let vars: Vec<(String, String)> = std::env::vars_os()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let opts = match cli::parse_args(args).and_then(|mut o| {
+        cli::apply_env(&mut o, &vars)?;
+        Ok(o)
+    }) {
         Ok(o) => o,
         Err(UsageError(msg)) if msg.is_empty() => {
             print!("{}", cli::USAGE);
@@ -25,9 +36,7 @@ fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    if opts.params.first().map(String::as_str) == Some("--version")
-        && opts.script == Some(Script::Inline(String::new()))
-    {
+    if opts.version {
         println!("rtrace v{}", env!("CARGO_PKG_VERSION"));
         return 0;
     }

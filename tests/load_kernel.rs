@@ -48,6 +48,7 @@ fn config(format: OutputFormat, command: Option<&str>, out: &Captured) -> RunCon
         pid: None,
         command: command.map(str::to_string),
         output: Box::new(out.clone()),
+        buffering: rtrace::output::Buffering::Line,
         notify_attached: false,
     }
 }

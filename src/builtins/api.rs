@@ -216,6 +216,8 @@ pub trait CheckCx {
     fn probe_name(&self) -> &str;
     /// `-c CMD` was given.
     fn has_command(&self) -> bool;
+    /// The size of the string buffers that reads of strings fill (`BPFTRACE_STRLEN`).
+    fn strlen(&self) -> u32;
     /// The value of an integer constant expression (literal, negation, `$1`).
     fn const_int(&mut self, e: &ast::Expr) -> Option<u64>;
     /// A string literal expression (checked for length).

@@ -3,7 +3,7 @@
 use super::api::*;
 use crate::codegen::ir::{helper, AluOp, Base, Cond, Inst, Operand};
 use crate::probes::Attach;
-use crate::sema::types::{Type, STRLEN};
+use crate::sema::types::Type;
 
 pub const ENTRIES: &[Builtin] = &[Builtin {
     name: "str",
@@ -35,7 +35,7 @@ fn check_str(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
                 _ => false,
             };
             Checked::Call {
-                ty: Type::Str { size: STRLEN },
+                ty: Type::Str { size: cx.strlen() },
                 args: std::iter::once(ptr).chain(len).collect(),
                 data: vec![user as u64],
             }

@@ -8,4 +8,4 @@ pub mod printf;
 pub mod sink;
 pub mod value;
 
-pub use sink::{for_format, JsonOutput, Output, OutputFormat, TextOutput};
+pub use sink::{for_format, Buffering, JsonOutput, Output, OutputFormat, TextOutput};

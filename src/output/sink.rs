@@ -11,6 +11,17 @@ pub enum OutputFormat {
     Json,
 }
 
+/// How often run output is written out (`-B`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Buffering {
+    /// `-B none`: after every event.
+    None,
+    /// `-B line` (the default): after every batch of events read together.
+    Line,
+    /// `-B full`: when 64 KiB are waiting, and at exit.
+    Full,
+}
+
 /// What a run prints, appended to a byte buffer the caller writes out (so that a run can
 /// batch its output and flush it every so often).
 pub trait Output {

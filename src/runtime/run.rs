@@ -15,7 +15,7 @@ use crate::diag::Diagnostic;
 use crate::object::Object;
 use crate::output::printf::Format;
 use crate::output::value::{AggKind, Value};
-use crate::output::{self, Output, OutputFormat};
+use crate::output::{self, Buffering, Output, OutputFormat};
 use crate::sema::layout::MapKind;
 use crate::sema::typed::event;
 use std::io::{self, Write};
@@ -40,6 +40,8 @@ pub struct RunConfig {
     pub command: Option<String>,
     /// Where the run's output goes (stdout, or `-o FILE`).
     pub output: Box<dyn Write>,
+    /// How often output is written out (`-B`).
+    pub buffering: Buffering,
     /// Write `__BPFTRACE_NOTIFY_PROBES_ATTACHED` to stderr once every probe is attached, as
     /// bpftrace does when that variable is set (its test suite waits for the line).
     pub notify_attached: bool,
@@ -70,6 +72,7 @@ struct Events<'o> {
     /// exit() was called.
     exit: bool,
     args: Vec<Value>,
+    buffering: Buffering,
 }
 
 impl<'o> Session<'o> {
@@ -131,6 +134,7 @@ impl<'o> Session<'o> {
             out: Vec::with_capacity(1 << 16),
             exit: false,
             args: Vec::new(),
+            buffering: cfg.buffering,
         };
         events.printer.attached(&mut events.out, probes);
         events.flush()?;
@@ -166,7 +170,9 @@ impl<'o> Session<'o> {
 
         loop {
             self.events.drain(&mut self.reader)?;
-            self.events.flush()?;
+            if self.events.buffering != Buffering::Full {
+                self.events.flush()?;
+            }
             if self.events.exit || signals::stopped() {
                 break;
             }
@@ -394,7 +400,7 @@ impl Events<'_> {
                 return;
             }
             let r = self.handle(rec).and_then(|_| {
-                if self.out.len() >= FLUSH_BYTES {
+                if self.out.len() >= FLUSH_BYTES || self.buffering == Buffering::None {
                     self.flush()
                 } else {
                     Ok(())

@@ -162,6 +162,10 @@ impl CheckCx for Checker<'_> {
         self.env.has_command
     }
 
+    fn strlen(&self) -> u32 {
+        self.env.strlen
+    }
+
     fn const_int(&mut self, e: &ast::Expr) -> Option<u64> {
         Checker::const_int(self, e)
     }

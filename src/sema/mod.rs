@@ -20,7 +20,7 @@ use typed::*;
 use types::{Type, TypeTable};
 
 /// What the checker needs to know beyond the script.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Env {
     /// Positional parameters `$1...`.
     pub params: Vec<String>,
@@ -28,9 +28,29 @@ pub struct Env {
     pub has_command: bool,
     /// `--unsafe` was given.
     pub unsafe_actions: bool,
+    /// The size of string buffers that `str()` and friends read (`BPFTRACE_STRLEN`).
+    pub strlen: u32,
+    /// Entries a map with keys holds (`BPFTRACE_MAP_KEYS_MAX`).
+    pub map_keys_max: u32,
+    /// The most probes one script may attach (`BPFTRACE_MAX_PROBES`).
+    pub max_probes: usize,
 }
 
-/// Maximum number of entries of a user map (bpftrace's BPFTRACE_MAP_KEYS_MAX default).
+impl Default for Env {
+    /// bpftrace 0.17's defaults.
+    fn default() -> Env {
+        Env {
+            params: Vec::new(),
+            has_command: false,
+            unsafe_actions: false,
+            strlen: types::STRLEN,
+            map_keys_max: MAP_MAX_ENTRIES,
+            max_probes: 512,
+        }
+    }
+}
+
+/// bpftrace's default for the entries of a map with keys (`BPFTRACE_MAP_KEYS_MAX`).
 pub const MAP_MAX_ENTRIES: u32 = 4096;
 /// Ring buffer size: a power-of-two multiple of the page size.
 pub const RINGBUF_BYTES: u32 = 1 << 20;
@@ -84,7 +104,7 @@ pub fn check_with(
         )]);
     }
     let targets = expand_attach_points(prog, catalogue)?;
-    let max = max_probes();
+    let max = env.max_probes;
     if targets.len() > max {
         let ap = prog
             .probes
@@ -127,7 +147,7 @@ pub fn check_with(
     }
     let mut maps = Vec::new();
     for decl in &checker.maps {
-        match decl.finish() {
+        match decl.finish(env.map_keys_max) {
             Ok(m) => maps.push(m),
             Err(d) => checker.diags.push(d),
         }
@@ -157,14 +177,6 @@ pub fn check_with(
 
 /// Type-learning passes before the reporting pass, at most (each widening takes one).
 const MAX_TYPE_PASSES: usize = 8;
-
-/// The most probes one script may attach (bpftrace's default is 512).
-fn max_probes() -> usize {
-    ["RTRACE_MAX_PROBES", "BPFTRACE_MAX_PROBES"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
-        .unwrap_or(512)
-}
 
 fn internal_map(name: &str, kind: MapKind, key: u32, value: u32, entries: u32) -> MapInfo {
     MapInfo {
@@ -293,7 +305,7 @@ impl MapDecl {
         }
     }
 
-    fn finish(&self) -> Result<MapInfo, Diagnostic> {
+    fn finish(&self, map_keys_max: u32) -> Result<MapInfo, Diagnostic> {
         let keys = self.keys.as_ref().map(|k| k.0.clone()).unwrap_or_default();
         let Some((value, _)) = self.value.clone() else {
             let span = self.first_use.unwrap_or_default();
@@ -315,7 +327,7 @@ impl MapDecl {
                     let entries = if keys.is_empty() {
                         st.keyless_entries
                     } else {
-                        MAP_MAX_ENTRIES
+                        map_keys_max
                     };
                     (st.kind, key_size, st.value_size, entries)
                 }
@@ -324,7 +336,7 @@ impl MapDecl {
                         MapValueType::Plain(t) => t.layout_size().max(8),
                         _ => 8,
                     };
-                    let entries = if keys.is_empty() { 1 } else { MAP_MAX_ENTRIES };
+                    let entries = if keys.is_empty() { 1 } else { map_keys_max };
                     (MapKind::Hash, user_key, size, entries)
                 }
             };
