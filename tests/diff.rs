@@ -181,6 +181,7 @@ diff_tests! {
     sizeof,
     str_len,
     str_truncate,
+    strcmp,
     string_compare,
     struct_ptr,
     sum_keys,

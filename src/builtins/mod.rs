@@ -55,8 +55,6 @@ const PLANNED_FUNCTIONS: &[&str] = &[
     "kstack",
     "ustack",
     "cgroupid",
-    "strncmp",
-    "strcontains",
     "offsetof",
     "path",
     "skboutput",

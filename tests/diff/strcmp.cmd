@@ -1,0 +1,1 @@
+/usr/bin/true a bb c
