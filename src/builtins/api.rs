@@ -8,7 +8,7 @@ use crate::output::value::Value;
 use crate::probes::Attach;
 use crate::sema::layout::MapKind;
 use crate::sema::typed::{BuiltinId, MapIdx, MapValueType, TExpr, TExprKind};
-use crate::sema::types::Type;
+use crate::sema::types::{Field, RecordRef, Type};
 use crate::source::Span;
 
 /// What a name is used as.
@@ -237,6 +237,8 @@ pub trait CheckCx {
     /// The type a C type name names (`uint16`, `struct task_struct`, `struct foo *`), or
     /// `None` when the text is not a type name (an identifier that is not one is no error).
     fn type_named(&mut self, text: &str, span: Span) -> Option<Type>;
+    /// A struct's or union's member by name (looking through anonymous members).
+    fn member(&mut self, record: &RecordRef, name: &str) -> Option<Field>;
 }
 
 /// What a lowering may ask of the code generator. Registers are virtual; slots are stack

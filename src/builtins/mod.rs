@@ -55,7 +55,6 @@ const PLANNED_FUNCTIONS: &[&str] = &[
     "kstack",
     "ustack",
     "cgroupid",
-    "offsetof",
     "path",
     "skboutput",
     "len",

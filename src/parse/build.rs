@@ -134,8 +134,9 @@ pub fn call(name: Ident, args: Vec<Node>, r: usize) -> Res<Node> {
     node(kind, s, d)
 }
 
-/// `sizeof(struct foo)`: the type is passed on as a bare name, as bpftrace does.
-pub fn call_with_type(name: Ident, ty: TypeName, r: usize) -> Res<Node> {
+/// `sizeof(struct foo)`, `offsetof(struct foo, field)`: the type (and the field) are passed
+/// on as bare names, as bpftrace does.
+pub fn call_with_type(name: Ident, ty: TypeName, field: Option<Ident>, r: usize) -> Res<Node> {
     let stars = "*".repeat(usize::from(ty.pointer_depth));
     let text = if stars.is_empty() {
         ty.name
@@ -147,7 +148,15 @@ pub fn call_with_type(name: Ident, ty: TypeName, r: usize) -> Res<Node> {
         ty.span.start as usize,
         ty.span.end as usize,
     );
-    call(name, vec![arg], r)
+    let mut args = vec![arg];
+    if let Some(f) = field {
+        args.push(leaf(
+            ExprKind::Builtin(f.name),
+            f.span.start as usize,
+            f.span.end as usize,
+        ));
+    }
+    call(name, args, r)
 }
 
 pub fn tuple(first: Node, rest: Vec<Node>, l: usize, r: usize) -> Res<Node> {

@@ -3,7 +3,7 @@
 //! entry's own type rule. Also the checker's side of the `CheckCx` contract.
 
 use super::typed::*;
-use super::types::{Type, STRLEN};
+use super::types::{Field, RecordRef, Type, STRLEN};
 use super::Checker;
 use crate::ast::{self, ExprKind};
 use crate::builtins::{self, CheckCx, Checked, Kind};
@@ -214,6 +214,10 @@ impl CheckCx for Checker<'_> {
 
     fn map_value(&self, map: MapIdx) -> Option<MapValueType> {
         Checker::map_value(self, map)
+    }
+
+    fn member(&mut self, record: &RecordRef, name: &str) -> Option<Field> {
+        self.record_field(record, name)
     }
 
     fn type_named(&mut self, text: &str, span: Span) -> Option<Type> {

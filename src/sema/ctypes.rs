@@ -371,7 +371,7 @@ impl Checker<'_> {
         }
     }
 
-    fn record_field(&mut self, r: &RecordRef, name: &str) -> Option<Field> {
+    pub(super) fn record_field(&mut self, r: &RecordRef, name: &str) -> Option<Field> {
         self.types.field(r, name)
     }
 
