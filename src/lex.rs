@@ -25,6 +25,7 @@ pub enum Tok {
     CastOpen,
 
     #[regex(r"[0-9][0-9A-Za-z_]*", |lex| int_literal(lex.slice()))]
+    #[regex(r"'([^'\\\n]|\\[^'\n]{1,3})'", |lex| char_literal(lex.slice()))]
     Int(u64),
     #[token("\"", string_literal)]
     Str(Vec<u8>),
@@ -213,9 +214,27 @@ impl LexError {
     }
 }
 
-/// Decimal (`1_000`, `1e3`), octal (`017`) or hex (`0x1f`) text -> value.
+/// `'a'`, `'\n'`, `'\x41'`: the character's byte value, escapes as in strings.
+fn char_literal(text: &str) -> Result<u64, LexError> {
+    let inner = &text.as_bytes()[1..text.len() - 1];
+    let mut quoted = inner.to_vec();
+    quoted.push(b'"');
+    match decode_string(&quoted) {
+        (_, Ok(bytes)) if bytes.len() == 1 => Ok(u64::from(bytes[0])),
+        (_, Err(e)) => Err(e),
+        _ => Err(LexError::InvalidChar),
+    }
+}
+
+/// Decimal (`1_000`, `1e3`), octal (`017`) or hex (`0x1f`) text -> value; a C suffix (`u`,
+/// `l`, `ul`, `ll`, `ull`) is accepted and leaves the value as it is.
 fn int_literal(text: &str) -> Result<u64, LexError> {
     let lower = text.to_ascii_lowercase();
+    let lower = ["ull", "llu", "ul", "lu", "ll", "u", "l"]
+        .iter()
+        .find_map(|sfx| lower.strip_suffix(sfx))
+        .filter(|rest| !rest.is_empty())
+        .map_or(lower.clone(), str::to_string);
     if let Some(hex) = lower.strip_prefix("0x") {
         if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(LexError::InvalidInt);
@@ -351,6 +370,12 @@ mod tests {
     fn integers() {
         assert_eq!(int_literal("1_000"), Ok(1000));
         assert_eq!(int_literal("0x1F"), Ok(31));
+        assert_eq!(int_literal("10u"), Ok(10));
+        assert_eq!(int_literal("10ULL"), Ok(10));
+        assert_eq!(int_literal("0x10l"), Ok(16));
+        assert_eq!(char_literal("'a'"), Ok(97));
+        assert_eq!(char_literal("'\\n'"), Ok(10));
+        assert_eq!(char_literal("'\\x41'"), Ok(65));
         assert_eq!(int_literal("010"), Ok(8));
         assert_eq!(int_literal("1e3"), Ok(1000));
         assert_eq!(int_literal("0"), Ok(0));

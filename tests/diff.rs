@@ -152,6 +152,7 @@ diff_tests! {
     hist_values,
     if_else,
     incdec_expr,
+    int_suffixes,
     interval_count,
     join_argv,
     join_json,
