@@ -104,6 +104,17 @@ pub fn check_with(
         )]);
     }
     let targets = expand_attach_points(prog, catalogue)?;
+    // BEGIN and END run once each: a second one is an error, as in bpftrace.
+    for special in [Attach::Begin, Attach::End] {
+        let name = if special == Attach::Begin { "BEGIN" } else { "END" };
+        if let Some(t) = targets.iter().filter(|t| t.1 == special).nth(1) {
+            return Err(vec![Diagnostic::error(
+                t.4,
+                format!("more than one {name} probe is defined"),
+            )
+            .with_note(format!("put everything {name} does in one {name} probe"))]);
+        }
+    }
     let max = env.max_probes;
     if targets.len() > max {
         let ap = prog
