@@ -54,11 +54,21 @@ fn hash(name: &[u8]) -> usize {
 }
 
 impl NameIndex {
-    fn build(btf: &Btf, entries: Vec<(u32, u32, u32)>) -> NameIndex {
+    /// Indexes `entries` by name, leaving out the anonymous ones (never looked up, and they
+    /// would all share one hash).
+    fn build(btf: &Btf, mut entries: Vec<(u32, u32, u32)>) -> NameIndex {
+        let mut hashes = Vec::with_capacity(entries.len());
+        entries.retain(|&(name, _, _)| {
+            let name = btf.bytes_at(name);
+            if !name.is_empty() {
+                hashes.push(hash(name));
+            }
+            !name.is_empty()
+        });
         let mask = (entries.len() * 2).next_power_of_two().max(16) - 1;
         let mut slots = vec![0u32; mask + 1];
-        for (i, &(name, _, _)) in entries.iter().enumerate() {
-            let mut s = hash(btf.bytes_at(name)) & mask;
+        for (i, h) in hashes.into_iter().enumerate() {
+            let mut s = h & mask;
             while slots[s] != 0 {
                 s = (s + 1) & mask;
             }

@@ -77,13 +77,6 @@ fn btf_path(env: Option<std::ffi::OsString>) -> PathBuf {
     }
 }
 
-/// Reads and parses a BTF file.
-pub fn read_btf(path: &Path) -> Result<Btf, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read BTF {}: {e}", path.display()))?;
-    Btf::parse(bytes).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 fn read_format(path: &Path, category: &str, name: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => no_match(category, name),
@@ -154,7 +147,7 @@ impl Catalogue for System {
     fn btf(&self) -> Result<&Btf, String> {
         let btf = self
             .btf
-            .get_or_init(|| read_btf(&btf_path(std::env::var_os("BPFTRACE_BTF"))));
+            .get_or_init(|| Btf::open(&btf_path(std::env::var_os("BPFTRACE_BTF"))));
         btf.as_ref().map_err(Clone::clone)
     }
 }
@@ -189,9 +182,9 @@ mod tests {
         assert_eq!(btf_path(Some("/tmp/x.btf".into())), Path::new("/tmp/x.btf"));
         let dir = std::env::temp_dir().join(format!("rtrace-btf-{}", std::process::id()));
         std::fs::write(&dir, b"not btf").unwrap();
-        let err = read_btf(&dir).unwrap_err();
+        let err = Btf::open(&dir).unwrap_err();
         std::fs::remove_file(&dir).ok();
         assert!(err.contains("magic"), "{err}");
-        assert!(read_btf(Path::new("/nonexistent.btf")).is_err());
+        assert!(Btf::open(Path::new("/nonexistent.btf")).is_err());
     }
 }
