@@ -414,7 +414,49 @@ fn vmlinux_task_struct() {
         }
     );
     assert!(inside(f("real_parent").offset, 8));
-    assert!(btf.find_enum_constant("PIDTYPE_TGID").is_some());
+    // Every named member, bitfields included, lands where BTF's bit offset says.
+    let id = btf.find_record("task_struct").unwrap();
+    let mut bitfields = 0;
+    for m in btf.members(id).filter(|m| !m.name.is_empty()) {
+        let field = table.field(&r, m.name).expect(m.name);
+        match field.bitfield {
+            Some(b) => {
+                bitfields += 1;
+                let unit = field.ty.c_size();
+                assert_eq!(
+                    field.offset * 8 + u32::from(b.shift),
+                    m.bit_offset,
+                    "{}",
+                    m.name
+                );
+                assert_eq!(
+                    (field.offset % unit, u32::from(b.bits)),
+                    (0, m.bits),
+                    "{}",
+                    m.name
+                );
+                assert!(u32::from(b.shift + b.bits) <= unit * 8, "{}", m.name);
+            }
+            None => assert_eq!(field.offset * 8, m.bit_offset, "{}", m.name),
+        }
+    }
+    assert!(bitfields > 0, "task_struct has bitfields");
+    let attr = btf.find_record("union bpf_attr").expect("union bpf_attr");
+    assert_eq!(btf.kind(attr), Kind::Union);
+    let pid_t = btf.find_typedef("pid_t").expect("pid_t");
+    assert_eq!(
+        btf.to_type(pid_t, &mut table),
+        Type::Int {
+            size: 4,
+            signed: true
+        }
+    );
+    let (tgid, e) = btf
+        .find_enum_constant("PIDTYPE_TGID")
+        .expect("PIDTYPE_TGID");
+    assert_eq!((tgid, btf.get(e).map(|t| t.name)), (1, Some("pid_type")));
     let f = btf.func_proto("vfs_read").expect("vfs_read");
-    assert_eq!(f.params.first().map(|p| p.name.as_str()), Some("file"));
+    let names: Vec<&str> = f.params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["file", "buf", "count", "pos"]);
+    assert!(!f.variadic);
 }
