@@ -185,7 +185,7 @@ impl Btf {
         Ok(())
     }
 
-    pub(crate) fn u32_at(&self, at: usize) -> u32 {
+    fn u32_at(&self, at: usize) -> u32 {
         let b = match self.data.get(at..at + 4) {
             Some(b) => [b[0], b[1], b[2], b[3]],
             None => return 0,

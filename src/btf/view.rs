@@ -135,21 +135,30 @@ impl Btf {
         0
     }
 
-    /// The size in bytes of type `id` in C memory (0 for void, functions and unknown ids).
-    pub fn size_of(&self, id: u32) -> u64 {
-        let id = self.resolve(id);
-        let Some(t) = self.get(id) else { return 0 };
-        match t.kind {
-            Kind::Int | Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Float => {
-                u64::from(t.size_or_type)
-            }
-            Kind::Ptr => 8,
-            Kind::Array => {
-                let (elem, n) = self.array(id);
-                self.size_of(elem).saturating_mul(u64::from(n))
-            }
-            _ => 0,
+    /// The size in bytes of type `id` in C memory (0 for void, functions and unknown ids;
+    /// arrays nested deeper than a real file nests them are 0 too).
+    pub fn size_of(&self, mut id: u32) -> u64 {
+        let mut count: u64 = 1;
+        for _ in 0..32 {
+            id = self.resolve(id);
+            let Some(t) = self.get(id) else { return 0 };
+            let size = match t.kind {
+                Kind::Int | Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 => {
+                    t.size_or_type
+                }
+                Kind::Float => t.size_or_type,
+                Kind::Ptr => 8,
+                Kind::Array => {
+                    let (elem, n) = self.array(id);
+                    count = count.saturating_mul(u64::from(n));
+                    id = elem;
+                    continue;
+                }
+                _ => 0,
+            };
+            return count.saturating_mul(u64::from(size));
         }
+        0
     }
 }
 
