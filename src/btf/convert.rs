@@ -4,6 +4,7 @@
 
 use super::{Btf, Kind, INT_CHAR, INT_SIGNED};
 use crate::sema::types::{Bitfield, Enum, Field, RecordRef, Type, TypeTable};
+use std::collections::HashMap;
 
 /// Pointers deeper than this (`int ********...`) are taken as pointers to unknown; only a
 /// malformed file goes this deep, and the limit keeps a cycle of pointers from recursing.
@@ -96,7 +97,7 @@ impl Btf {
                     "" => word.to_string(),
                     n => format!("{word} {n}"),
                 };
-                let align = self.record_align(id, 0);
+                let align = self.record_align(id, &mut HashMap::new());
                 table.declare_record(id, &name, union, size, align)
             }
             Kind::Enum | Kind::Enum64 => {
@@ -154,53 +155,67 @@ impl Btf {
     /// The natural alignment of type `id`: integers, enums and floats by their size (at most
     /// 16), pointers 8, arrays by their element, records by `record_align`.
     pub fn align_of(&self, id: u32) -> u32 {
-        self.align(id, 0)
+        self.align(id, &mut HashMap::new())
     }
 
-    fn align(&self, id: u32, depth: u32) -> u32 {
-        let id = self.resolve(id);
-        let Some(t) = self.get(id) else { return 1 };
-        match t.kind {
-            Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Float => {
-                let s = t.size_or_type;
-                if s.is_power_of_two() {
-                    s.min(16)
-                } else {
-                    1
+    /// `align_of`, with the records already seen in this call (a record embedded many times
+    /// is walked once, and a record that contains itself, only in a malformed file, ends).
+    fn align(&self, mut id: u32, seen: &mut HashMap<u32, u32>) -> u32 {
+        for _ in 0..MAX_DEPTH {
+            id = self.resolve(id);
+            let Some(t) = self.get(id) else { return 1 };
+            return match t.kind {
+                Kind::Int | Kind::Enum | Kind::Enum64 | Kind::Float => {
+                    let s = t.size_or_type;
+                    if s.is_power_of_two() {
+                        s.min(16)
+                    } else {
+                        1
+                    }
                 }
-            }
-            Kind::Ptr => 8,
-            Kind::Array if depth < MAX_DEPTH => self.align(self.array(id).0, depth + 1),
-            Kind::Struct | Kind::Union if depth < MAX_DEPTH => self.record_align(id, depth + 1),
-            _ => 1,
+                Kind::Ptr => 8,
+                Kind::Array => {
+                    id = self.array(id).0;
+                    continue;
+                }
+                Kind::Struct | Kind::Union => self.record_align(id, seen),
+                _ => 1,
+            };
         }
+        1
     }
 
     /// A record's alignment: the largest natural alignment of its members, or 1 when the
     /// record is packed, which BTF does not say but shows: a plain member at an offset that is
     /// not a multiple of its alignment, or a size that is not a multiple of the alignment.
     /// `__aligned(N)` attributes are not in BTF and so are not seen.
-    fn record_align(&self, id: u32, depth: u32) -> u32 {
+    fn record_align(&self, id: u32, seen: &mut HashMap<u32, u32>) -> u32 {
+        if let Some(&a) = seen.get(&id) {
+            return a;
+        }
+        seen.insert(id, 1);
         let mut align = 1;
         for m in self.members(id) {
-            let a = self.align(m.ty, depth);
+            let a = self.align(m.ty, seen);
             if m.bits == 0 && !m.bit_offset.is_multiple_of(a * 8) {
-                return 1;
+                align = 1;
+                break;
             }
             align = align.max(a);
         }
         let size = self.get(id).map_or(0, |t| t.size_or_type);
         if !size.is_multiple_of(align) {
-            return 1;
+            align = 1;
         }
+        seen.insert(id, align);
         align
     }
 
     /// Gives a record declared by `to_type` its members, and its anonymous members theirs
-    /// (nothing when `r` did not come from this BTF or already has them). A bitfield's offset is that of its storage unit (the
-    /// member type's size, aligned down) and `shift` the bits before it in the unit; a
-    /// bitfield that crosses its unit (packed records) is read as a `uint64` from the byte
-    /// holding its first bit.
+    /// (nothing when `r` did not come from this BTF or already has them). A bitfield's offset
+    /// is that of its storage unit (the member type's size, aligned down) and `shift` the bits
+    /// before it in the unit; a bitfield that crosses its unit (packed records) is read as a
+    /// `uint64` from the byte holding its first bit.
     pub fn fill_record(&self, r: &RecordRef, table: &mut TypeTable) {
         if table.record(r).is_none_or(|rec| rec.complete) {
             return;

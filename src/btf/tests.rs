@@ -460,3 +460,26 @@ fn vmlinux_task_struct() {
     assert_eq!(names, ["file", "buf", "count", "pos"]);
     assert!(!f.variadic);
 }
+
+/// Cycles that only a malformed file has end instead of recursing forever.
+#[test]
+fn cycles_in_a_malformed_file_end() {
+    let mut w = Writer::new();
+    let arr = w.array(1, 0, 2);
+    let t1 = w.refer(8, "a", 3);
+    let t2 = w.refer(8, "b", 2);
+    let p1 = w.ptr(5);
+    let p2 = w.ptr(4);
+    let s = w.record(false, "self", 8, &[("me", 6, 0, 0)]);
+    let btf = Btf::parse(w.finish()).unwrap();
+    let mut table = TypeTable::default();
+    for id in [arr, t1, t2, p1, p2, s] {
+        btf.to_type(id, &mut table);
+        btf.size_of(id);
+        btf.align_of(id);
+    }
+    assert_eq!(btf.to_type(t1, &mut table), Type::Void);
+    let rec = btf.to_type(s, &mut table);
+    btf.fill_record(record(&rec), &mut table);
+    assert_eq!(table.field(record(&rec), "me").unwrap().ty, rec);
+}
