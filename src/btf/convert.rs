@@ -128,7 +128,7 @@ impl Btf {
                 }
             }
             Kind::Float => opaque(size),
-            Kind::Var => self.convert(size, table, depth),
+            Kind::Var if depth < MAX_DEPTH => self.convert(size, table, depth + 1),
             _ => Type::Void,
         }
     }

@@ -471,9 +471,10 @@ fn cycles_in_a_malformed_file_end() {
     let p1 = w.ptr(5);
     let p2 = w.ptr(4);
     let s = w.record(false, "self", 8, &[("me", 6, 0, 0)]);
+    let var = w.var("v", 7);
     let btf = Btf::parse(w.finish()).unwrap();
     let mut table = TypeTable::default();
-    for id in [arr, t1, t2, p1, p2, s] {
+    for id in [arr, t1, t2, p1, p2, s, var] {
         btf.to_type(id, &mut table);
         btf.size_of(id);
         btf.align_of(id);
