@@ -8,6 +8,7 @@
 
 pub mod ast;
 pub mod bpf;
+pub mod btf;
 pub mod builtins;
 pub mod cli;
 pub mod codegen;

@@ -1,9 +1,10 @@
 //! What parsing and checking need to know of the machine (tracepoint names and formats, kernel
 //! functions, ELF symbols), behind one trait: the system catalogue (`system.rs`) reads the
-//! machine, the fixture catalogue here answers from text a test gives. Asked by
+//! machine, the fixture catalogue here answers from text (and BTF bytes) a test gives. Asked by
 //! `probes::parse_attach`, `probes::list` and `sema` (through `sema::check_with`).
 
 use super::{format, TpFormat};
+use crate::btf::Btf;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -37,16 +38,24 @@ pub trait Catalogue {
 
     /// The functions the ELF file at `path` defines, sorted and unique.
     fn functions(&self, path: &str) -> Result<Vec<String>, String>;
+
+    /// The kernel's BTF (C types of structs, unions, enums, typedefs and function
+    /// prototypes), read and parsed on first use and kept: a script that names no C type
+    /// never reads it. The error says why there is none (no file, unreadable, malformed).
+    fn btf(&self) -> Result<&Btf, String> {
+        Err("no BTF in this catalogue".into())
+    }
 }
 
 /// A catalogue made of text, for tests that run without root, tracefs or the files a real
-/// machine has: tracepoint formats as their format files would read, kernel functions, and
-/// binaries with their function names.
+/// machine has: tracepoint formats as their format files would read, kernel functions,
+/// binaries with their function names, and BTF bytes.
 #[derive(Default)]
 pub struct Fixture {
     formats: BTreeMap<(String, String), String>,
     kernel_functions: Vec<String>,
     binaries: BTreeMap<String, Vec<String>>,
+    btf: Option<Result<Btf, String>>,
 }
 
 impl Fixture {
@@ -75,6 +84,13 @@ impl Fixture {
         names.sort();
         names.dedup();
         self.binaries.insert(path.into(), names);
+        self
+    }
+
+    /// Uses `bytes` as the kernel's BTF (tests write them with `btf::tests::Writer`); named
+    /// apart from `Catalogue::btf`, which reads it back.
+    pub fn with_btf(mut self, bytes: Vec<u8>) -> Fixture {
+        self.btf = Some(Btf::parse(bytes));
         self
     }
 
@@ -127,6 +143,13 @@ impl Catalogue for Fixture {
 
     fn functions(&self, path: &str) -> Result<Vec<String>, String> {
         self.binary_functions(path).cloned()
+    }
+
+    fn btf(&self) -> Result<&Btf, String> {
+        match &self.btf {
+            Some(btf) => btf.as_ref().map_err(Clone::clone),
+            None => Err("no BTF in the fixture".into()),
+        }
     }
 }
 

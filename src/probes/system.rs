@@ -1,10 +1,12 @@
 //! The catalogue of the running machine: tracepoint names and formats from tracefs, kernel
-//! functions, ELF symbols of uprobe targets, each read when first asked and kept; asked by
+//! functions, ELF symbols of uprobe targets, the kernel's BTF, each read when first asked and
+//! kept; asked by
 //! sema (through `sema::check`), `parse_attach` and `-l`.
 
 use super::catalogue::{no_match, Catalogue};
 use super::uprobe::Elf;
 use super::{format, kprobe, tracefs, tracepoint, TpFormat};
+use crate::btf::Btf;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,8 +17,8 @@ pub fn catalogue() -> &'static System {
     SYSTEM.get_or_init(System::default)
 }
 
-/// The catalogue of the running machine: tracefs, `/proc/kallsyms`, ELF files. Parsed formats
-/// and ELF files are kept for the rest of the process: a script with many probes on one
+/// The catalogue of the running machine: tracefs, `/proc/kallsyms`, ELF files, BTF. Parsed
+/// formats, ELF files and BTF are kept for the rest of the process: a script with many probes on one
 /// tracepoint or library reads it once.
 #[derive(Default)]
 pub struct System {
@@ -24,6 +26,8 @@ pub struct System {
     tracefs: Option<PathBuf>,
     formats: Mutex<HashMap<PathBuf, TpFormat>>,
     elves: Mutex<HashMap<String, Arc<Elf>>>,
+    /// The kernel's BTF, read on first use (`btf_path`).
+    btf: OnceLock<Result<Btf, String>>,
 }
 
 impl System {
@@ -61,6 +65,15 @@ impl System {
         let elf = Arc::new(Elf::read(path)?);
         elves.insert(path.to_string(), elf.clone());
         Ok(elf)
+    }
+}
+
+/// The kernel's BTF file: `$BPFTRACE_BTF` when set (as bpftrace honours it, given here as
+/// `env`), else `/sys/kernel/btf/vmlinux`.
+fn btf_path(env: Option<std::ffi::OsString>) -> PathBuf {
+    match env {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from("/sys/kernel/btf/vmlinux"),
     }
 }
 
@@ -129,5 +142,49 @@ impl Catalogue for System {
 
     fn functions(&self, path: &str) -> Result<Vec<String>, String> {
         self.elf(path)?.functions()
+    }
+
+    fn btf(&self) -> Result<&Btf, String> {
+        let btf = self
+            .btf
+            .get_or_init(|| Btf::open(&btf_path(std::env::var_os("BPFTRACE_BTF"))));
+        btf.as_ref().map_err(Clone::clone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn btf_is_read_only_when_asked() {
+        let system = System::with_tracefs(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/tracefs"
+        ));
+        let src = crate::source::Source::new("t.bt", "BEGIN { @x = count(); exit(); }");
+        let prog = crate::parse::parse(&src).expect("parses");
+        let env = crate::sema::Env::default();
+        crate::sema::check_with(&prog, &env, &system).expect("checks");
+        assert!(
+            system.btf.get().is_none(),
+            "a script without C types read BTF"
+        );
+    }
+
+    #[test]
+    fn bpftrace_btf_names_the_file() {
+        assert_eq!(btf_path(None), Path::new("/sys/kernel/btf/vmlinux"));
+        assert_eq!(
+            btf_path(Some("".into())),
+            Path::new("/sys/kernel/btf/vmlinux")
+        );
+        assert_eq!(btf_path(Some("/tmp/x.btf".into())), Path::new("/tmp/x.btf"));
+        let dir = std::env::temp_dir().join(format!("rtrace-btf-{}", std::process::id()));
+        std::fs::write(&dir, b"not btf").unwrap();
+        let err = Btf::open(&dir).unwrap_err();
+        std::fs::remove_file(&dir).ok();
+        assert!(err.contains("magic"), "{err}");
+        assert!(Btf::open(Path::new("/nonexistent.btf")).is_err());
     }
 }

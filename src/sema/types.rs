@@ -194,6 +194,14 @@ impl TypeTable {
         self.sources.get(&source)
     }
 
+    /// The outside type (a BTF id) record `r` was declared from, if it was.
+    pub fn source_of(&self, r: &RecordRef) -> Option<u32> {
+        self.sources.iter().find_map(|(&source, t)| match t {
+            Type::Record(d) if d.id == r.id => Some(source),
+            _ => None,
+        })
+    }
+
     /// Declares a record known by its size and alignment whose members come later
     /// (`fill_record`); declaring the same `source` again gives the same type.
     pub fn declare_record(
@@ -611,6 +619,11 @@ mod tests {
         assert!(t.record(r).unwrap().complete);
         assert_eq!(t.field(r, "pid"), Some(pid));
         assert_eq!(t.declared(7), Some(&a));
+        assert_eq!(t.source_of(r), Some(7));
+        let Type::Record(own) = t.define_record("struct s", false, &[]) else {
+            panic!()
+        };
+        assert_eq!(t.source_of(&own), None);
     }
 
     #[test]
