@@ -106,7 +106,11 @@ pub fn check_with(
     let targets = expand_attach_points(prog, catalogue)?;
     // BEGIN and END run once each: a second one is an error, as in bpftrace.
     for special in [Attach::Begin, Attach::End] {
-        let name = if special == Attach::Begin { "BEGIN" } else { "END" };
+        let name = if special == Attach::Begin {
+            "BEGIN"
+        } else {
+            "END"
+        };
         if let Some(t) = targets.iter().filter(|t| t.1 == special).nth(1) {
             return Err(vec![Diagnostic::error(
                 t.4,
