@@ -137,6 +137,7 @@ macro_rules! diff_tests {
 diff_tests! {
     avg_stats,
     bswap,
+    btf_task,
     builtins,
     casts,
     cat_file,

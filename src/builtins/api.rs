@@ -239,6 +239,8 @@ pub trait CheckCx {
     fn type_named(&mut self, text: &str, span: Span) -> Option<Type>;
     /// A struct's or union's member by name (looking through anonymous members).
     fn member(&mut self, record: &RecordRef, name: &str) -> Option<Field>;
+    /// A pointer to the kernel's `struct NAME` when BTF has it (`None`, quietly, otherwise).
+    fn kernel_pointer(&mut self, record: &str) -> Option<Type>;
 }
 
 /// What a lowering may ask of the code generator. Registers are virtual; slots are stack

@@ -37,7 +37,12 @@ pub const ENTRIES: &[Builtin] = &[
     ),
     var("cpid", cpid_type, Lower::Int(|cx, _| cx.cpid())),
     var("rand", u64, Lower::Int(|cx, _| cx.call(helper::GET_PRANDOM_U32, vec![]))),
-    var("curtask", u64, Lower::Int(|cx, _| cx.call(helper::GET_CURRENT_TASK, vec![]))),
+    var(
+        "curtask",
+        // A `struct task_struct *` when the kernel's BTF describes it, as in bpftrace.
+        |cx, _| Checked::of(cx.kernel_pointer("struct task_struct").unwrap_or(Type::U64)),
+        Lower::Int(|cx, _| cx.call(helper::GET_CURRENT_TASK, vec![])),
+    ),
     var(
         "ctx",
         |_, _| Checked::of(Type::KPTR),

@@ -220,6 +220,10 @@ impl CheckCx for Checker<'_> {
         self.record_field(record, name)
     }
 
+    fn kernel_pointer(&mut self, record: &str) -> Option<Type> {
+        self.kernel_type(record)
+    }
+
     fn type_named(&mut self, text: &str, span: Span) -> Option<Type> {
         let stars = text
             .chars()

@@ -109,10 +109,66 @@ impl Checker<'_> {
         Some(t)
     }
 
-    /// A struct or union by name: the script's own first, as in bpftrace.
+    /// A struct or union by name: the script's own first, as in bpftrace, then the kernel's
+    /// from BTF; or a kernel typedef by name (`pid_t`).
     fn record_named(&mut self, name: &str) -> Option<Type> {
-        let name = struct_name(name);
-        self.structs.get(&name).cloned()
+        let plain = name.trim();
+        let is_record = plain.starts_with("struct ") || plain.starts_with("union ");
+        if let Some(t) = self.structs.get(&struct_name(name)) {
+            return Some(t.clone());
+        }
+        let btf = self.catalogue.btf().ok()?;
+        if !is_record {
+            if let Some(id) = btf.find_typedef(plain) {
+                return Some(btf.to_type(id, &mut self.types));
+            }
+        }
+        btf.record_type(plain, &mut self.types)
+    }
+
+    /// A kernel type by its C name, when BTF has it (no error otherwise).
+    pub(super) fn kernel_type(&mut self, name: &str) -> Option<Type> {
+        let btf = self.catalogue.btf().ok()?;
+        let t = btf.record_type(name, &mut self.types)?;
+        Some(Type::Ptr {
+            user: false,
+            to: Some(Box::new(t)),
+        })
+    }
+
+    /// An enum constant of the kernel's BTF by name (`PIDTYPE_TGID`).
+    pub(super) fn enum_constant(&mut self, name: &str) -> Option<i64> {
+        let btf = self.catalogue.btf().ok()?;
+        btf.find_enum_constant(name).map(|(v, _)| v)
+    }
+
+    /// A record or array value read whole (printed, stored): every record inside it needs its
+    /// members for the decoder.
+    fn complete_deep(&mut self, ty: &Type, depth: u32) {
+        match ty {
+            Type::Array { elem, .. } if depth < 16 => self.complete_deep(elem, depth + 1),
+            Type::Record(r) if depth < 16 => {
+                self.complete(r);
+                let inner: Vec<Type> = self
+                    .types
+                    .record(r)
+                    .map(|rec| rec.fields.iter().map(|f| f.ty.clone()).collect())
+                    .unwrap_or_default();
+                for t in inner {
+                    self.complete_deep(&t, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Members of a record from BTF are converted the first time the record is used.
+    fn complete(&mut self, r: &RecordRef) {
+        if self.types.record(r).is_some_and(|rec| !rec.complete) {
+            if let Ok(btf) = self.catalogue.btf() {
+                btf.fill_record(r, &mut self.types);
+            }
+        }
     }
 
     /// `(TYPE)e` to a pointer type: the value is the same address, now typed.
@@ -208,6 +264,7 @@ impl Checker<'_> {
     fn read_member(&mut self, addr: TExpr, user: bool, f: &Field, span: Span) -> TExpr {
         let at = offset_by(addr, i64::from(f.offset), span);
         let ty = self.in_space(self.types.refresh(&f.ty), user);
+        self.complete_deep(&ty, 0);
         match f.bitfield {
             None => TExpr {
                 kind: TExprKind::MemRead {
@@ -244,6 +301,7 @@ impl Checker<'_> {
         match ptr.ty.clone() {
             Type::Ptr { to: Some(t), user } => {
                 let ty = self.in_space(self.types.refresh(&t), user);
+                self.complete_deep(&ty, 0);
                 TExpr {
                     kind: TExprKind::MemRead {
                         addr: Box::new(ptr),
@@ -313,6 +371,7 @@ impl Checker<'_> {
         };
         let at = self.scaled_add(addr, index, elem.c_size(), BinOp::Add, span);
         let ty = self.in_space(elem, user);
+        self.complete_deep(&ty, 0);
         TExpr {
             kind: TExprKind::MemRead {
                 addr: Box::new(at),
@@ -372,10 +431,12 @@ impl Checker<'_> {
     }
 
     pub(super) fn record_field(&mut self, r: &RecordRef, name: &str) -> Option<Field> {
+        self.complete(r);
         self.types.field(r, name)
     }
 
-    fn field_names(&self, r: &RecordRef) -> Vec<String> {
+    fn field_names(&mut self, r: &RecordRef) -> Vec<String> {
+        self.complete(r);
         self.types
             .record(r)
             .map(|rec| rec.fields.iter().map(|f| f.name.clone()).collect())

@@ -234,6 +234,13 @@ impl Checker<'_> {
         if builtins::is_known_variable(name) {
             return self.unsupported(span, &format!("the builtin '{name}'"));
         }
+        if let Some(v) = self.enum_constant(name) {
+            return TExpr {
+                kind: TExprKind::Int(v),
+                ty: Type::I64,
+                span,
+            };
+        }
         self.error(span, format!("unknown identifier '{name}'"));
         zero(span)
     }

@@ -73,6 +73,7 @@ pub fn check_with(
     collect_map_names(prog, &mut names);
     let mut checker = Checker {
         env,
+        catalogue,
         diags: Vec::new(),
         report: false,
         map_ids: names
@@ -374,6 +375,8 @@ impl MapDecl {
 /// The checker's state across both passes.
 pub(crate) struct Checker<'a> {
     env: &'a Env,
+    /// The machine's facts: kernel types come from its BTF.
+    catalogue: &'a dyn Catalogue,
     diags: Vec<Diagnostic>,
     /// Pass 2: report errors. Pass 1 only learns types.
     report: bool,
