@@ -70,6 +70,8 @@ def run_all(args, tools, only):
                       if "startup" in only else empty_start)
     res["five"] = (measure.startup(tools, measure.FIVE_PROBES, args.reps, "five probes")
                    if "five" in only else empty_start)
+    res["struct"] = (measure.startup(tools, measure.STRUCT_EXIT, args.reps, "struct script")
+                     if "startup" in only else empty_start)
     if "events" in only:
         with open(STATS) as f:
             old = f.read().strip()

@@ -12,6 +12,10 @@ import proc
 HERE = os.path.dirname(os.path.abspath(__file__))
 BEGIN_EXIT = "BEGIN { exit(); }"
 
+# A script that reads kernel structs through BTF, run to its exit: start-up includes reading
+# the kernel's BTF.
+STRUCT_EXIT = "BEGIN { @ = curtask->real_parent->pid; exit(); }"
+
 FIVE_PROBES = """\
 tracepoint:syscalls:sys_enter_openat { @start[tid] = nsecs; }
 tracepoint:syscalls:sys_exit_openat {
@@ -35,6 +39,7 @@ EVENT_BODIES = [
     "{ @ = hist(args->count); }",
     "{ @ = lhist(args->count, 0, 100, 10); }",
     '{ printf("%d %s\\n", pid, comm); }',
+    "{ @[curtask->real_parent->pid] = count(); }",
 ]
 DD_READS = 200000
 DD = ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=%d" % DD_READS, "status=none"]
