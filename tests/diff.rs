@@ -137,6 +137,8 @@ macro_rules! diff_tests {
 diff_tests! {
     avg_stats,
     bswap,
+    buf_values,
+    buf_values_json,
     btf_task,
     builtins,
     casts,

@@ -46,7 +46,6 @@ const PLANNED_VARIABLES: &[&str] = &["kstack", "ustack", "func", "arg6", "arg7",
 
 /// Functions of bpftrace 0.17 that rtrace does not offer yet.
 const PLANNED_FUNCTIONS: &[&str] = &[
-    "buf",
     "ksym",
     "usym",
     "kaddr",

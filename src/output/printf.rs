@@ -236,7 +236,8 @@ fn parse_spec(text: &[u8], start: usize) -> Result<(usize, Option<Spec>), String
     };
     spec.kind = match conv {
         b'd' | b'i' | b'u' | b'x' | b'X' | b'o' | b'p' => ArgKind::Int,
-        b's' if spec.length.is_empty() => ArgKind::Str,
+        // `%r` prints a buffer (buf()), which arrives already escaped as text.
+        b's' | b'r' if spec.length.is_empty() => ArgKind::Str,
         b'c' if spec.length.is_empty() => ArgKind::Char,
         _ => return Ok((i, None)),
     };
