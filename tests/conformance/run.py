@@ -533,8 +533,9 @@ def main():
     if args.write_known:
         with open(args.known, "w") as f:
             f.write("# bpftrace 0.17 runtime tests rtrace does not pass yet: GROUP.NAME<TAB>reason.\n"
-                    "# tests/conformance/run.sh fails when a test not listed here fails, and when a\n"
-                    "# listed test passes (remove it then). Regenerate: run.sh --write-known.\n")
+                    "# tests/conformance/run.sh fails when a test not listed here fails, and when a listed test\n"
+                    "# passes (remove it then). A reason starting \"flaky:\" accepts either outcome. Regenerate\n"
+                    "# with run.sh --write-known (flaky lines are kept).\n")
             merged = {n: results[n].reason for n in failed}
             merged.update({n: known[n] for n in flaky if n in selected})
             if args.filter != "*":  # keep what this run did not look at
