@@ -46,8 +46,9 @@ pub struct Builtin {
     pub format: Option<FormatFn>,
 }
 
-/// Turns a `Type::Formatted` value's bytes into the text bpftrace prints for it.
-pub type FormatFn = fn(bytes: &[u8], param: Option<&str>) -> Vec<u8>;
+/// Turns a `Type::Formatted` value's bytes into the value bpftrace prints for it (text, as a
+/// `Value::Str`, for most).
+pub type FormatFn = fn(bytes: &[u8], param: Option<&str>) -> Value;
 
 impl Builtin {
     /// What most builtins leave as it is: a function of no arguments, valid in every probe,

@@ -3,6 +3,7 @@
 //! byte as `\xNN`. The value is a u64 length, then the bytes.
 
 use super::api::*;
+use crate::output::value::Value;
 use crate::codegen::ir::{helper, AluOp, Base, Cond, Inst, Operand, Size};
 use crate::probes::Attach;
 use crate::sema::types::{Formatted, Type};
@@ -12,7 +13,7 @@ pub const ENTRIES: &[Builtin] = &[Builtin {
     args: (1, 2),
     check,
     lower: Lower::Mem(lower),
-    format: Some(|bytes, _| escaped(bytes)),
+    format: Some(|bytes, _| Value::Buf(contents(bytes))),
     ..Builtin::PLAIN
 }];
 
@@ -46,7 +47,8 @@ fn check(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
                 cx.error(l.span, format!("buf()'s length must be 1 to {MAX_CONST_LEN}"));
                 return Checked::Error;
             }
-            Some(n) => natural.map_or(n, |m| n.min(m)),
+            // A string's buffer is read to its padded end, as bpftrace reads it.
+            Some(n) => natural.map_or(n, |m| n.min(m.div_ceil(8) * 8)),
             None => {
                 let len = cx.expr(l);
                 if !len.ty.is_int() {
@@ -133,21 +135,12 @@ fn lower(cx: &mut dyn LowerCx, call: &TCall<'_>, base: Base, off: i32, size: u32
     cx.place_label(skip);
 }
 
-/// The length-prefixed bytes, printable ASCII as it is and `\xNN` for the rest.
-fn escaped(bytes: &[u8]) -> Vec<u8> {
+/// The bytes of a length-prefixed buffer.
+fn contents(bytes: &[u8]) -> Vec<u8> {
     let len = bytes
         .get(..8)
         .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))) as usize;
-    let data = bytes.get(8..).unwrap_or(&[]);
-    let mut out = Vec::new();
-    for &b in data.iter().take(len) {
-        if (0x20..0x7f).contains(&b) {
-            out.push(b);
-        } else {
-            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
-        }
-    }
-    out
+    bytes.get(8..).unwrap_or(&[]).iter().take(len).copied().collect()
 }
 
 #[cfg(test)]
@@ -158,6 +151,7 @@ mod tests {
     fn escapes_what_is_not_printable() {
         let mut v = 5u64.to_le_bytes().to_vec();
         v.extend_from_slice(b"AB\tc\0zz");
-        assert_eq!(escaped(&v), b"AB\\x09c\\x00");
+        assert_eq!(contents(&v), b"AB\tc\0");
+        assert_eq!(crate::output::value::escaped(&contents(&v)), b"AB\\x09c\\x00");
     }
 }

@@ -2,6 +2,7 @@
 //! integer or a 4- or 16-byte array) and `macaddr(ADDR)` (6 bytes, `AA:BB:CC:DD:EE:FF`).
 
 use super::api::*;
+use crate::output::value::Value;
 use crate::codegen::ir::{Base, Inst, Operand, Size};
 use crate::sema::types::{Formatted, Type};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -16,7 +17,7 @@ pub const ENTRIES: &[Builtin] = &[
         args: (1, 2),
         check: check_ntop,
         lower: Lower::Mem(lower_ntop),
-        format: Some(|bytes, _| format_ntop(bytes)),
+        format: Some(|bytes, _| Value::Str(format_ntop(bytes))),
         ..Builtin::PLAIN
     },
     Builtin {
@@ -27,7 +28,7 @@ pub const ENTRIES: &[Builtin] = &[
             cx.zero(base, off, size);
             cx.mem_into(&call.args[0], base, off, 8);
         }),
-        format: Some(|bytes, _| format_mac(bytes)),
+        format: Some(|bytes, _| Value::Str(format_mac(bytes))),
         ..Builtin::PLAIN
     },
 ];

@@ -3,6 +3,7 @@
 //! with `%f` for microseconds) and `strerror(ERRNO)` (an errno's message).
 
 use super::api::*;
+use crate::output::value::Value;
 use crate::ast::ExprKind;
 use crate::codegen::ir::{helper, Base, Inst, Operand, Size};
 use crate::sema::types::{Formatted, Type};
@@ -18,7 +19,7 @@ pub const ENTRIES: &[Builtin] = &[
             cx.normalize(r, 4, false);
             store(cx, r, base, off, size);
         }),
-        format: Some(|bytes, _| user_name(word(bytes))),
+        format: Some(|bytes, _| Value::Str(user_name(word(bytes)))),
         ..Builtin::PLAIN
     },
     Builtin {
@@ -26,7 +27,7 @@ pub const ENTRIES: &[Builtin] = &[
         args: (2, 2),
         check: check_strftime,
         lower: Lower::Mem(store_arg),
-        format: Some(|bytes, fmt| local_time(fmt.unwrap_or(""), word(bytes))),
+        format: Some(|bytes, fmt| Value::Str(local_time(fmt.unwrap_or(""), word(bytes)))),
         ..Builtin::PLAIN
     },
     Builtin {
@@ -34,7 +35,7 @@ pub const ENTRIES: &[Builtin] = &[
         args: (1, 1),
         check: |cx, call| integer_arg(cx, call, "strerror"),
         lower: Lower::Mem(store_arg),
-        format: Some(|bytes, _| errno_text(word(bytes) as i64)),
+        format: Some(|bytes, _| Value::Str(errno_text(word(bytes) as i64))),
         ..Builtin::PLAIN
     },
 ];

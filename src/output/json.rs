@@ -210,6 +210,7 @@ pub fn write_value(out: &mut String, v: &Value) {
             let _ = write!(out, "{u}");
         }
         Value::Str(s) => write_str(out, s),
+        Value::Buf(b) => write_str(out, &super::value::escaped(b)),
         Value::Tuple(items) | Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {

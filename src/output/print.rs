@@ -121,6 +121,7 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) {
         Value::Int(i) => write_num(out, *i),
         Value::UInt(u) => write_num(out, *u),
         Value::Str(s) => out.extend_from_slice(s),
+        Value::Buf(b) => out.extend_from_slice(&super::value::escaped(b)),
         Value::Tuple(items) => {
             out.push(b'(');
             for (i, item) in items.iter().enumerate() {

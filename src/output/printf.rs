@@ -49,6 +49,9 @@ pub struct Spec {
     pub bits: u32,
     /// The length modifier as written (`""`, `"l"`, `"hh"`, ...).
     pub length: &'static str,
+    /// `%r` of a buffer: 0 for printable bytes as they are and `\xNN` for the rest, `b'x'`
+    /// (`%rx`) for `\xNN` throughout, `b'h'` (`%rh`) for hex pairs separated by spaces.
+    pub raw: u8,
 }
 
 /// Widths and precisions above this are refused (they could only exhaust memory).
@@ -206,6 +209,7 @@ fn parse_spec(text: &[u8], start: usize) -> Result<(usize, Option<Spec>), String
         precision: None,
         bits: 32,
         length: "",
+        raw: 0,
     };
     let mut i = start + 1;
     while let Some(&c) = text.get(i) {
@@ -242,8 +246,15 @@ fn parse_spec(text: &[u8], start: usize) -> Result<(usize, Option<Spec>), String
         _ => return Ok((i, None)),
     };
     spec.conv = conv;
-    spec.span = start..i + 1;
-    Ok((i + 1, Some(spec)))
+    let mut end = i + 1;
+    if conv == b'r' {
+        if let Some(&style @ (b'x' | b'h')) = text.get(end) {
+            spec.raw = style;
+            end += 1;
+        }
+    }
+    spec.span = start..end;
+    Ok((end, Some(spec)))
 }
 
 fn number(text: &[u8], i: &mut usize) -> Result<Option<usize>, String> {
@@ -263,6 +274,23 @@ fn number(text: &[u8], i: &mut usize) -> Result<Option<usize>, String> {
 
 fn write_conv(out: &mut Vec<u8>, spec: &Spec, arg: &Value) -> Result<(), String> {
     let bits = match (spec.kind, arg) {
+        (ArgKind::Str, Value::Buf(b)) => {
+            let text = match spec.raw {
+                b'x' => b
+                    .iter()
+                    .flat_map(|c| format!("\\x{c:02x}").into_bytes())
+                    .collect(),
+                b'h' => b
+                    .iter()
+                    .map(|c| format!("{c:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .into_bytes(),
+                _ => super::value::escaped(b),
+            };
+            pad(out, spec, &text);
+            return Ok(());
+        }
         (ArgKind::Str, Value::Str(s)) => {
             let s = &s[..spec.precision.unwrap_or(s.len()).min(s.len())];
             pad(out, spec, s);

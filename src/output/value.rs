@@ -16,6 +16,21 @@ pub enum Value {
     Array(Vec<Value>),
     /// A C struct or union: each member's name and value.
     Record(Vec<(String, Value)>),
+    /// Bytes of `buf()`: printed with printable ASCII as it is and `\xNN` for the rest.
+    Buf(Vec<u8>),
+}
+
+/// A buffer's text: printable ASCII as it is, every other byte as `\xNN`.
+pub fn escaped(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
+        }
+    }
+    out
 }
 
 /// Which function made a map's values; decides printing and sort order.

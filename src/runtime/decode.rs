@@ -87,7 +87,7 @@ fn c_value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
 fn formatted(f: &Formatted, bytes: &[u8]) -> Value {
     let raw = bytes.get(..f.size as usize).unwrap_or(bytes);
     match builtins::get(BuiltinId(f.builtin)).format {
-        Some(format) => Value::Str(format(raw, f.param.as_deref())),
+        Some(format) => format(raw, f.param.as_deref()),
         None => Value::Str(Vec::new()),
     }
 }

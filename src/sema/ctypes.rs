@@ -126,10 +126,17 @@ impl Checker<'_> {
         btf.record_type(plain, &mut self.types)
     }
 
-    /// A kernel type by its C name, when BTF has it (no error otherwise).
+    /// A pointer to a kernel struct by its C name (the script's definition wins, as for
+    /// casts), when BTF has it; no error otherwise.
     pub(super) fn kernel_type(&mut self, name: &str) -> Option<Type> {
-        let btf = self.catalogue.btf().ok()?;
-        let t = btf.record_type(name, &mut self.types)?;
+        let t = match self.structs.get(&struct_name(name)) {
+            Some(t) => t.clone(),
+            None => self
+                .catalogue
+                .btf()
+                .ok()?
+                .record_type(name, &mut self.types)?,
+        };
         Some(Type::Ptr {
             user: false,
             to: Some(Box::new(t)),

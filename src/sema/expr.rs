@@ -329,8 +329,16 @@ impl Checker<'_> {
 
     pub(super) fn binary(&mut self, op: BinOp, l: TExpr, r: TExpr, span: Span) -> TExpr {
         let mk = |kind, ty| TExpr { kind, ty, span };
-        if l.ty.is_str() || r.ty.is_str() {
-            if l.ty.is_str() && r.ty.is_str() && matches!(op, BinOp::Eq | BinOp::Ne) {
+        // Values in memory of one type (buffers, structs, arrays) compare byte for byte, as
+        // zero-padded strings do.
+        let same_in_memory = match (&l.ty, &r.ty) {
+            (Type::Formatted(a), Type::Formatted(b)) => a.builtin == b.builtin,
+            (a, b) => a == b && !a.is_int() && *a != Type::Void,
+        };
+        if l.ty.is_str() || r.ty.is_str() || same_in_memory {
+            if (same_in_memory || l.ty.is_str() && r.ty.is_str())
+                && matches!(op, BinOp::Eq | BinOp::Ne)
+            {
                 return mk(
                     TExprKind::StrEq {
                         lhs: Box::new(l),
