@@ -173,6 +173,8 @@ diff_tests! {
     operators,
     positional,
     print_clear_zero,
+    print_top_div,
+    print_top_div_json,
     print_values,
     print_values_json,
     print_in_begin,

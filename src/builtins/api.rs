@@ -225,6 +225,8 @@ pub trait CheckCx {
     fn str_literal(&mut self, bytes: Vec<u8>, span: Span) -> TExpr;
     /// Registers a formatted event record (printf, system, ...) and returns its id.
     fn format_record(&mut self, kind: u32, format: String, args: &[TExpr]) -> u32;
+    /// Registers a `print(@m, top, div)` record; returns its id.
+    fn map_print_record(&mut self, map: MapIdx, top: u64, div: u64) -> u32;
     /// Registers a record of builtin `id` that its `event` hook turns into output, with a
     /// compile-time parameter (a time format, a delimiter) and arguments laid out as printf's
     /// (sent with `LowerCx::format_record`); returns the record's id.

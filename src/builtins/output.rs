@@ -43,7 +43,7 @@ pub const ENTRIES: &[Builtin] = &[
     ),
     Builtin {
         name: "print",
-        args: (1, 1),
+        args: (1, 3),
         check: check_print,
         lower: Lower::Stmt(|cx, call| match call.data[0] as u32 {
             event::CALL => cx.format_record(call.data[1] as u32, call.args),
@@ -140,11 +140,38 @@ fn send_record(cx: &mut dyn LowerCx, call: &TCall<'_>) {
 fn check_print(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
     let arg = &call.args[0];
     match &arg.kind {
+        ExprKind::Map(m) if m.keys.is_empty() && call.args.len() > 1 => {
+            // print(@m, top[, div]): constants, as in bpftrace.
+            let mut nums = [0u64, 1];
+            for (i, a) in call.args[1..].iter().enumerate() {
+                match cx.const_int(a) {
+                    Some(v) => nums[i] = v,
+                    None => {
+                        cx.error(
+                            a.span,
+                            "print()'s top and divisor must be integer constants".into(),
+                        );
+                        return Checked::Error;
+                    }
+                }
+            }
+            let map = cx.whole_map(m);
+            let id = cx.map_print_record(map, nums[0], nums[1].max(1));
+            Checked::action(Vec::new(), vec![u64::from(event::PRINT_MAP_TOP), u64::from(id)])
+        }
         ExprKind::Map(m) if m.keys.is_empty() => map_event(cx, call, event::PRINT_MAP),
         ExprKind::Map(_) => {
             cx.error(
                 arg.span,
                 "The map passed to print() should not be indexed by a key".into(),
+            );
+            Checked::Error
+        }
+        _ if call.args.len() > 1 => {
+            cx.error(
+                call.args[1].span,
+                "only a map is printed with a top and a divisor, as in print(@m, 10, 1000)"
+                    .into(),
             );
             Checked::Error
         }

@@ -62,8 +62,8 @@ pub fn map(dump: &MapDump) -> String {
 /// `print(@m, top, div)`: the last `top` entries (0: all), values divided by `div`; avg and
 /// stats maps ignore both.
 pub fn map_top(dump: &MapDump, top: usize, div: u64) -> String {
-    let stats_like = matches!(dump.kind, AggKind::Avg | AggKind::Stats);
-    let (top, div) = if stats_like {
+    // bpftrace 0.17 applies top and div to avg() maps but not to stats() maps.
+    let (top, div) = if dump.kind == AggKind::Stats {
         (0, 1)
     } else {
         (top, div.max(1))
@@ -122,7 +122,7 @@ fn write_map_value(out: &mut String, v: &MapValue, div: u64) {
     match v {
         MapValue::Scalar(s) => write_value(out, &divide(s, div)),
         MapValue::Avg { count, total } => {
-            let _ = write!(out, "{}", average(*count, *total));
+            write_value(out, &divide(&Value::Int(average(*count, *total)), div));
         }
         MapValue::Stats { count, total } => {
             let avg = average(*count, *total);

@@ -55,7 +55,8 @@ pub fn map_text_top(dump: &MapDump, top: usize, div: u64) -> String {
 /// `map_text_top` as exact bytes, appended to `out`.
 pub fn write_map(out: &mut Vec<u8>, dump: &MapDump, top: usize, div: u64) {
     let stats_like = matches!(dump.kind, AggKind::Avg | AggKind::Stats);
-    let (top, div) = if stats_like {
+    // bpftrace 0.17 applies top and div to avg() maps but not to stats() maps.
+    let (top, div) = if dump.kind == AggKind::Stats {
         (0, 1)
     } else {
         (top, div.max(1))
@@ -76,7 +77,7 @@ pub fn write_map(out: &mut Vec<u8>, dump: &MapDump, top: usize, div: u64) {
                 out.push(b'\n');
             }
             MapValue::Avg { count, total } => {
-                write_num(out, average(*count, *total));
+                write_value(out, &divide(&Value::Int(average(*count, *total)), div));
                 out.push(b'\n');
             }
             MapValue::Stats { count, total } => {

@@ -39,8 +39,9 @@ pub trait Output {
     fn value(&self, out: &mut Vec<u8>, v: &Value);
     /// The ring buffer had no room for `n` events.
     fn lost(&self, out: &mut Vec<u8>, n: u64);
-    /// `print(@m)`.
-    fn map(&self, out: &mut Vec<u8>, dump: &MapDump);
+    /// `print(@m)`, `print(@m, top, div)`: the `top` largest entries (all when 0), values
+    /// divided by `div`.
+    fn map(&self, out: &mut Vec<u8>, dump: &MapDump, top: usize, div: u64);
     /// Every user map, when the run ends.
     fn maps_at_exit(&self, out: &mut Vec<u8>, dumps: &[MapDump]);
 }
@@ -90,8 +91,8 @@ impl Output for TextOutput {
         out.extend_from_slice(print::lost_events(n).as_bytes());
     }
 
-    fn map(&self, out: &mut Vec<u8>, dump: &MapDump) {
-        print::write_map(out, dump, 0, 1);
+    fn map(&self, out: &mut Vec<u8>, dump: &MapDump, top: usize, div: u64) {
+        print::write_map(out, dump, top, div);
     }
 
     fn maps_at_exit(&self, out: &mut Vec<u8>, dumps: &[MapDump]) {
@@ -128,8 +129,8 @@ impl Output for JsonOutput {
         out.extend_from_slice(json::lost_events(n).as_bytes());
     }
 
-    fn map(&self, out: &mut Vec<u8>, dump: &MapDump) {
-        out.extend_from_slice(json::map(dump).as_bytes());
+    fn map(&self, out: &mut Vec<u8>, dump: &MapDump, top: usize, div: u64) {
+        out.extend_from_slice(json::map_top(dump, top, div).as_bytes());
     }
 
     fn maps_at_exit(&self, out: &mut Vec<u8>, dumps: &[MapDump]) {

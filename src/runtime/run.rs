@@ -464,6 +464,19 @@ impl Events<'_> {
                     self.printer.system(&mut self.out, &output);
                 }
             }
+            event::PRINT_MAP_TOP => {
+                let Some((m, top, div)) = object.printfs.get(id).and_then(|p| p.map_print) else {
+                    return Ok(());
+                };
+                let (Some(info), Some(map)) =
+                    (object.maps.get(m as usize), self.maps.get(m as usize))
+                else {
+                    return Ok(());
+                };
+                let d = decode::dump(info, map, &object.types)
+                    .map_err(|e| RunError::Message(format!("map {}: {e}", info.name)))?;
+                self.printer.map(&mut self.out, &d, top as usize, div);
+            }
             event::CALL => {
                 let Some(info) = object.printfs.get(id) else {
                     return Ok(());
@@ -497,7 +510,7 @@ impl Events<'_> {
                 };
                 let r = match kind {
                     event::PRINT_MAP => decode::dump(info, map, &object.types).map(|d| {
-                        self.printer.map(&mut self.out, &d);
+                        self.printer.map(&mut self.out, &d, 0, 1);
                     }),
                     // bpftrace 0.17 keeps a cleared key-less count() map as `@m: 0`.
                     event::CLEAR_MAP

@@ -190,7 +190,14 @@ impl CheckCx for Checker<'_> {
             offsets,
             size: off,
             call: None,
+            map_print: None,
         });
+        id
+    }
+
+    fn map_print_record(&mut self, map: MapIdx, top: u64, div: u64) -> u32 {
+        let id = CheckCx::format_record(self, event::PRINT_MAP_TOP, String::new(), &[]);
+        self.printfs[id as usize].map_print = Some((map, top, div));
         id
     }
 

@@ -54,6 +54,16 @@ impl Checker<'_> {
     /// The type a C type name names: `uint32`, `struct task_struct *`, `char[16]`. Reports
     /// (on the name's span) a name it does not know.
     pub(super) fn resolve_type(&mut self, ty: &ast::TypeName) -> Option<Type> {
+        // Qualifiers change nothing rtrace reads: `const char *` is `char *`.
+        let unqualified: Vec<&str> = ty
+            .name
+            .split_whitespace()
+            .filter(|w| !matches!(*w, "const" | "volatile" | "restrict"))
+            .collect();
+        let ty = &ast::TypeName {
+            name: unqualified.join(" "),
+            ..ty.clone()
+        };
         let plain = ast::TypeName {
             pointer_depth: 0,
             array_len: None,

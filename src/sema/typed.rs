@@ -117,6 +117,8 @@ pub struct PrintfInfo {
     /// For `event::CALL` records: the builtin whose `event` hook prints them (`format` is then
     /// its parameter).
     pub call: Option<BuiltinId>,
+    /// For `event::PRINT_MAP_TOP` records: `print(@m, top, div)`'s map, top and divisor.
+    pub map_print: Option<(MapIdx, u64, u64)>,
 }
 
 /// Event kinds in the first 4 bytes of every ring buffer record (the next 4 hold an id).
@@ -130,6 +132,8 @@ pub mod event {
     pub const SYSTEM: u32 = 6;
     /// A builtin's own record (time(), join(), ...): its `event` hook makes the output.
     pub const CALL: u32 = 7;
+    /// `print(@m, top, div)`: the id is a `PrintfInfo` holding the map, top and divisor.
+    pub const PRINT_MAP_TOP: u32 = 8;
     /// Size of the record header (kind, id).
     pub const HEADER: u32 = 8;
 }
