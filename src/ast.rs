@@ -246,6 +246,8 @@ pub struct TypeName {
     pub pointer_depth: u8,
     /// `[N]` after a field name or in a cast.
     pub array_len: Option<u64>,
+    /// Further dimensions of a multi-dimensional array field (`int y[2][3]`: `[3]`).
+    pub array_more: Vec<u64>,
     pub span: Span,
 }
 

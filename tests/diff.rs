@@ -190,6 +190,7 @@ diff_tests! {
     strcmp,
     string_compare,
     struct_ptr,
+    struct_values,
     sum_keys,
     ternary_incr,
     time_formats,

@@ -216,6 +216,7 @@ pub fn type_name(name: String, stars: usize, l: usize, r: usize) -> Res<TypeName
         name,
         pointer_depth,
         array_len: None,
+        array_more: Vec::new(),
         span: span(l, r),
     })
 }
@@ -256,6 +257,7 @@ pub fn struct_field(pieces: Vec<Piece>, l: usize, r: usize) -> Res<StructField> 
     let mut ty_end = l;
     let mut name_after_stars = None;
     let mut array_len = None;
+    let mut array_more = Vec::new();
     for piece in pieces {
         let done = array_len.is_some() || name_after_stars.is_some();
         match piece {
@@ -266,6 +268,7 @@ pub fn struct_field(pieces: Vec<Piece>, l: usize, r: usize) -> Res<StructField> 
                 ty_end = s.end as usize;
             }
             Piece::Array(n, _) if array_len.is_none() => array_len = Some(n),
+            Piece::Array(n, _) => array_more.push(n),
             _ => return Err(bad("invalid struct field")),
         }
     }
@@ -290,6 +293,7 @@ pub fn struct_field(pieces: Vec<Piece>, l: usize, r: usize) -> Res<StructField> 
         .join(" ");
     let mut ty = type_name(ty_name, stars, l, ty_end)?;
     ty.array_len = array_len;
+    ty.array_more = array_more;
     Ok(StructField {
         ty,
         name: Ident {

@@ -250,6 +250,9 @@ fn type_text(ty: &TypeName) -> String {
     if let Some(n) = ty.array_len {
         let _ = write!(s, "[{n}]");
     }
+    for n in &ty.array_more {
+        let _ = write!(s, "[{n}]");
+    }
     s
 }
 

@@ -242,6 +242,7 @@ impl CheckCx for Checker<'_> {
             name: name.trim().to_string(),
             pointer_depth: pointers.matches('*').count() as u8,
             array_len: None,
+            array_more: Vec::new(),
             span,
         };
         let is_type = builtins::cast_type(&ast::TypeName {

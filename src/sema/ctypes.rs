@@ -67,6 +67,7 @@ impl Checker<'_> {
         let plain = ast::TypeName {
             pointer_depth: 0,
             array_len: None,
+            array_more: Vec::new(),
             ..ty.clone()
         };
         let base = match builtins::cast_type(&plain) {
@@ -107,9 +108,13 @@ impl Checker<'_> {
                 p
             }
         };
-        if let Some(len) = ty.array_len {
+        // `int y[2][3]` is an array of 2 arrays of 3: the innermost dimension wraps first. A
+        // `char` array is a string, as bpftrace reads it.
+        let dims: Vec<u64> = ty.array_len.iter().chain(&ty.array_more).copied().collect();
+        for (i, &len) in dims.iter().enumerate().rev() {
+            let innermost = i + 1 == dims.len();
             t = match t {
-                Type::Int { size: 1, .. } => Type::Str { size: len as u32 },
+                Type::Int { size: 1, .. } if innermost => Type::Str { size: len as u32 },
                 elem => Type::Array {
                     elem: Box::new(elem),
                     len: len as u32,
@@ -232,13 +237,34 @@ impl Checker<'_> {
             (Type::Record(r), false) => match base.kind {
                 // A member of a record in memory is read from its own address.
                 TExprKind::MemRead { addr, user } => (r, *addr, user),
-                _ => {
-                    self.error(
-                        span,
-                        "a member of a struct held in a variable or map cannot be read yet; \
-                         read it through the pointer instead",
-                    );
-                    return builtins::zero(span);
+                // A record held in a variable or map: its member is a part of the value.
+                kind => {
+                    let whole = TExpr { kind, ..base };
+                    return match self.record_field(&r, &field.name) {
+                        Some(f) if f.bitfield.is_none() => TExpr {
+                            ty: self.types.refresh(&f.ty),
+                            kind: TExprKind::Part {
+                                whole: Box::new(whole),
+                                offset: f.offset,
+                            },
+                            span,
+                        },
+                        Some(_) => {
+                            self.error(
+                                field.span,
+                                "a bitfield of a struct held in a variable or map cannot be read \
+                                 yet; read it through the pointer",
+                            );
+                            builtins::zero(span)
+                        }
+                        None => {
+                            self.error(
+                                field.span,
+                                format!("{} has no member '{}'", r.name, field.name),
+                            );
+                            builtins::zero(span)
+                        }
+                    };
                 }
             },
             (Type::Record(_), true) => {
@@ -368,13 +394,24 @@ impl Checker<'_> {
                 }
                 match base.kind {
                     TExprKind::MemRead { addr, user } => (*elem, *addr, user),
-                    _ => {
-                        self.error(
+                    // An array held in a variable or map: a constant index picks its part.
+                    kind => {
+                        let TExprKind::Int(i) = index.kind else {
+                            self.error(
+                                index.span,
+                                "an array held in a variable or map is indexed with a constant",
+                            );
+                            return builtins::zero(span);
+                        };
+                        let offset = i as u32 * elem.c_size();
+                        return TExpr {
+                            kind: TExprKind::Part {
+                                whole: Box::new(TExpr { kind, ..base }),
+                                offset,
+                            },
+                            ty: *elem,
                             span,
-                            "an element of an array held in a variable or map cannot be read \
-                             yet; index it where it is read",
-                        );
-                        return builtins::zero(span);
+                        };
                     }
                 }
             }

@@ -170,6 +170,7 @@ fn expr(out: &mut String, e: &TExpr, depth: usize) {
             format!("read {}", if *user { "user" } else { "kernel" })
         }
         TExprKind::Bits { shift, bits, .. } => format!("bits {shift}+{bits}"),
+        TExprKind::Part { offset, .. } => format!("part +{offset}"),
         TExprKind::Tuple(_) => "tuple".into(),
         TExprKind::TupleField { index, .. } => format!("tuple field .{index}"),
     };

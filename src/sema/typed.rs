@@ -277,6 +277,12 @@ pub enum TExprKind {
         delta: i64,
         post: bool,
     },
+    /// A part of a value held in memory (an array element or a struct member of a value in a
+    /// variable or map): the expression's type at `offset` bytes into `whole`'s C layout.
+    Part {
+        whole: Box<TExpr>,
+        offset: u32,
+    },
     /// A bitfield: `bits` bits, `shift` bits up in the integer `unit` (sign-extended when the
     /// expression's type is signed).
     Bits {
@@ -306,9 +312,9 @@ impl TExpr {
             TExprKind::Call { args, .. } | TExprKind::Tuple(args) => args.iter().collect(),
             TExprKind::MapRead { keys, .. } => keys.iter().collect(),
             TExprKind::Unary { expr, .. } | TExprKind::Cast(expr) => vec![expr],
-            TExprKind::MemRead { addr: expr, .. } | TExprKind::Bits { unit: expr, .. } => {
-                vec![expr]
-            }
+            TExprKind::MemRead { addr: expr, .. }
+            | TExprKind::Bits { unit: expr, .. }
+            | TExprKind::Part { whole: expr, .. } => vec![expr],
             TExprKind::TupleField { tuple, .. } => vec![tuple],
             TExprKind::Binary { lhs, rhs, .. }
             | TExprKind::StrEq { lhs, rhs, .. }

@@ -131,6 +131,23 @@ impl Lowerer<'_> {
                 }
                 r
             }
+            TExprKind::Part { whole, offset } => {
+                let size = whole.ty.layout_size();
+                let slot = self.slot(size);
+                self.mem_into(whole, Base::Slot(slot), 0, size);
+                let n = e.ty.c_size().clamp(1, 8);
+                let r = self.reg();
+                self.emit(Inst::Load {
+                    dst: r,
+                    base: Base::Slot(slot),
+                    off: *offset as i16,
+                    size: Size::from_bytes(n).unwrap_or(Size::DW),
+                });
+                if e.ty.is_signed() {
+                    self.normalize(r, n as u8, true);
+                }
+                r
+            }
             TExprKind::Bits { unit, shift, bits } => {
                 let r = self.int(unit);
                 // Move the field to the top, then back down with or without its sign.

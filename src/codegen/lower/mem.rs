@@ -113,6 +113,30 @@ impl Lowerer<'_> {
                 self.copy(base, off, Base::Reg(found), 0, src_size);
                 self.place_label(l_miss);
             }
+            TExprKind::Part { whole, offset } => {
+                // The whole value in a slot, then the part's bytes moved byte by byte (a part
+                // need not be 8-byte aligned).
+                let size = whole.ty.layout_size();
+                let slot = self.slot(size);
+                self.mem_into(whole, Base::Slot(slot), 0, size);
+                self.zero(base, off, dst_size);
+                let n = e.ty.c_size().min(dst_size);
+                let t = self.reg();
+                for i in 0..n {
+                    self.emit(Inst::Load {
+                        dst: t,
+                        base: Base::Slot(slot),
+                        off: (*offset + i) as i16,
+                        size: Size::B,
+                    });
+                    self.emit(Inst::Store {
+                        base,
+                        off: (off + i as i32) as i16,
+                        src: Operand::Reg(t),
+                        size: Size::B,
+                    });
+                }
+            }
             TExprKind::MemRead { addr, user } => {
                 // Strings, arrays and records are read whole into their place.
                 self.zero(base, off, dst_size);
