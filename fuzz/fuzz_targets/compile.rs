@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
         params: vec!["1".into(), "two".into()],
         has_command: true,
         unsafe_actions: true,
+        ..CompileEnv::default()
     };
     if let Ok(object) = rtrace::compile(&source, &env) {
         // Every relocation names the first slot of an ld_imm64 inside its program.
