@@ -46,11 +46,11 @@ pub trait Output {
     fn maps_at_exit(&self, out: &mut Vec<u8>, dumps: &[MapDump]);
 }
 
-/// The `Output` for a format; `quiet` (`-q`) leaves out the text format's attach message.
+/// The `Output` for a format; `quiet` (`-q`) leaves out the attach message.
 pub fn for_format(format: OutputFormat, quiet: bool) -> Box<dyn Output> {
     match format {
         OutputFormat::Text => Box::new(TextOutput { quiet }),
-        OutputFormat::Json => Box::new(JsonOutput),
+        OutputFormat::Json => Box::new(JsonOutput { quiet }),
     }
 }
 
@@ -100,13 +100,17 @@ impl Output for TextOutput {
     }
 }
 
-/// bpftrace 0.17's `-f json`: one object a line. It reports the attached probes even with
-/// `-q`, as 0.17 does.
-pub struct JsonOutput;
+/// bpftrace 0.17's `-f json`: one object a line.
+pub struct JsonOutput {
+    /// `-q`: no `attached_probes` record.
+    pub quiet: bool,
+}
 
 impl Output for JsonOutput {
     fn attached(&self, out: &mut Vec<u8>, probes: usize) {
-        out.extend_from_slice(json::attached_probes(probes).as_bytes());
+        if !self.quiet {
+            out.extend_from_slice(json::attached_probes(probes).as_bytes());
+        }
     }
 
     fn printf(&self, out: &mut Vec<u8>, text: &[u8]) {
@@ -149,16 +153,17 @@ mod tests {
     }
 
     #[test]
-    fn quiet_hides_the_attach_message_in_text_only() {
+    fn quiet_hides_the_attach_message() {
         assert_eq!(
             attached(OutputFormat::Text, false),
             "Attaching 2 probes...\n"
         );
         assert_eq!(attached(OutputFormat::Text, true), "");
         assert_eq!(
-            attached(OutputFormat::Json, true),
+            attached(OutputFormat::Json, false),
             "{\"type\": \"attached_probes\", \"data\": {\"probes\": 2}}\n"
         );
+        assert_eq!(attached(OutputFormat::Json, true), "");
     }
 
     #[test]

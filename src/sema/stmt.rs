@@ -188,12 +188,17 @@ impl Checker<'_> {
         let value = match op {
             None => rhs,
             Some(op) => {
+                // The current value, in the map's type (a pointer steps by its pointee).
+                let ty = match self.map_value(map) {
+                    Some(MapValueType::Plain(t)) if t.is_int() => t,
+                    _ => Type::I64,
+                };
                 let cur = TExpr {
                     kind: TExprKind::MapRead {
                         map,
                         keys: keys.clone(),
                     },
-                    ty: Type::I64,
+                    ty,
                     span: m.span,
                 };
                 self.binary(op, cur, rhs, span)
