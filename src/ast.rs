@@ -23,6 +23,8 @@ pub struct StructDef {
 pub struct StructField {
     pub ty: TypeName,
     pub name: Ident,
+    /// `unsigned int a : 4`: a bitfield's width.
+    pub bits: Option<u8>,
     pub span: Span,
 }
 

@@ -136,6 +136,7 @@ macro_rules! diff_tests {
 
 diff_tests! {
     avg_stats,
+    bitfields,
     bswap,
     buf_values,
     buf_values_json,
@@ -147,6 +148,7 @@ diff_tests! {
     control_flow,
     count_sorted,
     dd_sizes,
+    defines_ternary,
     delete,
     end_probe,
     exec_data_loc,

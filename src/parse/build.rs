@@ -24,10 +24,15 @@ pub struct MapNode {
 }
 
 /// One word of a struct field declaration: `unsigned`, `*`, `name`, `[16]`.
+#[derive(Clone, Debug)]
 pub enum Piece {
     Word(String, Span),
     Star(Span),
     Array(u64, Span),
+    /// `: N` of a bitfield.
+    Bits(u64, Span),
+    /// `,` between declarators sharing one type.
+    Comma(Span),
 }
 
 fn user(span: Span, message: &str) -> ParseError<usize, Tok, Diagnostic> {
@@ -249,7 +254,54 @@ pub fn directive(line: String, l: usize, r: usize) -> StructDef {
     }
 }
 
-/// A struct field from its words: type words, `*`s, the name, then one optional `[N]`.
+/// A struct definition from its declarations (the last may lack its `;`).
+pub fn struct_def(
+    name: Ident,
+    fields: Vec<Vec<StructField>>,
+    last: Option<Vec<StructField>>,
+    l: usize,
+    r: usize,
+) -> Res<StructDef> {
+    let mut all: Vec<StructField> = fields.into_iter().flatten().collect();
+    all.extend(last.into_iter().flatten());
+    Ok(StructDef {
+        name,
+        fields: all,
+        span: span(l, r),
+    })
+}
+
+/// The fields of one declaration: `unsigned int a:4, b:8` declares two fields of one type.
+pub fn struct_fields(pieces: Vec<Piece>, l: usize, r: usize) -> Res<Vec<StructField>> {
+    let mut groups: Vec<Vec<Piece>> = vec![Vec::new()];
+    for p in pieces {
+        match p {
+            Piece::Comma(_) => groups.push(Vec::new()),
+            other => groups.last_mut().map_or((), |g| g.push(other)),
+        }
+    }
+    let first = groups.remove(0);
+    // The type's words: those before the first `*`, less the name when there is no `*`.
+    let stars = first.iter().position(|p| matches!(p, Piece::Star(_)));
+    let mut type_words: Vec<Piece> = first
+        .iter()
+        .take(stars.unwrap_or(first.len()))
+        .filter(|p| matches!(p, Piece::Word(..)))
+        .cloned()
+        .collect();
+    if stars.is_none() {
+        type_words.pop();
+    }
+    let mut out = vec![struct_field(first, l, r)?];
+    for g in groups {
+        let mut pieces = type_words.clone();
+        pieces.extend(g);
+        out.push(struct_field(pieces, l, r)?);
+    }
+    Ok(out)
+}
+
+/// A struct field from its words: type words, `*`s, the name, then `[N]`s or `: BITS`.
 pub fn struct_field(pieces: Vec<Piece>, l: usize, r: usize) -> Res<StructField> {
     let bad = |m: &str| user(span(l, r), m);
     let mut words: Vec<(String, Span)> = Vec::new();
@@ -258,6 +310,7 @@ pub fn struct_field(pieces: Vec<Piece>, l: usize, r: usize) -> Res<StructField> 
     let mut name_after_stars = None;
     let mut array_len = None;
     let mut array_more = Vec::new();
+    let mut bits = None;
     for piece in pieces {
         let done = array_len.is_some() || name_after_stars.is_some();
         match piece {
@@ -269,6 +322,7 @@ pub fn struct_field(pieces: Vec<Piece>, l: usize, r: usize) -> Res<StructField> 
             }
             Piece::Array(n, _) if array_len.is_none() => array_len = Some(n),
             Piece::Array(n, _) => array_more.push(n),
+            Piece::Bits(n, _) if bits.is_none() && n > 0 && n <= 64 => bits = Some(n as u8),
             _ => return Err(bad("invalid struct field")),
         }
     }
@@ -300,6 +354,7 @@ pub fn struct_field(pieces: Vec<Piece>, l: usize, r: usize) -> Res<StructField> 
             name,
             span: name_span,
         },
+        bits,
         span: span(l, r),
     })
 }

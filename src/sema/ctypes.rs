@@ -19,6 +19,17 @@ impl Checker<'_> {
     /// first, so its members may point to it. `#include` lines bring nothing: the types they
     /// would declare come from the kernel's BTF.
     pub(super) fn define_structs(&mut self, prog: &ast::Program) {
+        for d in &prog.structs {
+            let line = d.name.name.trim();
+            if let Some(rest) = line.strip_prefix('#').map(str::trim_start) {
+                if let Some(def) = rest.strip_prefix("define") {
+                    let mut parts = def.trim().splitn(2, char::is_whitespace);
+                    if let (Some(n), Some(v)) = (parts.next(), parts.next()) {
+                        self.defines.insert(n.to_string(), v.trim().to_string());
+                    }
+                }
+            }
+        }
         let defs: Vec<&ast::StructDef> = prog
             .structs
             .iter()
@@ -41,7 +52,7 @@ impl Checker<'_> {
                 decls.push(FieldDecl {
                     name: f.name.name.clone(),
                     ty,
-                    bits: None,
+                    bits: f.bits,
                 });
             }
             if let Some(Type::Record(r)) = self.structs.get(&name).cloned() {
@@ -49,6 +60,20 @@ impl Checker<'_> {
                 self.structs.insert(name, ty);
             }
         }
+    }
+
+    /// `#define NAME VALUE` lines of the script: an integer or a string constant by name.
+    pub(super) fn defined(&mut self, name: &str, span: Span) -> Option<TExpr> {
+        let value = self.defines.get(name)?.clone();
+        if let Some(v) = builtins::parse_int(&value) {
+            return Some(TExpr {
+                kind: TExprKind::Int(v as i64),
+                ty: Type::I64,
+                span,
+            });
+        }
+        let text = value.strip_prefix('"')?.strip_suffix('"')?;
+        Some(self.str_literal(text.as_bytes().to_vec(), span))
     }
 
     /// The type a C type name names: `uint32`, `struct task_struct *`, `char[16]`. Reports

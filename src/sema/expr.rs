@@ -234,6 +234,9 @@ impl Checker<'_> {
         if builtins::is_known_variable(name) {
             return self.unsupported(span, &format!("the builtin '{name}'"));
         }
+        if let Some(e) = self.defined(name, span) {
+            return e;
+        }
         if let Some(v) = self.enum_constant(name) {
             return TExpr {
                 kind: TExprKind::Int(v),

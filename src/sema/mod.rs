@@ -90,6 +90,7 @@ pub fn check_with(
         loop_depth: 0,
         types: TypeTable::default(),
         structs: HashMap::new(),
+        defines: HashMap::new(),
     };
     checker.report = true;
     checker.define_structs(prog);
@@ -394,6 +395,8 @@ pub(crate) struct Checker<'a> {
     types: TypeTable,
     /// The script's structs by name (`struct NAME`).
     structs: HashMap<String, Type>,
+    /// The script's `#define NAME VALUE` lines.
+    defines: HashMap<String, String>,
 }
 
 impl Checker<'_> {

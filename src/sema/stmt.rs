@@ -61,8 +61,14 @@ impl Checker<'_> {
             StmtKind::Unroll { count, body } => {
                 let n = match self.const_int(count) {
                     Some(n) if (1..=UNROLL_MAX).contains(&n) => n,
-                    Some(_) => {
-                        self.error(count.span, "unroll count must be between 1 and 100");
+                    Some(n) => {
+                        // bpftrace 0.17's words.
+                        let msg = if n > UNROLL_MAX {
+                            "unroll maximum value is 100"
+                        } else {
+                            "unroll minimum value is 1"
+                        };
+                        self.error(count.span, msg);
                         1
                     }
                     None => {
@@ -144,6 +150,21 @@ impl Checker<'_> {
             }
             return None;
         }
+        // `cond ? printf("a") : printf("b");` is an if/else of two statements.
+        if let ExprKind::Ternary { cond, then, els } = &e.kind {
+            let is_call = |x: &ast::Expr| matches!(x.kind, ExprKind::Call { .. });
+            if is_call(then) && is_call(els) {
+                let cond = self.expr(cond);
+                self.expect_int(&cond, "a ternary condition");
+                let branch = |c: &mut Self, x: &ast::Expr| {
+                    let kind = c.action(x).unwrap_or_else(|| TStmtKind::Expr(c.expr(x)));
+                    vec![TStmt { kind, span: x.span }]
+                };
+                let then = branch(self, then);
+                let els = branch(self, els);
+                return Some(TStmtKind::If { cond, then, els });
+            }
+        }
         let ExprKind::Call { name, args } = &e.kind else {
             return None;
         };
@@ -188,9 +209,10 @@ impl Checker<'_> {
         let value = match op {
             None => rhs,
             Some(op) => {
-                // The current value, in the map's type (a pointer steps by its pointee).
+                // The current value: a pointer keeps its type (it steps by its pointee);
+                // integers read as int64, as bpftrace reads them.
                 let ty = match self.map_value(map) {
-                    Some(MapValueType::Plain(t)) if t.is_int() => t,
+                    Some(MapValueType::Plain(t @ Type::Ptr { .. })) => t,
                     _ => Type::I64,
                 };
                 let cur = TExpr {
