@@ -129,9 +129,16 @@ rtrace -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str
     trace the files opened, with process names
 ";
 
-/// A command-line mistake: the message, printed with the usage hint, exit 1.
+/// A command-line mistake: the message, exit 1.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
+
+impl UsageError {
+    /// An unknown flag is followed by the usage, as bpftrace does; other mistakes are not.
+    pub fn wants_usage(&self) -> bool {
+        self.0.starts_with("unknown option")
+    }
+}
 
 /// Short flags that take a value (`-e PROG`, or glued: `-fjson`).
 const WITH_VALUE: &str = "BcefIop";
@@ -241,12 +248,16 @@ fn short_value(o: &mut Options, flag: char, v: String) -> Result<(), UsageError>
         'o' => o.output = Some(v),
         'I' => o.include_dirs.push(v),
         'p' => {
-            o.pid = Some(
-                v.parse::<i32>()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| UsageError(format!("pid '{v}' is not a process id")))?,
-            )
+            // bpftrace's checks and words.
+            let n: u64 = v
+                .parse()
+                .map_err(|_| UsageError(format!("pid '{v}' is not a valid decimal number")))?;
+            if !(1..=4_194_304).contains(&n) {
+                return Err(UsageError(format!(
+                    "pid '{v}' out of valid pid range [1,4194304]"
+                )));
+            }
+            o.pid = Some(n as i32);
         }
         'f' => {
             o.format = match v.as_str() {
@@ -254,7 +265,7 @@ fn short_value(o: &mut Options, flag: char, v: String) -> Result<(), UsageError>
                 "json" => OutputFormat::Json,
                 other => {
                     return Err(UsageError(format!(
-                        "invalid output format '{other}': use text or json"
+                        "Invalid output format \"{other}\"\nValid formats: 'text', 'json'"
                     )))
                 }
             }
@@ -335,12 +346,22 @@ pub fn read_script(script: &Script) -> Result<Source, String> {
             ))
         }
         Script::File(path) => {
-            let bytes = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("failed to open file '{path}': {}", io_text(&e)))?;
             Ok(Source::new(
                 path.clone(),
                 String::from_utf8_lossy(&bytes).into_owned(),
             ))
         }
+    }
+}
+
+/// An I/O error's text without Rust's `(os error N)`, as C programs print it.
+fn io_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
     }
 }
 

@@ -21,7 +21,7 @@ pub fn run(opts: &Options) -> i32 {
     let source = match cli::read_script(script) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("rtrace: {e}");
+            eprintln!("ERROR: {e}");
             return 1;
         }
     };
@@ -34,7 +34,7 @@ pub fn run(opts: &Options) -> i32 {
         Err(RunError::Message(m)) => {
             // An empty message: the diagnostics were already printed.
             if !m.is_empty() {
-                eprintln!("rtrace: {m}");
+                eprintln!("ERROR: {m}");
             }
             1
         }
@@ -50,7 +50,7 @@ fn list(pattern: Option<&str>, verbose: bool) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("rtrace: {e}");
+            eprintln!("ERROR: {e}");
             1
         }
     }

@@ -30,14 +30,20 @@ fn run(args: &[String]) -> i32 {
             print!("{}", cli::USAGE);
             return 0;
         }
-        Err(UsageError(msg)) => {
-            eprintln!("rtrace: {msg}");
-            eprintln!("Try 'rtrace --help' for more information.");
+        Err(e) => {
+            // As bpftrace: the problem, then the usage after an unknown flag.
+            eprintln!("ERROR: {}", e.0);
+            if e.wants_usage() {
+                eprint!("{}", cli::USAGE);
+            }
             return 1;
         }
     };
     if opts.version {
-        println!("rtrace v{}", env!("CARGO_PKG_VERSION"));
+        println!(
+            "rtrace v{} (compatible with bpftrace v0.17.0)",
+            env!("CARGO_PKG_VERSION")
+        );
         return 0;
     }
     rtrace::driver::run(&opts)

@@ -292,7 +292,7 @@ fn output_write_error_is_one_message() {
         no_panic(&out);
         assert_eq!(
             out.stderr,
-            "rtrace: cannot write output: No space left on device (os error 28)\n"
+            "ERROR: cannot write output: No space left on device (os error 28)\n"
         );
         common::assert_released(&seen);
     });

@@ -33,7 +33,14 @@ pub const ENTRIES: &[Builtin] = &[
         name: "delete",
         args: (1, 1),
         check: check_delete,
-        lower: Lower::Stmt(|cx, call| cx.map_delete(call.data[0] as u32, call.args)),
+        lower: Lower::Stmt(|cx, call| {
+            if call.data.get(1) == Some(&1) {
+                // A key-less map's one entry: zeroed (a count() array entry cannot go away).
+                cx.event(event::CLEAR_MAP, call.data[0] as u32);
+            } else {
+                cx.map_delete(call.data[0] as u32, call.args);
+            }
+        }),
         ..Builtin::PLAIN
     },
 ];
@@ -100,5 +107,6 @@ fn check_delete(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
             "delete() of a hist or lhist entry is not supported yet: use clear()".into(),
         );
     }
-    Checked::action(keys, vec![map as u64])
+    let keyless = m.keys.is_empty();
+    Checked::action(keys, vec![map as u64, u64::from(keyless)])
 }

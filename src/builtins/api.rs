@@ -219,6 +219,8 @@ pub trait CheckCx {
     fn has_command(&self) -> bool;
     /// The size of the string buffers that reads of strings fill (`BPFTRACE_STRLEN`).
     fn strlen(&self) -> u32;
+    /// The text of positional parameter `$n` (1-based), if given.
+    fn param(&self, n: u32) -> Option<String>;
     /// The value of an integer constant expression (literal, negation, `$1`).
     fn const_int(&mut self, e: &ast::Expr) -> Option<u64>;
     /// A string literal expression (checked for length).

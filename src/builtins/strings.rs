@@ -15,6 +15,11 @@ pub const ENTRIES: &[Builtin] = &[Builtin {
 
 /// `data[0]` is 1 when the string is read from user memory.
 fn check_str(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
+    // str($1) is the parameter's text, numeric or not ("" when it is missing).
+    if let (crate::ast::ExprKind::PosParam(n), None) = (&call.args[0].kind, call.args.get(1)) {
+        let text = cx.param(*n).unwrap_or_default();
+        return Checked::Expr(cx.str_literal(text.into_bytes(), call.span));
+    }
     let ptr = cx.expr(&call.args[0]);
     let len = call.args.get(1).map(|l| {
         let l = cx.expr(l);

@@ -166,6 +166,10 @@ impl CheckCx for Checker<'_> {
         self.env.strlen
     }
 
+    fn param(&self, n: u32) -> Option<String> {
+        self.env.params.get((n as usize).checked_sub(1)?).cloned()
+    }
+
     fn const_int(&mut self, e: &ast::Expr) -> Option<u64> {
         Checker::const_int(self, e)
     }
