@@ -77,9 +77,23 @@ fn vreg_count(func: &ir::Function) -> usize {
 /// constants become relocations with placeholder immediates (the map's index, 0), which is
 /// also what `--dump bpf` shows.
 pub fn compile(func: &ir::Function) -> Result<Encoded, Diagnostic> {
+    compile_with(func, true)
+}
+
+/// `compile`, placing call arguments straight into their registers when `call_preferences`
+/// (tests turn it off to exercise the moves before a call).
+pub(crate) fn compile_with(
+    func: &ir::Function,
+    call_preferences: bool,
+) -> Result<Encoded, Diagnostic> {
     let cfg = cfg::Cfg::build(func)?;
     let live = liveness::Liveness::compute(&cfg, vreg_count(func));
-    let mut alloc = regalloc::allocate(&live, Some((func.ctx, asm::R1)));
+    let prefs = if call_preferences {
+        regalloc::call_arg_preferences(&live, &cfg.insts)
+    } else {
+        Vec::new()
+    };
+    let mut alloc = regalloc::allocate_with(&live, Some((func.ctx, asm::R1)), &prefs);
     regalloc::keep_results_in_r0(&mut alloc, &live, &cfg.insts);
 
     // A spill slot that overflows the stack is blamed on the first write of its vreg.

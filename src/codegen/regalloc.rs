@@ -8,7 +8,7 @@
 
 use super::asm::{Reg, R0, R1, R2, R3, R4, R6, R7, R8, R9};
 use super::ir::{Inst, Operand, SpannedInst, VReg};
-use super::liveness::{Interval, Liveness};
+use super::liveness::{use_pos, Interval, Liveness};
 
 /// Registers offered to values that are not live across a call, caller-saved first.
 const ANY: [Reg; 8] = [R1, R2, R3, R4, R6, R7, R8, R9];
@@ -73,6 +73,44 @@ struct Active {
 
 /// Linear scan; `hint` is a vreg that would like a given register (ctx in r1).
 pub fn allocate(lv: &Liveness, hint: Option<(VReg, Reg)>) -> Allocation {
+    allocate_with(lv, hint, &[])
+}
+
+/// For each vreg that dies as argument k (below 4) of a helper call it does not outlive, the
+/// register the call wants it in (r1...r4): placed there, it needs no move before the call.
+pub fn call_arg_preferences(lv: &Liveness, insts: &[SpannedInst]) -> Vec<Option<Reg>> {
+    const ARGS: [Reg; 4] = [R1, R2, R3, R4];
+    let mut prefs = vec![None; lv.intervals.len()];
+    for (i, si) in insts.iter().enumerate() {
+        let Inst::Call { args, .. } = &si.inst else {
+            continue;
+        };
+        for (k, a) in args.iter().enumerate().take(ARGS.len()) {
+            let Operand::Reg(v) = a else { continue };
+            let n = v.0 as usize;
+            let dies_here = lv
+                .intervals
+                .get(n)
+                .copied()
+                .flatten()
+                .is_some_and(|iv| iv.end == use_pos(i));
+            if dies_here && !lv.crosses_call.get(n).copied().unwrap_or(true) {
+                if let Some(p) = prefs.get_mut(n) {
+                    p.get_or_insert(ARGS[k]);
+                }
+            }
+        }
+    }
+    prefs
+}
+
+/// `allocate` with per-vreg register preferences (see `call_arg_preferences`), taken when the
+/// register is free.
+pub fn allocate_with(
+    lv: &Liveness,
+    hint: Option<(VReg, Reg)>,
+    prefs: &[Option<Reg>],
+) -> Allocation {
     let mut order: Vec<(Interval, VReg)> = lv
         .intervals
         .iter()
@@ -94,7 +132,14 @@ pub fn allocate(lv: &Liveness, hint: Option<(VReg, Reg)>) -> Allocation {
         let hinted = hint
             .filter(|(hv, hr)| *hv == v && allowed.contains(hr) && is_free(hr))
             .map(|(_, r)| r);
-        let free = hinted.or_else(|| allowed.iter().copied().find(is_free));
+        let preferred = prefs
+            .get(v.0 as usize)
+            .copied()
+            .flatten()
+            .filter(|r| allowed.contains(r) && is_free(r));
+        let free = hinted
+            .or(preferred)
+            .or_else(|| allowed.iter().copied().find(is_free));
         let reg = match free {
             Some(r) => Some(r),
             None => {
