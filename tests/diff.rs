@@ -198,6 +198,7 @@ diff_tests! {
     sum_keys,
     ternary_incr,
     time_formats,
+    tp_struct_ptr,
     true_exit,
     tuples,
     tuples_nested,

@@ -21,6 +21,14 @@ impl Checker<'_> {
     pub(super) fn define_structs(&mut self, prog: &ast::Program) {
         for d in &prog.structs {
             let line = d.name.name.trim();
+            // An `#include` keeps only its path: the header's macros that rtrace knows.
+            if d.fields.is_empty() && !line.starts_with('#') {
+                for (name, value) in super::headers::macros(line) {
+                    self.defines
+                        .entry(name.to_string())
+                        .or_insert_with(|| value.to_string());
+                }
+            }
             if let Some(rest) = line.strip_prefix('#').map(str::trim_start) {
                 if let Some(def) = rest.strip_prefix("define") {
                     let mut parts = def.trim().splitn(2, char::is_whitespace);

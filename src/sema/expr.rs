@@ -556,7 +556,24 @@ impl Checker<'_> {
                 size: f.array_len.unwrap_or(0) + 1,
             }
         } else if f.pointer {
-            Type::Ptr { user, to: None }
+            // `struct __kernel_timespec *`: typed from BTF when it has the struct, so that
+            // `args->rqtp->tv_sec` reads through it.
+            let pointee = f
+                .c_type
+                .split_whitespace()
+                .filter(|w| !matches!(*w, "const" | "volatile" | "__user"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let to = match pointee.strip_suffix('*').map(str::trim) {
+                Some(name) if name.starts_with("struct ") && !name.contains('*') => {
+                    match self.kernel_type(name) {
+                        Some(Type::Ptr { to, .. }) => to,
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            Type::Ptr { user, to }
         } else if let Some(len) = f.array_len.filter(|&n| n > 0 && f.size % n == 0) {
             // A fixed array of integers (`__u8 saddr[4]`): read from the record like memory.
             return self.tracepoint_array(f.offset, f.size / len, len, f.signed, span);

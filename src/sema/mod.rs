@@ -5,6 +5,7 @@ mod call;
 mod ctypes;
 pub mod dump;
 mod expr;
+mod headers;
 pub mod layout;
 mod stmt;
 pub mod typed;
