@@ -73,10 +73,13 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         includes: opts
             .includes
             .iter()
-            .map(|path| {
-                std::fs::read_to_string(path)
-                    .map(|text| (path.clone(), text))
-                    .map_err(|e| RunError::Message(format!("cannot read --include {path}: {e}")))
+            .map(|path| match std::fs::read_to_string(path) {
+                Ok(text) => Ok((path.clone(), text)),
+                // A header name (`errno.h`): included as the script would include it.
+                Err(_) if !path.contains('/') => Ok((path.clone(), format!("#include <{path}>\n"))),
+                Err(e) => Err(RunError::Message(format!(
+                    "cannot read --include {path}: {e}"
+                ))),
             })
             .collect::<Result<_, _>>()?,
     };

@@ -50,7 +50,6 @@ const PLANNED_FUNCTIONS: &[&str] = &[
     "usym",
     "kaddr",
     "uaddr",
-    "pton",
     "kstack",
     "ustack",
     "cgroupid",
@@ -135,6 +134,12 @@ pub fn parse_int(s: &str) -> Option<u64> {
         .or_else(|| digits.strip_prefix("0X"))
     {
         u64::from_str_radix(hex, 16).ok()?
+    } else if digits.len() > 1
+        && digits.starts_with('0')
+        && digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        // `0775`: octal, as C and bpftrace read it.
+        u64::from_str_radix(&digits[1..], 8).ok()?
     } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         digits.parse::<u64>().ok()?
     } else {
@@ -151,6 +156,8 @@ mod tests {
     fn ints_parse_like_bpftrace_params() {
         assert_eq!(parse_int("42"), Some(42));
         assert_eq!(parse_int("0x10"), Some(16));
+        assert_eq!(parse_int("0775"), Some(509));
+        assert_eq!(parse_int("0"), Some(0));
         assert_eq!(parse_int("-1"), Some(u64::MAX));
         assert_eq!(parse_int("abc"), None);
         assert_eq!(parse_int(""), None);

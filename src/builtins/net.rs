@@ -13,6 +13,12 @@ const AF_INET6: u64 = 10;
 
 pub const ENTRIES: &[Builtin] = &[
     Builtin {
+        name: "pton",
+        args: (1, 1),
+        check: check_pton,
+        ..Builtin::PLAIN
+    },
+    Builtin {
         name: "ntop",
         args: (1, 2),
         check: check_ntop,
@@ -122,6 +128,39 @@ fn lower_ntop(cx: &mut dyn LowerCx, call: &TCall<'_>, base: Base, off: i32, size
     } else {
         cx.mem_into(addr, base, off + 8, 16);
     }
+}
+
+/// `pton("127.0.0.1")`, `pton("::1")`: the address's bytes (4 or 16), known at compile time.
+fn check_pton(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
+    let arg = &call.args[0];
+    let crate::ast::ExprKind::Str(text) = &arg.kind else {
+        cx.error(
+            arg.span,
+            "pton() takes an address as a string literal, as in pton(\"127.0.0.1\")".into(),
+        );
+        return Checked::Error;
+    };
+    let text = String::from_utf8_lossy(text);
+    let bytes: Vec<u8> = if let Ok(a) = text.parse::<Ipv4Addr>() {
+        a.octets().to_vec()
+    } else if let Ok(a) = text.parse::<Ipv6Addr>() {
+        a.octets().to_vec()
+    } else {
+        cx.error(arg.span, format!("'{text}' is not an IPv4 or IPv6 address"));
+        return Checked::Error;
+    };
+    let len = bytes.len() as u32;
+    Checked::Expr(crate::sema::typed::TExpr {
+        kind: crate::sema::typed::TExprKind::Str(bytes),
+        ty: Type::Array {
+            elem: Box::new(Type::Int {
+                size: 1,
+                signed: false,
+            }),
+            len,
+        },
+        span: call.span,
+    })
 }
 
 fn format_ntop(bytes: &[u8]) -> Vec<u8> {

@@ -169,12 +169,33 @@ fn write_key(out: &mut Vec<u8>, key: &Value) {
                 if i > 0 {
                     out.extend_from_slice(b", ");
                 }
-                write_value(out, item);
+                write_key_part(out, item);
             }
+        }
+        other => write_key_part(out, other),
+    }
+    out.push(b']');
+}
+
+/// A key's part: as a value, except that a struct prints without spaces (`{.m=2,.n=3}`), as
+/// bpftrace 0.17 prints struct keys.
+fn write_key_part(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Record(fields) => {
+            out.push(b'{');
+            for (i, (name, item)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'.');
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'=');
+                write_key_part(out, item);
+            }
+            out.push(b'}');
         }
         other => write_value(out, other),
     }
-    out.push(b']');
 }
 
 fn write_num(out: &mut Vec<u8>, n: impl std::fmt::Display) {
