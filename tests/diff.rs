@@ -164,6 +164,7 @@ diff_tests! {
     json_maps,
     json_misc,
     json_quiet,
+    kaddr_deref,
     keyed_order,
     lhist_values,
     loops,

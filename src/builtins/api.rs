@@ -221,6 +221,8 @@ pub trait CheckCx {
     fn strlen(&self) -> u32;
     /// The text of positional parameter `$n` (1-based), if given.
     fn param(&self, n: u32) -> Option<String>;
+    /// The address of a kernel symbol, from the machine's catalogue.
+    fn kernel_symbol(&self, name: &str) -> Option<u64>;
     /// The value of an integer constant expression (literal, negation, `$1`).
     fn const_int(&mut self, e: &ast::Expr) -> Option<u64>;
     /// A string literal expression (checked for length).

@@ -48,7 +48,6 @@ const PLANNED_VARIABLES: &[&str] = &["kstack", "ustack", "func", "arg6", "arg7",
 const PLANNED_FUNCTIONS: &[&str] = &[
     "ksym",
     "usym",
-    "kaddr",
     "uaddr",
     "kstack",
     "ustack",

@@ -45,6 +45,11 @@ pub trait Catalogue {
     fn btf(&self) -> Result<&Btf, String> {
         Err("no BTF in this catalogue".into())
     }
+
+    /// The address of a kernel symbol (`/proc/kallsyms`), for `kaddr()`.
+    fn kernel_symbol(&self, _name: &str) -> Option<u64> {
+        None
+    }
 }
 
 /// A catalogue made of text, for tests that run without root, tracefs or the files a real

@@ -28,6 +28,8 @@ pub struct System {
     elves: Mutex<HashMap<String, Arc<Elf>>>,
     /// The kernel's BTF, read on first use (`btf_path`).
     btf: OnceLock<Result<Btf, String>>,
+    /// /proc/kallsyms by name, read on first use.
+    kallsyms: OnceLock<HashMap<String, u64>>,
 }
 
 impl System {
@@ -149,6 +151,25 @@ impl Catalogue for System {
             .btf
             .get_or_init(|| Btf::open(&btf_path(std::env::var_os("BPFTRACE_BTF"))));
         btf.as_ref().map_err(Clone::clone)
+    }
+
+    fn kernel_symbol(&self, name: &str) -> Option<u64> {
+        let syms = self.kallsyms.get_or_init(|| {
+            let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+            let mut syms = HashMap::new();
+            for line in text.lines() {
+                let mut f = line.split_whitespace();
+                let (Some(addr), Some(_kind), Some(sym)) = (f.next(), f.next(), f.next()) else {
+                    continue;
+                };
+                // The first of several symbols of one name, as /proc/kallsyms lists them.
+                if let Ok(a) = u64::from_str_radix(addr, 16) {
+                    syms.entry(sym.to_string()).or_insert(a);
+                }
+            }
+            syms
+        });
+        syms.get(name).copied().filter(|&a| a != 0)
     }
 }
 

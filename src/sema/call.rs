@@ -166,6 +166,10 @@ impl CheckCx for Checker<'_> {
         self.env.strlen
     }
 
+    fn kernel_symbol(&self, name: &str) -> Option<u64> {
+        self.catalogue.kernel_symbol(name)
+    }
+
     fn param(&self, n: u32) -> Option<String> {
         self.env.params.get((n as usize).checked_sub(1)?).cloned()
     }

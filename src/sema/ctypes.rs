@@ -372,9 +372,20 @@ impl Checker<'_> {
         }
     }
 
-    /// `*p`: the value `p` points to.
+    /// `*p`: the value `p` points to; `*n` of an integer reads 8 bytes there, as bpftrace does.
     pub(super) fn deref(&mut self, ptr: TExpr, span: Span) -> TExpr {
         match ptr.ty.clone() {
+            Type::Int { .. } => {
+                let user = matches!(self.ctx.attach, Some(Attach::Uprobe { .. }));
+                TExpr {
+                    kind: TExprKind::MemRead {
+                        addr: Box::new(ptr),
+                        user,
+                    },
+                    ty: Type::I64,
+                    span,
+                }
+            }
             Type::Ptr { to: Some(t), user } => {
                 let ty = self.in_space(self.types.refresh(&t), user);
                 self.complete_deep(&ty, 0);
