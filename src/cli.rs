@@ -346,22 +346,17 @@ pub fn read_script(script: &Script) -> Result<Source, String> {
             ))
         }
         Script::File(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("failed to open file '{path}': {}", io_text(&e)))?;
+            let bytes = std::fs::read(path).map_err(|e| {
+                format!(
+                    "failed to open file '{path}': {}",
+                    crate::output::os_error_text(&e)
+                )
+            })?;
             Ok(Source::new(
                 path.clone(),
                 String::from_utf8_lossy(&bytes).into_owned(),
             ))
         }
-    }
-}
-
-/// An I/O error's text without Rust's `(os error N)`, as C programs print it.
-fn io_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
     }
 }
 

@@ -38,16 +38,7 @@ fn print_file(e: &Event<'_>) -> Message {
             text,
             newline: false,
         },
-        Err(e) => Message::Error(format!("failed to open file '{path}': {}", os_text(&e))),
-    }
-}
-
-/// An I/O error's text without Rust's `(os error N)`.
-fn os_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_string(),
-        None => text,
+        Err(e) => Message::Error(format!("failed to open file '{path}': {}", crate::output::os_error_text(&e))),
     }
 }
 

@@ -48,13 +48,7 @@ pub const ENTRIES: &[Builtin] = &[
 /// A register of the context: an 8-byte field of `struct pt_regs`.
 fn register(offset: u32, span: Span) -> TExpr {
     TExpr {
-        kind: TExprKind::CtxField(CtxField {
-            offset,
-            size: 8,
-            signed: false,
-            data_loc: false,
-            inline_array: false,
-        }),
+        kind: TExprKind::CtxField(CtxField::register(offset)),
         ty: Type::U64,
         span,
     }

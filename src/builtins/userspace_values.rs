@@ -179,13 +179,7 @@ fn local_time(fmt: &str, nsecs: u64) -> Vec<u8> {
 
 /// strerror(3) of an errno.
 fn errno_text(errno: i64) -> Vec<u8> {
-    std::io::Error::from_raw_os_error(errno as i32)
-        .to_string()
-        .split(" (os error")
-        .next()
-        .unwrap_or_default()
-        .as_bytes()
-        .to_vec()
+    crate::output::os_error_text(&std::io::Error::from_raw_os_error(errno as i32)).into_bytes()
 }
 
 #[cfg(test)]

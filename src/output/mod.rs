@@ -9,3 +9,12 @@ pub mod sink;
 pub mod value;
 
 pub use sink::{for_format, Buffering, JsonOutput, Output, OutputFormat, TextOutput};
+
+/// An I/O error's text as C programs print it (strerror), without Rust's `(os error N)`.
+pub fn os_error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}

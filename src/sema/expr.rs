@@ -269,13 +269,7 @@ impl Checker<'_> {
             return zero(span);
         }
         TExpr {
-            kind: TExprKind::CtxField(CtxField {
-                offset,
-                size: 8,
-                signed: false,
-                data_loc: false,
-                inline_array: false,
-            }),
+            kind: TExprKind::CtxField(CtxField::register(offset)),
             ty: Type::U64,
             span,
         }

@@ -193,6 +193,19 @@ pub struct TExpr {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BuiltinId(pub u16);
 
+impl CtxField {
+    /// An 8-byte register of a `struct pt_regs` context (argN, retval, reg(), sp).
+    pub fn register(offset: u32) -> CtxField {
+        CtxField {
+            offset,
+            size: 8,
+            signed: false,
+            data_loc: false,
+            inline_array: false,
+        }
+    }
+}
+
 /// A tracepoint field read from the context.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CtxField {
