@@ -40,6 +40,8 @@ pub struct Options {
     /// `-d`: print the AST and the IR instead of running; `-dd`: every stage.
     pub debug: u8,
     pub compile_only: bool,
+    /// `--emit-elf FILE`: write the compiled programs and maps as a BPF ELF object, not run.
+    pub emit_elf: Option<String>,
     pub unsafe_actions: bool,
     pub output: Option<String>,
     pub buffering: Buffering,
@@ -73,6 +75,7 @@ impl Default for Options {
             dump: None,
             debug: 0,
             compile_only: false,
+            emit_elf: None,
             unsafe_actions: false,
             output: None,
             buffering: Buffering::Line,
@@ -110,6 +113,7 @@ OPTIONS:
     --no-warnings    do not print warnings
     --dump KIND      print a compiler stage instead of running: ast, types, ir, bpf
     --compile-only   check and compile the program without loading it
+    --emit-elf FILE  write the compiled program as a BPF ELF object (bpftool loads it)
     -h, --help       show this help message
     -V, --version    rtrace version
 
@@ -173,6 +177,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
             match name {
                 "unsafe" => o.unsafe_actions = true,
                 "compile-only" => o.compile_only = true,
+                "emit-elf" => o.emit_elf = Some(value()?),
                 "no-warnings" => o.no_warnings = true,
                 "include" => o.includes.push(value()?),
                 "dump" => o.dump = Some(dump_kind(&value()?)?),

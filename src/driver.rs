@@ -97,7 +97,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         print!("{}", sema::dump::dump(&checked, source));
         return Ok(0);
     }
-    let dry = opts.dump.is_some() || opts.compile_only;
+    let dry = opts.dump.is_some() || opts.compile_only || opts.emit_elf.is_some();
     // Checked before compiling, which reads tracefs: say what is missing, not what failed
     // first. A parse error is still reported first, as before.
     if !dry && !crate::bpf::sys::has_bpf_privileges() {
@@ -107,6 +107,12 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         ));
     }
     let object = compile(source, &env).map_err(|d| reported(source, &d))?;
+    if let Some(path) = &opts.emit_elf {
+        let bytes = crate::emit::write(&object).map_err(RunError::Message)?;
+        std::fs::write(path, bytes)
+            .map_err(|e| RunError::Message(format!("cannot write {path}: {e}")))?;
+        return Ok(0);
+    }
     if dry {
         print!("{}", listing(&object, opts.dump, source));
         return Ok(0);

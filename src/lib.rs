@@ -15,6 +15,7 @@ pub mod codegen;
 mod compile;
 pub mod diag;
 pub mod driver;
+pub mod emit;
 pub mod lex;
 pub mod object;
 pub mod output;
