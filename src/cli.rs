@@ -42,6 +42,8 @@ pub struct Options {
     pub compile_only: bool,
     /// `--emit-elf FILE`: write the compiled programs and maps as a BPF ELF object, not run.
     pub emit_elf: Option<String>,
+    /// `--metrics ADDR`: serve the maps as OpenMetrics on `http://ADDR/metrics` while running.
+    pub metrics: Option<String>,
     pub unsafe_actions: bool,
     pub output: Option<String>,
     pub buffering: Buffering,
@@ -76,6 +78,7 @@ impl Default for Options {
             debug: 0,
             compile_only: false,
             emit_elf: None,
+            metrics: None,
             unsafe_actions: false,
             output: None,
             buffering: Buffering::Line,
@@ -114,6 +117,7 @@ OPTIONS:
     --dump KIND      print a compiler stage instead of running: ast, types, ir, bpf
     --compile-only   check and compile the program without loading it
     --emit-elf FILE  write the compiled program as a BPF ELF object (bpftool loads it)
+    --metrics ADDR   serve the maps as OpenMetrics on http://ADDR/metrics while running
     -h, --help       show this help message
     -V, --version    rtrace version
 
@@ -178,6 +182,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
                 "unsafe" => o.unsafe_actions = true,
                 "compile-only" => o.compile_only = true,
                 "emit-elf" => o.emit_elf = Some(value()?),
+                "metrics" => o.metrics = Some(value()?),
                 "no-warnings" => o.no_warnings = true,
                 "include" => o.includes.push(value()?),
                 "dump" => o.dump = Some(dump_kind(&value()?)?),

@@ -117,6 +117,18 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         print!("{}", listing(&object, opts.dump, source));
         return Ok(0);
     }
+    let metrics = match &opts.metrics {
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr.as_str()).map_err(|e| {
+                RunError::Message(format!("--metrics: cannot listen on {addr}: {e}"))
+            })?;
+            if let Ok(local) = listener.local_addr() {
+                eprintln!("Serving metrics on http://{local}/metrics");
+            }
+            Some(listener)
+        }
+        None => None,
+    };
     let output: Box<dyn Write> = match &opts.output {
         Some(path) => Box::new(open_output(path).map_err(RunError::Message)?),
         None => Box::new(std::io::stdout()),
@@ -129,6 +141,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         output,
         buffering: opts.buffering,
         notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
+        metrics,
     };
     Session::start(&object, cfg)?.run()
 }

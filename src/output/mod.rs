@@ -3,6 +3,7 @@
 //! runtime's decoder; knows nothing of the kernel.
 
 pub mod json;
+pub mod metrics;
 pub mod print;
 pub mod printf;
 pub mod sink;

@@ -8,6 +8,7 @@ mod elf;
 mod load;
 #[cfg(test)]
 mod load_tests;
+mod metrics;
 mod relocate;
 mod run;
 mod signals;

@@ -14,7 +14,7 @@ use crate::builtins;
 use crate::diag::Diagnostic;
 use crate::object::Object;
 use crate::output::printf::Format;
-use crate::output::value::{AggKind, Value};
+use crate::output::value::{AggKind, MapDump, Value};
 use crate::output::{self, Buffering, Output, OutputFormat};
 use crate::sema::layout::MapKind;
 use crate::sema::typed::event;
@@ -45,6 +45,9 @@ pub struct RunConfig {
     /// Write `__BPFTRACE_NOTIFY_PROBES_ATTACHED` to stderr once every probe is attached, as
     /// bpftrace does when that variable is set (its test suite waits for the line).
     pub notify_attached: bool,
+    /// `--metrics ADDR`: a listening socket whose scrapes get the maps as OpenMetrics text
+    /// while the run goes on.
+    pub metrics: Option<std::net::TcpListener>,
 }
 
 /// A run in progress: everything it holds is released (probes detached, programs and maps
@@ -56,6 +59,7 @@ pub struct Session<'o> {
     events: Events<'o>,
     child: Option<Child>,
     pid: Option<i32>,
+    metrics: Option<std::net::TcpListener>,
 }
 
 /// What handling events needs: the object's tables, the maps, and the output.
@@ -147,6 +151,7 @@ impl<'o> Session<'o> {
             events,
             child,
             pid: cfg.pid,
+            metrics: cfg.metrics,
         })
     }
 
@@ -167,6 +172,12 @@ impl<'o> Session<'o> {
             None => self.pid.and_then(|p| child::pidfd_open(p).ok()),
         };
         let watched_fd = watched.as_ref().map(|fd: &OwnedFd| fd.as_raw_fd());
+        if let Some(listener) = &self.metrics {
+            listener
+                .set_nonblocking(true)
+                .map_err(|e| RunError::Message(format!("--metrics: {e}")))?;
+        }
+        let metrics_fd = self.metrics.as_ref().map(|l| l.as_raw_fd());
 
         loop {
             self.events.drain(&mut self.reader)?;
@@ -176,7 +187,12 @@ impl<'o> Session<'o> {
             if self.events.exit || signals::stopped() {
                 break;
             }
-            if wait(self.reader.raw_fd(), watched_fd)? {
+            let ended = wait(self.reader.raw_fd(), watched_fd, metrics_fd)?;
+            if let Some(listener) = &self.metrics {
+                let events = &self.events;
+                super::metrics::serve(listener, || events.dumps());
+            }
+            if ended {
                 self.events.drain(&mut self.reader)?;
                 break;
             }
@@ -317,23 +333,29 @@ fn is_log_statistics(line: &str) -> bool {
         .any(|p| line.starts_with(p))
 }
 
-/// Waits for events, a signal, or the watched process to end. `Ok(true)` when it ended.
-fn wait(ring_fd: i32, watched: Option<i32>) -> Result<bool, RunError> {
+/// Waits for events, a signal, the watched process to end, or a metrics scrape. `Ok(true)`
+/// when the watched process ended.
+fn wait(ring_fd: i32, watched: Option<i32>, metrics: Option<i32>) -> Result<bool, RunError> {
     let mut fds = [
         libc::pollfd {
             fd: ring_fd,
             events: libc::POLLIN,
             revents: 0,
         },
+        // A negative fd is ignored by poll.
         libc::pollfd {
             fd: watched.unwrap_or(-1),
             events: libc::POLLIN,
             revents: 0,
         },
+        libc::pollfd {
+            fd: metrics.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        },
     ];
-    let n = if watched.is_some() { 2 } else { 1 };
-    // SAFETY: `fds` holds `n` valid pollfd entries for the duration of the call.
-    let r = unsafe { libc::poll(fds.as_mut_ptr(), n, -1) };
+    // SAFETY: `fds` holds 3 valid pollfd entries for the duration of the call.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
     if r < 0 {
         let e = io::Error::last_os_error();
         if e.raw_os_error() == Some(libc::EINTR) {
@@ -423,17 +445,24 @@ impl Events<'_> {
         if lost > 0 {
             self.printer.lost(&mut self.out, lost);
         }
-        let mut dumps = Vec::new();
-        for (info, map) in object.maps.iter().zip(&self.maps) {
-            if info.internal {
-                continue;
-            }
-            let d = decode::dump(info, map, &object.types)
-                .map_err(|e| RunError::Message(format!("cannot read map {}: {e}", info.name)))?;
-            dumps.push(d);
-        }
+        let dumps = self.dumps().map_err(RunError::Message)?;
         self.printer.maps_at_exit(&mut self.out, &dumps);
         self.flush()
+    }
+
+    /// Every user map, read now.
+    fn dumps(&self) -> Result<Vec<MapDump>, String> {
+        let object = self.object;
+        object
+            .maps
+            .iter()
+            .zip(&self.maps)
+            .filter(|(info, _)| !info.internal)
+            .map(|(info, map)| {
+                decode::dump(info, map, &object.types)
+                    .map_err(|e| format!("cannot read map {}: {e}", info.name))
+            })
+            .collect()
     }
 
     fn handle(&mut self, rec: &[u8]) -> Result<(), RunError> {
