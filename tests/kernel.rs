@@ -392,3 +392,48 @@ fn notifies_attached_probes_when_asked_as_bpftrace_does() {
         assert_eq!(quiet.stderr, "");
     });
 }
+
+#[test]
+fn cgroupid_names_the_cgroup_a_process_runs_in() {
+    kernel_test(|| {
+        // A cgroup2 hierarchy of our own (this machine may have only v1 mounted).
+        let root = common::temp_path("cgroup2");
+        std::fs::create_dir_all(&root).expect("mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "cgroup2", "none"])
+            .arg(&root)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(mounted, "cannot mount cgroup2 on {}", root.display());
+        let cg = root.join("rtrace-test");
+        let _ = std::fs::create_dir(&cg);
+        let script = format!(
+            "tracepoint:syscalls:sys_enter_exit_group /cgroup == cgroupid(\"{}\")/ {{ printf(\"%s %d\\n\", comm, cgroup == cgroupid(\"{}\")); }}",
+            cg.display(),
+            root.display()
+        );
+        // The command moves itself into the cgroup, then runs true, which exits there.
+        let cmd = format!(
+            "/bin/sh -c 'echo $$ > {}/cgroup.procs; exec /bin/true'",
+            cg.display()
+        );
+        let out = rtrace(&["-e", &script, "-c", &cmd]);
+        let _ = std::fs::remove_dir(&cg);
+        let _ = std::process::Command::new("umount").arg(&root).status();
+        let _ = std::fs::remove_dir(&root);
+        out.expect_code(0);
+        assert_eq!(
+            out.stdout, "Attaching 1 probe...\ntrue 0\n\n\n",
+            "{}",
+            out.stderr
+        );
+        let err = rtrace(&["-e", "BEGIN { @ = cgroupid(\"/proc\"); }"]);
+        err.expect_code(1);
+        assert!(
+            err.stderr.contains("/proc is not a cgroup"),
+            "{}",
+            err.stderr
+        );
+    });
+}

@@ -223,6 +223,8 @@ pub trait CheckCx {
     fn param(&self, n: u32) -> Option<String>;
     /// The address of a kernel symbol, from the machine's catalogue.
     fn kernel_symbol(&self, name: &str) -> Option<u64>;
+    /// The id of the cgroup at `path`, from the machine's catalogue.
+    fn cgroup_id(&self, path: &str) -> Result<u64, String>;
     /// The value of an integer constant expression (literal, negation, `$1`).
     fn const_int(&mut self, e: &ast::Expr) -> Option<u64>;
     /// A string literal expression (checked for length).

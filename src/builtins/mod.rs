@@ -51,7 +51,6 @@ const PLANNED_FUNCTIONS: &[&str] = &[
     "uaddr",
     "kstack",
     "ustack",
-    "cgroupid",
     "path",
     "skboutput",
     "len",

@@ -50,6 +50,12 @@ pub trait Catalogue {
     fn kernel_symbol(&self, _name: &str) -> Option<u64> {
         None
     }
+
+    /// The id of the cgroup (v2) at `path`, for `cgroupid()`: the kernel's cgroup id is the
+    /// inode number of its directory in the cgroup2 file system.
+    fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+        Err(format!("no cgroup {path} in this catalogue"))
+    }
 }
 
 /// A catalogue made of text, for tests that run without root, tracefs or the files a real

@@ -153,6 +153,32 @@ impl Catalogue for System {
         btf.as_ref().map_err(Clone::clone)
     }
 
+    fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+        use std::os::unix::fs::MetadataExt;
+        const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+        const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+        let meta = std::fs::metadata(path).map_err(|e| {
+            format!(
+                "cannot read cgroup {path}: {}",
+                crate::output::os_error_text(&e)
+            )
+        })?;
+        let c_path = std::ffi::CString::new(path).map_err(|_| format!("bad path {path:?}"))?;
+        // SAFETY: statfs writes into `fs`, a zeroed plain C struct, and reads the NUL-ended path.
+        let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statfs(c_path.as_ptr(), &mut fs) } != 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(format!("cannot read cgroup {path}: {e}"));
+        }
+        let magic = fs.f_type as i64;
+        if !meta.is_dir() || (magic != CGROUP2_SUPER_MAGIC && magic != CGROUP_SUPER_MAGIC) {
+            return Err(format!(
+                "{path} is not a cgroup: give a directory of a cgroup2 (or cgroup) mount"
+            ));
+        }
+        Ok(meta.ino())
+    }
+
     fn kernel_symbol(&self, name: &str) -> Option<u64> {
         let syms = self.kallsyms.get_or_init(|| {
             let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();

@@ -170,6 +170,10 @@ impl CheckCx for Checker<'_> {
         self.catalogue.kernel_symbol(name)
     }
 
+    fn cgroup_id(&self, path: &str) -> Result<u64, String> {
+        self.catalogue.cgroup_id(path)
+    }
+
     fn param(&self, n: u32) -> Option<String> {
         self.env.params.get((n as usize).checked_sub(1)?).cloned()
     }

@@ -1,0 +1,49 @@
+//! `cgroupid("/sys/fs/cgroup/PATH")`: the id of a cgroup v2 directory, resolved when the
+//! script is compiled (the path may be a literal or `str($N)`), to compare with `cgroup`.
+
+use super::api::*;
+use crate::ast::ExprKind;
+use crate::sema::typed::{TExpr, TExprKind};
+use crate::sema::types::Type;
+
+pub const ENTRIES: &[Builtin] = &[Builtin {
+    name: "cgroupid",
+    args: (1, 1),
+    check,
+    ..Builtin::PLAIN
+}];
+
+fn check(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
+    let arg = &call.args[0];
+    let path = match &arg.kind {
+        ExprKind::Str(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        // str($1): the parameter's text.
+        ExprKind::Call { name, args } if name.name == "str" && args.len() == 1 => {
+            match args[0].kind {
+                ExprKind::PosParam(n) => cx.param(n),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let Some(path) = path else {
+        cx.error(
+            arg.span,
+            "cgroupid() takes a cgroup path as a string literal, as in \
+             cgroupid(\"/sys/fs/cgroup/system.slice\")"
+                .into(),
+        );
+        return Checked::Error;
+    };
+    match cx.cgroup_id(&path) {
+        Ok(id) => Checked::Expr(TExpr {
+            kind: TExprKind::Int(id as i64),
+            ty: Type::U64,
+            span: call.span,
+        }),
+        Err(e) => {
+            cx.error(arg.span, format!("cgroupid: {e}"));
+            Checked::Error
+        }
+    }
+}
