@@ -123,6 +123,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         output,
         buffering: opts.buffering,
         notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
+        demangle: opts.cpp_demangle,
     };
     Session::start(&object, cfg)?.run()
 }

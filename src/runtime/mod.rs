@@ -9,6 +9,7 @@ mod load;
 #[cfg(test)]
 mod load_tests;
 mod relocate;
+mod resolve;
 mod run;
 mod signals;
 

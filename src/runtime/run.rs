@@ -7,6 +7,7 @@ use super::child::{self, Child};
 use super::decode;
 use super::load::{LoadError, ProgramImage, Programs};
 use super::relocate::{self, RunConsts};
+use super::resolve::SessionSymbols;
 use super::signals;
 use crate::bpf::maps::KernelMap;
 use crate::bpf::ringbuf::EventReader;
@@ -18,6 +19,7 @@ use crate::output::value::{AggKind, Value};
 use crate::output::{self, Buffering, Output, OutputFormat};
 use crate::sema::layout::MapKind;
 use crate::sema::typed::event;
+use crate::symbols::Symbolizer;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -45,6 +47,8 @@ pub struct RunConfig {
     /// Write `__BPFTRACE_NOTIFY_PROBES_ATTACHED` to stderr once every probe is attached, as
     /// bpftrace does when that variable is set (its test suite waits for the line).
     pub notify_attached: bool,
+    /// C++ names in user stacks and symbols are demangled (`BPFTRACE_NO_CPP_DEMANGLE` unset).
+    pub demangle: bool,
 }
 
 /// A run in progress: everything it holds is released (probes detached, programs and maps
@@ -73,6 +77,8 @@ struct Events<'o> {
     exit: bool,
     args: Vec<Value>,
     buffering: Buffering,
+    /// Kernel and user symbols, read the first time a stack or symbol is printed.
+    symbols: Symbolizer,
 }
 
 impl<'o> Session<'o> {
@@ -135,6 +141,7 @@ impl<'o> Session<'o> {
             exit: false,
             args: Vec::new(),
             buffering: cfg.buffering,
+            symbols: Symbolizer::new(cfg.demangle),
         };
         events.printer.attached(&mut events.out, probes);
         events.flush()?;
@@ -428,7 +435,12 @@ impl Events<'_> {
             if info.internal {
                 continue;
             }
-            let d = decode::dump(info, map, &object.types)
+            let mut syms = SessionSymbols {
+                object,
+                maps: &self.maps,
+                symbols: &mut self.symbols,
+            };
+            let d = decode::dump(info, map, &object.types, &mut syms)
                 .map_err(|e| RunError::Message(format!("cannot read map {}: {e}", info.name)))?;
             dumps.push(d);
         }
@@ -449,7 +461,12 @@ impl Events<'_> {
                 else {
                     return Ok(());
                 };
-                self.args = decode::printf_args(info, rec, &object.types);
+                let mut syms = SessionSymbols {
+                    object,
+                    maps: &self.maps,
+                    symbols: &mut self.symbols,
+                };
+                self.args = decode::printf_args(info, rec, &object.types, &mut syms);
                 let mut text = Vec::new();
                 if kind == event::PRINTF {
                     format
@@ -473,7 +490,12 @@ impl Events<'_> {
                 else {
                     return Ok(());
                 };
-                let d = decode::dump(info, map, &object.types)
+                let mut syms = SessionSymbols {
+                    object,
+                    maps: &self.maps,
+                    symbols: &mut self.symbols,
+                };
+                let d = decode::dump(info, map, &object.types, &mut syms)
                     .map_err(|e| RunError::Message(format!("map {}: {e}", info.name)))?;
                 self.printer.map(&mut self.out, &d, top as usize, div);
             }
@@ -482,7 +504,12 @@ impl Events<'_> {
                     return Ok(());
                 };
                 if let Some(hook) = info.call.and_then(|b| builtins::get(b).event) {
-                    self.args = decode::printf_args(info, rec, &object.types);
+                    let mut syms = SessionSymbols {
+                        object,
+                        maps: &self.maps,
+                        symbols: &mut self.symbols,
+                    };
+                    self.args = decode::printf_args(info, rec, &object.types, &mut syms);
                     let e = builtins::Event {
                         param: &info.format,
                         args: &self.args,
@@ -508,10 +535,17 @@ impl Events<'_> {
                 let (Some(info), Some(map)) = (object.maps.get(id), self.maps.get(id)) else {
                     return Ok(());
                 };
+                let mut syms = SessionSymbols {
+                    object,
+                    maps: &self.maps,
+                    symbols: &mut self.symbols,
+                };
                 let r = match kind {
-                    event::PRINT_MAP => decode::dump(info, map, &object.types).map(|d| {
-                        self.printer.map(&mut self.out, &d, 0, 1);
-                    }),
+                    event::PRINT_MAP => {
+                        decode::dump(info, map, &object.types, &mut syms).map(|d| {
+                            self.printer.map(&mut self.out, &d, 0, 1);
+                        })
+                    }
                     // bpftrace 0.17 keeps a cleared key-less count() map as `@m: 0`.
                     event::CLEAR_MAP
                         if info.keys.is_empty() && info.agg_kind() == AggKind::Count =>

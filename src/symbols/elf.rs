@@ -31,8 +31,7 @@ impl FileSymbols {
     pub fn read(path: &Path) -> Result<FileSymbols, String> {
         let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let debug = debug_file(&data).and_then(|p| std::fs::read(p).ok());
-        FileSymbols::parse(&data, debug.as_deref())
-            .map_err(|e| format!("{}: {e}", path.display()))
+        FileSymbols::parse(&data, debug.as_deref()).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// The symbols of an ELF image (and of its debug file's image).
@@ -234,7 +233,12 @@ int main(void) { return middle(3) > 1000; }
         let syms = FileSymbols {
             kind: ElfKind::Exec,
             text: (0, 0),
-            syms: vec![(0x0, 0x6, 0, 3), (0x6, 0x10, 3, 3), (0x8, 0x4, 6, 3), (0x16, 0x10, 9, 3)],
+            syms: vec![
+                (0x0, 0x6, 0, 3),
+                (0x6, 0x10, 3, 3),
+                (0x8, 0x4, 6, 3),
+                (0x16, 0x10, 9, 3),
+            ],
             names: "goofoobarbaz".into(),
         };
         assert_eq!(syms.resolve(0x12).map(|r| r.1), Some("foo"));

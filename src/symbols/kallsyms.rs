@@ -100,7 +100,10 @@ ffffffffc0300000 t nft_do_chain\t[nf_tables]
         assert_eq!(k.resolve(0xffffffff81300010), Some(("vfs_read", 16)));
         assert_eq!(k.resolve(0xffffffff81300400), Some(("weak_fn", 0)));
         // Data symbols are skipped: an address past one belongs to the code before it.
-        assert_eq!(k.resolve(0xffffffff81200008), Some(("secondary_alias", 0x1fff08)));
+        assert_eq!(
+            k.resolve(0xffffffff81200008),
+            Some(("secondary_alias", 0x1fff08))
+        );
         // Module symbols resolve by name alone.
         assert_eq!(k.resolve(0xffffffffc0300005), Some(("nft_do_chain", 5)));
         // Past the last symbol: still the last one, as bpftrace 0.17 resolves it.

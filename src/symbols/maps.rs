@@ -144,7 +144,10 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]
             "/tmp/perf-1.map".into(),
             "7f00001000 40 LazyCompile:~foo app.js:1\n7f00000000 10 stub\nbad line\n",
         );
-        assert_eq!(m.resolve(0x7f00001004), Some(("LazyCompile:~foo app.js:1", 4)));
+        assert_eq!(
+            m.resolve(0x7f00001004),
+            Some(("LazyCompile:~foo app.js:1", 4))
+        );
         assert_eq!(m.resolve(0x7f00000010), None);
         assert_eq!(m.resolve(0x10), None);
     }

@@ -181,17 +181,18 @@ impl Symbolizer {
     fn open_vdso(&mut self, pid: u32, start: u64, end: u64) -> Option<FileId> {
         use std::io::{Read, Seek, SeekFrom};
         let id = (u64::MAX, 0, end - start, 0);
-        if !self.files.contains_key(&id) {
-            let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
-            mem.seek(SeekFrom::Start(start)).ok()?;
-            let mut bytes = vec![0; usize::try_from(end - start).ok()?];
-            mem.read_exact(&mut bytes).ok()?;
-            let syms = FileSymbols::parse(&bytes, None).ok().map(|mut f| {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.files.entry(id) {
+            let read = || -> Option<FileSymbols> {
+                let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+                mem.seek(SeekFrom::Start(start)).ok()?;
+                let mut bytes = vec![0; usize::try_from(end - start).ok()?];
+                mem.read_exact(&mut bytes).ok()?;
+                let mut f = FileSymbols::parse(&bytes, None).ok()?;
                 // Its symbols are relative to where it is mapped.
                 f.text = (0, 0);
-                f
-            });
-            self.files.insert(id, syms);
+                Some(f)
+            };
+            slot.insert(read());
         }
         Some(id)
     }
@@ -237,7 +238,10 @@ impl Symbolizer {
     }
 
     fn perf_map(&mut self, addr: u64, pid: u32) -> Option<UserSymbol> {
-        let map = self.perf_maps.entry(pid).or_insert_with(|| maps::PerfMap::read(pid));
+        let map = self
+            .perf_maps
+            .entry(pid)
+            .or_insert_with(|| maps::PerfMap::read(pid));
         let map = map.as_ref()?;
         let (name, off) = map.resolve(addr)?;
         Some(UserSymbol {
@@ -263,7 +267,10 @@ fn is_mangled(name: &str) -> bool {
 
 /// The demangled form of a C++ name, or the name itself when it does not demangle.
 pub fn demangle(name: &str) -> String {
-    let mangled = name.strip_prefix("__").filter(|n| n.starts_with("_Z")).unwrap_or(name);
+    let mangled = name
+        .strip_prefix("__")
+        .filter(|n| n.starts_with("_Z"))
+        .unwrap_or(name);
     cpp_demangle::Symbol::new(mangled)
         .ok()
         .and_then(|s| s.demangle().ok())
@@ -285,10 +292,13 @@ mod tests {
     #[test]
     fn resolves_this_process_own_functions() {
         // A function of the test binary itself, through /proc/self/maps and its ELF file.
-        let addr = resolves_this_process_own_functions as usize as u64;
+        let addr = resolves_this_process_own_functions as *const () as usize as u64;
         let mut s = Symbolizer::new(true);
         let sym = s.user(addr, std::process::id()).expect("resolved");
-        assert!(sym.name.contains("resolves_this_process_own_functions"), "{sym:?}");
+        assert!(
+            sym.name.contains("resolves_this_process_own_functions"),
+            "{sym:?}"
+        );
         assert_eq!(sym.offset, 0);
         let exe = std::fs::read_link("/proc/self/exe").expect("exe");
         assert_eq!(sym.module, exe.to_string_lossy());
