@@ -227,14 +227,38 @@ fn create_maps(object: &Object) -> Result<Vec<KernelMap>, RunError> {
         .iter()
         .map(|m| {
             KernelMap::create(&m.def).map_err(|e| {
+                let hint = if m.def.kind == MapKind::StackTrace {
+                    stack_map_hint(&e, m.def.value_size / 8)
+                } else {
+                    permission_hint(&e).to_string()
+                };
                 RunError::Message(format!(
-                    "cannot create BPF map '{}': {e}{}",
-                    m.name,
-                    permission_hint(&e)
+                    "cannot create BPF map '{}': {e}{hint}",
+                    m.name
                 ))
             })
         })
         .collect()
+}
+
+/// Why a stack map of `limit` frames may not be created: the kernel's frame limit
+/// (`kernel.perf_event_max_stack`), or memory.
+fn stack_map_hint(e: &io::Error, limit: u32) -> String {
+    let max = std::fs::read_to_string("/proc/sys/kernel/perf_event_max_stack")
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    // The error keeps the kind of the kernel's errno (EINVAL, ENOMEM), not the number.
+    match (e.kind(), max) {
+        (io::ErrorKind::InvalidInput, Some(max)) if limit > max => format!(
+            " (the kernel keeps at most {max} frames of a stack, and this script asks for \
+             {limit}: ask for fewer, or raise it with sysctl kernel.perf_event_max_stack={limit})"
+        ),
+        (io::ErrorKind::OutOfMemory, _) => format!(
+            " (a stack map holds {} stacks of {limit} frames: ask for fewer frames)",
+            crate::sema::STACK_MAP_ENTRIES
+        ),
+        _ => permission_hint(e).to_string(),
+    }
 }
 
 fn permission_hint(e: &io::Error) -> &'static str {
