@@ -61,6 +61,9 @@ pub struct Options {
     pub map_keys_max: u32,
     /// `BPFTRACE_MAX_PROBES` (or `RTRACE_MAX_PROBES`; 512 unless set).
     pub max_probes: usize,
+    /// C++ names are demangled in user stacks and symbols (`BPFTRACE_NO_CPP_DEMANGLE=1`
+    /// turns it off).
+    pub cpp_demangle: bool,
 }
 
 impl Default for Options {
@@ -89,6 +92,7 @@ impl Default for Options {
             strlen: 64,
             map_keys_max: 4096,
             max_probes: 512,
+            cpp_demangle: true,
         }
     }
 }
@@ -127,6 +131,7 @@ ENVIRONMENT:
     BPFTRACE_MAX_PROBES    probes a script may attach (default 512)
     BPFTRACE_CAT_BYTES_MAX bytes cat() prints (default 10240)
     BPFTRACE_BTF           BTF file to read kernel types from (default /sys/kernel/btf/vmlinux)
+    BPFTRACE_NO_CPP_DEMANGLE  1: print C++ names in user stacks and symbols as mangled
 
 EXAMPLES:
 rtrace -l '*sleep*'
@@ -331,6 +336,17 @@ pub fn apply_env(o: &mut Options, vars: &[(String, String)]) -> Result<(), Usage
     }
     if let Some(v) = get("BPFTRACE_MAP_KEYS_MAX") {
         o.map_keys_max = number("BPFTRACE_MAP_KEYS_MAX", v)?.min(u64::from(u32::MAX)) as u32;
+    }
+    if let Some(v) = get("BPFTRACE_NO_CPP_DEMANGLE") {
+        o.cpp_demangle = match v {
+            "1" => false,
+            "0" => true,
+            _ => {
+                return Err(UsageError(format!(
+                    "BPFTRACE_NO_CPP_DEMANGLE must be 0 or 1, not '{v}'"
+                )))
+            }
+        };
     }
     for name in ["RTRACE_MAX_PROBES", "BPFTRACE_MAX_PROBES"] {
         if let Some(v) = get(name) {

@@ -142,6 +142,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         buffering: opts.buffering,
         notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
         metrics,
+        demangle: opts.cpp_demangle,
     };
     Session::start(&object, cfg)?.run()
 }

@@ -40,6 +40,7 @@ fn map_type(kind: MapKind) -> u32 {
         MapKind::Array => 2,
         MapKind::PerCpuHash => 5,
         MapKind::PerCpuArray => 6,
+        MapKind::StackTrace => 7,
         MapKind::RingBuf => 27,
     }
 }

@@ -24,6 +24,7 @@ pub mod probes;
 pub mod runtime;
 pub mod sema;
 pub mod source;
+pub mod symbols;
 
 pub use compile::{compile, CompileEnv};
 pub use object::Object;

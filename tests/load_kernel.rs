@@ -51,6 +51,7 @@ fn config(format: OutputFormat, command: Option<&str>, out: &Captured) -> RunCon
         buffering: rtrace::output::Buffering::Line,
         notify_attached: false,
         metrics: None,
+        demangle: true,
     }
 }
 

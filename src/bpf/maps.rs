@@ -12,6 +12,7 @@ const BPF_MAP_TYPE_HASH: u32 = 1;
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_MAP_TYPE_PERCPU_HASH: u32 = 5;
 const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+const BPF_MAP_TYPE_STACK_TRACE: u32 = 7;
 const BPF_MAP_TYPE_RINGBUF: u32 = 27;
 
 /// A per-CPU map's key with one value per possible CPU.
@@ -52,6 +53,7 @@ impl KernelMap {
             MapKind::Array => (BPF_MAP_TYPE_ARRAY, 4, def.value_size),
             MapKind::PerCpuArray => (BPF_MAP_TYPE_PERCPU_ARRAY, 4, def.value_size),
             MapKind::RingBuf => (BPF_MAP_TYPE_RINGBUF, 0, 0),
+            MapKind::StackTrace => (BPF_MAP_TYPE_STACK_TRACE, 4, def.value_size),
         };
         if def.kind == MapKind::RingBuf && !valid_ringbuf_size(def.max_entries) {
             return Err(io::Error::new(

@@ -10,6 +10,7 @@ use crate::sema::layout::MapKind;
 use crate::sema::typed::{BuiltinId, MapIdx, MapValueType, TExpr, TExprKind};
 use crate::sema::types::{Field, RecordRef, Type};
 use crate::source::Span;
+use crate::symbols::Resolver;
 
 /// What a name is used as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,8 +48,8 @@ pub struct Builtin {
 }
 
 /// Turns a `Type::Formatted` value's bytes into the value bpftrace prints for it (text, as a
-/// `Value::Str`, for most).
-pub type FormatFn = fn(bytes: &[u8], param: Option<&str>) -> Value;
+/// `Value::Str`, for most); stacks and symbols ask the session's `Resolver`.
+pub type FormatFn = fn(bytes: &[u8], param: Option<&str>, symbols: &mut dyn Resolver) -> Value;
 
 impl Builtin {
     /// What most builtins leave as it is: a function of no arguments, valid in every probe,
@@ -250,6 +251,10 @@ pub trait CheckCx {
     fn member(&mut self, record: &RecordRef, name: &str) -> Option<Field>;
     /// A pointer to the kernel's `struct NAME` when BTF has it (`None`, quietly, otherwise).
     fn kernel_pointer(&mut self, record: &str) -> Option<Type>;
+    /// The stack map that stacks of `limit` frames are stored in (`bpf_get_stackid`).
+    fn stack_map(&mut self, limit: u32) -> MapIdx;
+    /// The address and size of a data symbol of the ELF file at `path`, from the catalogue.
+    fn user_object(&self, path: &str, name: &str) -> Result<Option<(u64, u64)>, String>;
 }
 
 /// What a lowering may ask of the code generator. Registers are virtual; slots are stack

@@ -13,7 +13,7 @@ pub const ENTRIES: &[Builtin] = &[Builtin {
     args: (1, 2),
     check,
     lower: Lower::Mem(lower),
-    format: Some(|bytes, _| Value::Buf(contents(bytes))),
+    format: Some(|bytes, _, _| Value::Buf(contents(bytes))),
     ..Builtin::PLAIN
 }];
 

@@ -42,15 +42,10 @@ pub fn all(kind: Kind) -> impl Iterator<Item = &'static Builtin> {
 
 /// Builtin variables of bpftrace 0.17 that rtrace does not offer yet (they get "not supported
 /// yet" rather than "unknown identifier").
-const PLANNED_VARIABLES: &[&str] = &["kstack", "ustack", "func", "arg6", "arg7", "arg8", "arg9"];
+const PLANNED_VARIABLES: &[&str] = &["arg6", "arg7", "arg8", "arg9"];
 
 /// Functions of bpftrace 0.17 that rtrace does not offer yet.
 const PLANNED_FUNCTIONS: &[&str] = &[
-    "ksym",
-    "usym",
-    "uaddr",
-    "kstack",
-    "ustack",
     "path",
     "skboutput",
     "len",

@@ -23,7 +23,7 @@ pub const ENTRIES: &[Builtin] = &[
         args: (1, 2),
         check: check_ntop,
         lower: Lower::Mem(lower_ntop),
-        format: Some(|bytes, _| Value::Str(format_ntop(bytes))),
+        format: Some(|bytes, _, _| Value::Str(format_ntop(bytes))),
         ..Builtin::PLAIN
     },
     Builtin {
@@ -34,7 +34,7 @@ pub const ENTRIES: &[Builtin] = &[
             cx.zero(base, off, size);
             cx.mem_into(&call.args[0], base, off, 8);
         }),
-        format: Some(|bytes, _| Value::Str(format_mac(bytes))),
+        format: Some(|bytes, _, _| Value::Str(format_mac(bytes))),
         ..Builtin::PLAIN
     },
 ];

@@ -19,7 +19,7 @@ pub const ENTRIES: &[Builtin] = &[
             cx.normalize(r, 4, false);
             store(cx, r, base, off, size);
         }),
-        format: Some(|bytes, _| Value::Str(user_name(word(bytes)))),
+        format: Some(|bytes, _, _| Value::Str(user_name(word(bytes)))),
         ..Builtin::PLAIN
     },
     Builtin {
@@ -27,7 +27,7 @@ pub const ENTRIES: &[Builtin] = &[
         args: (2, 2),
         check: check_strftime,
         lower: Lower::Mem(store_arg),
-        format: Some(|bytes, fmt| Value::Str(local_time(fmt.unwrap_or(""), word(bytes)))),
+        format: Some(|bytes, fmt, _| Value::Str(local_time(fmt.unwrap_or(""), word(bytes)))),
         ..Builtin::PLAIN
     },
     Builtin {
@@ -35,7 +35,7 @@ pub const ENTRIES: &[Builtin] = &[
         args: (1, 1),
         check: |cx, call| integer_arg(cx, call, "strerror"),
         lower: Lower::Mem(store_arg),
-        format: Some(|bytes, _| Value::Str(errno_text(word(bytes) as i64))),
+        format: Some(|bytes, _, _| Value::Str(errno_text(word(bytes) as i64))),
         ..Builtin::PLAIN
     },
 ];

@@ -9,7 +9,9 @@
 //! so the output is always valid UTF-8 JSON.
 
 use super::print::{average, divide, sorted_entries};
-use super::value::{AggKind, MapDump, MapValue, Value, HIST_BUCKETS};
+use super::value::{
+    stack_text, AggKind, MapDump, MapValue, Value, HIST_BUCKETS, KEY_INDENT, VALUE_INDENT,
+};
 use std::fmt::Write;
 
 /// `{"type": "attached_probes", "data": {"probes": N}}`
@@ -101,8 +103,15 @@ pub fn map_top(dump: &MapDump, top: usize, div: u64) -> String {
     out
 }
 
-/// A map key as JSON names it: the elements' text joined by `,` (no space).
+/// A map key as JSON names it: the elements' text joined by `,` (no space); a stack's frames
+/// indented as in a text key.
 fn key_text(key: &Value) -> Vec<u8> {
+    let part = |out: &mut Vec<u8>, v: &Value| match v {
+        Value::Stack { lines, indent } => {
+            out.extend_from_slice(&stack_text(lines, *indent, KEY_INDENT))
+        }
+        other => super::print::write_value(out, other),
+    };
     let mut out = Vec::new();
     match key {
         Value::Tuple(items) => {
@@ -110,10 +119,10 @@ fn key_text(key: &Value) -> Vec<u8> {
                 if i > 0 {
                     out.push(b',');
                 }
-                super::print::write_value(&mut out, item);
+                part(&mut out, item);
             }
         }
-        other => super::print::write_value(&mut out, other),
+        other => part(&mut out, other),
     }
     out
 }
@@ -211,6 +220,9 @@ pub fn write_value(out: &mut String, v: &Value) {
         }
         Value::Str(s) => write_str(out, s),
         Value::Buf(b) => write_str(out, &super::value::escaped(b)),
+        Value::Stack { lines, indent } => {
+            write_str(out, &stack_text(lines, *indent, VALUE_INDENT));
+        }
         Value::Tuple(items) | Value::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {

@@ -8,7 +8,9 @@
 //! computed in 64 bits (0.17 overflows `int`); the tie order of equal values is the raw key
 //! bytes (0.17 uses the kernel's hash order).
 
-use super::value::{AggKind, MapDump, MapValue, Value, HIST_BUCKETS};
+use super::value::{
+    stack_text, AggKind, MapDump, MapValue, Value, HIST_BUCKETS, KEY_INDENT, VALUE_INDENT,
+};
 use std::cmp::Ordering;
 
 /// `Attaching N probes...` (singular `probe` for 1).
@@ -123,6 +125,9 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) {
         Value::UInt(u) => write_num(out, *u),
         Value::Str(s) => out.extend_from_slice(s),
         Value::Buf(b) => out.extend_from_slice(&super::value::escaped(b)),
+        Value::Stack { lines, indent } => {
+            out.extend_from_slice(&stack_text(lines, *indent, VALUE_INDENT));
+        }
         Value::Tuple(items) => {
             out.push(b'(');
             for (i, item) in items.iter().enumerate() {
@@ -178,9 +183,12 @@ fn write_key(out: &mut Vec<u8>, key: &Value) {
 }
 
 /// A key's part: as a value, except that a struct prints without spaces (`{.m=2,.n=3}`), as
-/// bpftrace 0.17 prints struct keys.
+/// bpftrace 0.17 prints struct keys, and a stack's frames are indented by 4 spaces.
 fn write_key_part(out: &mut Vec<u8>, v: &Value) {
     match v {
+        Value::Stack { lines, indent } => {
+            out.extend_from_slice(&stack_text(lines, *indent, KEY_INDENT));
+        }
         Value::Record(fields) => {
             out.push(b'{');
             for (i, (name, item)) in fields.iter().enumerate() {

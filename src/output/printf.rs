@@ -291,6 +291,12 @@ fn write_conv(out: &mut Vec<u8>, spec: &Spec, arg: &Value) -> Result<(), String>
             pad(out, spec, &text);
             return Ok(());
         }
+        (ArgKind::Str, Value::Stack { lines, indent }) => {
+            let s = super::value::stack_text(lines, *indent, super::value::VALUE_INDENT);
+            let s = &s[..spec.precision.unwrap_or(s.len()).min(s.len())];
+            pad(out, spec, s);
+            return Ok(());
+        }
         (ArgKind::Str, Value::Str(s)) => {
             let s = &s[..spec.precision.unwrap_or(s.len()).min(s.len())];
             pad(out, spec, s);

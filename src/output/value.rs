@@ -18,6 +18,31 @@ pub enum Value {
     Record(Vec<(String, Value)>),
     /// Bytes of `buf()`: printed with printable ASCII as it is and `\xNN` for the rest.
     Buf(Vec<u8>),
+    /// A stack (`kstack`, `ustack`): its frames' lines, printed after a newline, each followed
+    /// by one. `indent`: the lines are indented as bpftrace 0.17 indents its default mode, by 4
+    /// spaces in a map key and 8 elsewhere (perf-mode lines start with their own tab).
+    Stack {
+        lines: Vec<Vec<u8>>,
+        indent: bool,
+    },
+}
+
+/// Spaces before a stack's frames in a map key.
+pub const KEY_INDENT: usize = 4;
+/// Spaces before a stack's frames in a value, printf and print().
+pub const VALUE_INDENT: usize = 8;
+
+/// A stack's text: a newline, then each line (indented by `spaces` when `indent`) and a newline.
+pub fn stack_text(lines: &[Vec<u8>], indent: bool, spaces: usize) -> Vec<u8> {
+    let mut out = vec![b'\n'];
+    for line in lines {
+        if indent {
+            out.resize(out.len() + spaces, b' ');
+        }
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out
 }
 
 /// A buffer's text: printable ASCII as it is, every other byte as `\xNN`.

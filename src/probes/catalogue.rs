@@ -56,6 +56,12 @@ pub trait Catalogue {
     fn cgroup_id(&self, path: &str) -> Result<u64, String> {
         Err(format!("no cgroup {path} in this catalogue"))
     }
+
+    /// The address and size of a data symbol (STT_OBJECT) of the ELF file at `path`, for
+    /// `uaddr()`; `Ok(None)` when the file has none of that name.
+    fn user_object(&self, path: &str, _name: &str) -> Result<Option<(u64, u64)>, String> {
+        Err(format!("cannot read {path}: not in this catalogue"))
+    }
 }
 
 /// A catalogue made of text, for tests that run without root, tracefs or the files a real
@@ -66,6 +72,8 @@ pub struct Fixture {
     formats: BTreeMap<(String, String), String>,
     kernel_functions: Vec<String>,
     binaries: BTreeMap<String, Vec<String>>,
+    /// Data symbols by (binary, name): address and size.
+    objects: BTreeMap<(String, String), (u64, u64)>,
     btf: Option<Result<Btf, String>>,
 }
 
@@ -95,6 +103,13 @@ impl Fixture {
         names.sort();
         names.dedup();
         self.binaries.insert(path.into(), names);
+        self
+    }
+
+    /// Adds a data symbol `name` of `size` bytes at `addr` to the binary at `path`.
+    pub fn object(mut self, path: &str, name: &str, addr: u64, size: u64) -> Fixture {
+        self.objects
+            .insert((path.into(), name.into()), (addr, size));
         self
     }
 
@@ -154,6 +169,11 @@ impl Catalogue for Fixture {
 
     fn functions(&self, path: &str) -> Result<Vec<String>, String> {
         self.binary_functions(path).cloned()
+    }
+
+    fn user_object(&self, path: &str, name: &str) -> Result<Option<(u64, u64)>, String> {
+        self.binary_functions(path)?;
+        Ok(self.objects.get(&(path.into(), name.into())).copied())
     }
 
     fn btf(&self) -> Result<&Btf, String> {

@@ -179,6 +179,10 @@ impl Catalogue for System {
         Ok(meta.ino())
     }
 
+    fn user_object(&self, path: &str, name: &str) -> Result<Option<(u64, u64)>, String> {
+        crate::symbols::elf::object_symbol(std::path::Path::new(path), name)
+    }
+
     fn kernel_symbol(&self, name: &str) -> Option<u64> {
         let syms = self.kallsyms.get_or_init(|| {
             let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();

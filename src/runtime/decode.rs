@@ -7,6 +7,7 @@ use crate::output::value::{AggKind, MapDump, MapValue, Value, HIST_BUCKETS};
 use crate::sema::typed::BuiltinId;
 use crate::sema::typed::{MapInfo, MapValueType, PrintfInfo};
 use crate::sema::types::{Bitfield, Formatted, Type, TypeTable};
+use crate::symbols::Resolver;
 use std::collections::BTreeMap;
 use std::io;
 
@@ -20,14 +21,14 @@ fn u64_at(bytes: &[u8], off: usize) -> u64 {
 
 /// Decodes a value of type `ty` laid out at the start of `bytes` (rtrace's layout: integers in
 /// 8 bytes; C arrays and records as in C memory).
-pub fn value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
+pub fn value(ty: &Type, bytes: &[u8], types: &TypeTable, syms: &mut dyn Resolver) -> Value {
     match ty {
         Type::Int { .. } | Type::Enum(_) if ty.is_signed() => Value::Int(u64_at(bytes, 0) as i64),
         Type::Int { .. } | Type::Ptr { .. } | Type::Enum(_) | Type::Void => {
             Value::UInt(u64_at(bytes, 0))
         }
-        Type::Array { .. } | Type::Record(_) => c_value(ty, bytes, types),
-        Type::Formatted(f) => formatted(f, bytes),
+        Type::Array { .. } | Type::Record(_) => c_value(ty, bytes, types, syms),
+        Type::Formatted(f) => formatted(f, bytes, syms),
         Type::Str { size } => {
             let buf = &bytes[..(*size as usize).min(bytes.len())];
             let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
@@ -37,7 +38,7 @@ pub fn value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
             elems
                 .iter()
                 .zip(Type::tuple_offsets(elems))
-                .map(|(t, o)| value(t, bytes.get(o as usize..).unwrap_or(&[]), types))
+                .map(|(t, o)| value(t, bytes.get(o as usize..).unwrap_or(&[]), types, syms))
                 .collect(),
         ),
     }
@@ -45,7 +46,7 @@ pub fn value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
 
 /// Decodes C memory (an array's elements, a record's members): integers at their own size.
 /// Pointers print as signed integers, as bpftrace 0.17 prints them inside records.
-fn c_value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
+fn c_value(ty: &Type, bytes: &[u8], types: &TypeTable, syms: &mut dyn Resolver) -> Value {
     let at = |off: u32| bytes.get(off as usize..).unwrap_or(&[]);
     match ty {
         Type::Int { size, .. } => int_at(bytes, *size, ty.is_signed()),
@@ -55,7 +56,7 @@ fn c_value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
             let step = elem.c_size();
             Value::Array(
                 (0..*len)
-                    .map(|i| c_value(elem, at(i * step), types))
+                    .map(|i| c_value(elem, at(i * step), types, syms))
                     .collect(),
             )
         }
@@ -70,7 +71,7 @@ fn c_value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
                     .map(|f| {
                         let v = match f.bitfield {
                             Some(b) => bitfield(at(f.offset), &f.ty, b),
-                            None => c_value(&f.ty, at(f.offset), types),
+                            None => c_value(&f.ty, at(f.offset), types, syms),
                         };
                         (f.name.clone(), v)
                     })
@@ -78,16 +79,16 @@ fn c_value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
             )
         }
         Type::Str { .. } | Type::Tuple(_) | Type::Formatted(_) | Type::Void => {
-            value(ty, bytes, types)
+            value(ty, bytes, types, syms)
         }
     }
 }
 
 /// A value its builtin prints: the builtin's `format` hook turns the bytes into text.
-fn formatted(f: &Formatted, bytes: &[u8]) -> Value {
+fn formatted(f: &Formatted, bytes: &[u8], syms: &mut dyn Resolver) -> Value {
     let raw = bytes.get(..f.size as usize).unwrap_or(bytes);
     match builtins::get(BuiltinId(f.builtin)).format {
-        Some(format) => format(raw, f.param.as_deref()),
+        Some(format) => format(raw, f.param.as_deref(), syms),
         None => Value::Str(Vec::new()),
     }
 }
@@ -123,43 +124,54 @@ fn bitfield(bytes: &[u8], ty: &Type, b: Bitfield) -> Value {
 }
 
 /// The printf arguments of one event record.
-pub fn printf_args(info: &PrintfInfo, record: &[u8], types: &TypeTable) -> Vec<Value> {
+pub fn printf_args(
+    info: &PrintfInfo,
+    record: &[u8],
+    types: &TypeTable,
+    syms: &mut dyn Resolver,
+) -> Vec<Value> {
     info.args
         .iter()
         .zip(&info.offsets)
-        .map(|(t, &o)| value(t, record.get(o as usize..).unwrap_or(&[]), types))
+        .map(|(t, &o)| value(t, record.get(o as usize..).unwrap_or(&[]), types, syms))
         .collect()
 }
 
 /// The printed key of a map entry: `None` without keys, one value, or a tuple of several.
-fn key(info: &MapInfo, bytes: &[u8], types: &TypeTable) -> Option<Value> {
+fn key(info: &MapInfo, bytes: &[u8], types: &TypeTable, syms: &mut dyn Resolver) -> Option<Value> {
     match info.keys.len() {
         0 => None,
-        1 => Some(value(&info.keys[0], bytes, types)),
+        1 => Some(value(&info.keys[0], bytes, types, syms)),
         _ => Some(Value::Tuple(
             info.keys
                 .iter()
                 .zip(info.key_offsets())
-                .map(|(t, o)| value(t, bytes.get(o as usize..).unwrap_or(&[]), types))
+                .map(|(t, o)| value(t, bytes.get(o as usize..).unwrap_or(&[]), types, syms))
                 .collect(),
         )),
     }
 }
 
 /// Reads a whole map from the kernel, combining per-CPU values.
-pub fn dump(info: &MapInfo, map: &KernelMap, types: &TypeTable) -> io::Result<MapDump> {
+pub fn dump(
+    info: &MapInfo,
+    map: &KernelMap,
+    types: &TypeTable,
+    syms: &mut dyn Resolver,
+) -> io::Result<MapDump> {
     let kind = info.agg_kind();
     let mut entries = Vec::new();
     match &info.value {
         MapValueType::Plain(ty) => {
             for (k, v) in map.entries()? {
-                entries.push((key(info, &k, types), MapValue::Scalar(value(ty, &v, types))));
+                let k = key(info, &k, types, syms);
+                entries.push((k, MapValue::Scalar(value(ty, &v, types, syms))));
             }
         }
         MapValueType::Agg { kind, signed } => {
             for (k, cpus) in map.percpu_entries()? {
                 let v = combine(*kind, *signed, &cpus);
-                entries.push((key(info, &k, types), v));
+                entries.push((key(info, &k, types, syms), v));
             }
         }
         MapValueType::Hist | MapValueType::Lhist { .. } => {
@@ -191,7 +203,7 @@ pub fn dump(info: &MapInfo, map: &KernelMap, types: &TypeTable) -> io::Result<Ma
                     },
                     _ => MapValue::Hist(counts),
                 };
-                entries.push((key(info, &k, types), v));
+                entries.push((key(info, &k, types, syms), v));
             }
         }
     }
@@ -255,25 +267,34 @@ fn combine(kind: AggKind, signed: bool, cpus: &[Vec<u8>]) -> MapValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::symbols::NoSymbols;
 
     #[test]
     fn values_decode_by_type() {
         let mut b = (-5i64).to_le_bytes().to_vec();
-        assert_eq!(value(&Type::I64, &b, &TypeTable::default()), Value::Int(-5));
         assert_eq!(
-            value(&Type::U64, &b, &TypeTable::default()),
+            value(&Type::I64, &b, &TypeTable::default(), &mut NoSymbols),
+            Value::Int(-5)
+        );
+        assert_eq!(
+            value(&Type::U64, &b, &TypeTable::default(), &mut NoSymbols),
             Value::UInt((-5i64) as u64)
         );
         b = b"cat\0\0\0\0\0".to_vec();
         assert_eq!(
-            value(&Type::Str { size: 8 }, &b, &TypeTable::default()),
+            value(
+                &Type::Str { size: 8 },
+                &b,
+                &TypeTable::default(),
+                &mut NoSymbols
+            ),
             Value::Str(b"cat".to_vec())
         );
         let t = Type::Tuple(vec![Type::I64, Type::Str { size: 4 }]);
         let mut bytes = 7i64.to_le_bytes().to_vec();
         bytes.extend_from_slice(b"ab\0\0\0\0\0\0");
         assert_eq!(
-            value(&t, &bytes, &TypeTable::default()),
+            value(&t, &bytes, &TypeTable::default(), &mut NoSymbols),
             Value::Tuple(vec![Value::Int(7), Value::Str(b"ab".to_vec())])
         );
     }
@@ -318,7 +339,7 @@ mod tests {
         assert_eq!(rec.c_size(), 24);
         let field = |n: &str, v| (n.to_string(), v);
         assert_eq!(
-            value(&rec, &b, &t),
+            value(&rec, &b, &t, &mut NoSymbols),
             Value::Record(vec![
                 field("a", Value::Int(-7)),
                 field("f", Value::UInt(5)),

@@ -10,6 +10,7 @@ mod load;
 mod load_tests;
 mod metrics;
 mod relocate;
+mod resolve;
 mod run;
 mod signals;
 

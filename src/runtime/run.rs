@@ -7,6 +7,7 @@ use super::child::{self, Child};
 use super::decode;
 use super::load::{LoadError, ProgramImage, Programs};
 use super::relocate::{self, RunConsts};
+use super::resolve::SessionSymbols;
 use super::signals;
 use crate::bpf::maps::KernelMap;
 use crate::bpf::ringbuf::EventReader;
@@ -18,6 +19,7 @@ use crate::output::value::{AggKind, MapDump, Value};
 use crate::output::{self, Buffering, Output, OutputFormat};
 use crate::sema::layout::MapKind;
 use crate::sema::typed::event;
+use crate::symbols::Symbolizer;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -48,6 +50,8 @@ pub struct RunConfig {
     /// `--metrics ADDR`: a listening socket whose scrapes get the maps as OpenMetrics text
     /// while the run goes on.
     pub metrics: Option<std::net::TcpListener>,
+    /// C++ names in user stacks and symbols are demangled (`BPFTRACE_NO_CPP_DEMANGLE` unset).
+    pub demangle: bool,
 }
 
 /// A run in progress: everything it holds is released (probes detached, programs and maps
@@ -77,6 +81,8 @@ struct Events<'o> {
     exit: bool,
     args: Vec<Value>,
     buffering: Buffering,
+    /// Kernel and user symbols, read the first time a stack or symbol is printed.
+    symbols: Symbolizer,
 }
 
 impl<'o> Session<'o> {
@@ -139,6 +145,7 @@ impl<'o> Session<'o> {
             exit: false,
             args: Vec::new(),
             buffering: cfg.buffering,
+            symbols: Symbolizer::new(cfg.demangle),
         };
         events.printer.attached(&mut events.out, probes);
         events.flush()?;
@@ -189,7 +196,7 @@ impl<'o> Session<'o> {
             }
             let ended = wait(self.reader.raw_fd(), watched_fd, metrics_fd)?;
             if let Some(listener) = &self.metrics {
-                let events = &self.events;
+                let events = &mut self.events;
                 super::metrics::serve(listener, || events.dumps());
             }
             if ended {
@@ -236,14 +243,35 @@ fn create_maps(object: &Object) -> Result<Vec<KernelMap>, RunError> {
         .iter()
         .map(|m| {
             KernelMap::create(&m.def).map_err(|e| {
-                RunError::Message(format!(
-                    "cannot create BPF map '{}': {e}{}",
-                    m.name,
-                    permission_hint(&e)
-                ))
+                let hint = if m.def.kind == MapKind::StackTrace {
+                    stack_map_hint(&e, m.def.value_size / 8)
+                } else {
+                    permission_hint(&e).to_string()
+                };
+                RunError::Message(format!("cannot create BPF map '{}': {e}{hint}", m.name))
             })
         })
         .collect()
+}
+
+/// Why a stack map of `limit` frames may not be created: the kernel's frame limit
+/// (`kernel.perf_event_max_stack`), or memory.
+fn stack_map_hint(e: &io::Error, limit: u32) -> String {
+    let max = std::fs::read_to_string("/proc/sys/kernel/perf_event_max_stack")
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok());
+    // The error keeps the kind of the kernel's errno (EINVAL, ENOMEM), not the number.
+    match (e.kind(), max) {
+        (io::ErrorKind::InvalidInput, Some(max)) if limit > max => format!(
+            " (the kernel keeps at most {max} frames of a stack, and this script asks for \
+             {limit}: ask for fewer, or raise it with sysctl kernel.perf_event_max_stack={limit})"
+        ),
+        (io::ErrorKind::OutOfMemory, _) => format!(
+            " (a stack map holds {} stacks of {limit} frames: ask for fewer frames)",
+            crate::sema::STACK_MAP_ENTRIES
+        ),
+        _ => permission_hint(e).to_string(),
+    }
 }
 
 fn permission_hint(e: &io::Error) -> &'static str {
@@ -450,19 +478,24 @@ impl Events<'_> {
         self.flush()
     }
 
-    /// Every user map, read now.
-    fn dumps(&self) -> Result<Vec<MapDump>, String> {
+    /// Every user map, read now (stacks and symbols named).
+    fn dumps(&mut self) -> Result<Vec<MapDump>, String> {
         let object = self.object;
-        object
-            .maps
-            .iter()
-            .zip(&self.maps)
-            .filter(|(info, _)| !info.internal)
-            .map(|(info, map)| {
-                decode::dump(info, map, &object.types)
-                    .map_err(|e| format!("cannot read map {}: {e}", info.name))
-            })
-            .collect()
+        let mut dumps = Vec::new();
+        for (info, map) in object.maps.iter().zip(&self.maps) {
+            if info.internal {
+                continue;
+            }
+            let mut syms = SessionSymbols {
+                object,
+                maps: &self.maps,
+                symbols: &mut self.symbols,
+            };
+            let d = decode::dump(info, map, &object.types, &mut syms)
+                .map_err(|e| format!("cannot read map {}: {e}", info.name))?;
+            dumps.push(d);
+        }
+        Ok(dumps)
     }
 
     fn handle(&mut self, rec: &[u8]) -> Result<(), RunError> {
@@ -478,7 +511,12 @@ impl Events<'_> {
                 else {
                     return Ok(());
                 };
-                self.args = decode::printf_args(info, rec, &object.types);
+                let mut syms = SessionSymbols {
+                    object,
+                    maps: &self.maps,
+                    symbols: &mut self.symbols,
+                };
+                self.args = decode::printf_args(info, rec, &object.types, &mut syms);
                 let mut text = Vec::new();
                 if kind == event::PRINTF {
                     format
@@ -502,7 +540,12 @@ impl Events<'_> {
                 else {
                     return Ok(());
                 };
-                let d = decode::dump(info, map, &object.types)
+                let mut syms = SessionSymbols {
+                    object,
+                    maps: &self.maps,
+                    symbols: &mut self.symbols,
+                };
+                let d = decode::dump(info, map, &object.types, &mut syms)
                     .map_err(|e| RunError::Message(format!("map {}: {e}", info.name)))?;
                 self.printer.map(&mut self.out, &d, top as usize, div);
             }
@@ -511,7 +554,12 @@ impl Events<'_> {
                     return Ok(());
                 };
                 if let Some(hook) = info.call.and_then(|b| builtins::get(b).event) {
-                    self.args = decode::printf_args(info, rec, &object.types);
+                    let mut syms = SessionSymbols {
+                        object,
+                        maps: &self.maps,
+                        symbols: &mut self.symbols,
+                    };
+                    self.args = decode::printf_args(info, rec, &object.types, &mut syms);
                     let e = builtins::Event {
                         param: &info.format,
                         args: &self.args,
@@ -537,10 +585,17 @@ impl Events<'_> {
                 let (Some(info), Some(map)) = (object.maps.get(id), self.maps.get(id)) else {
                     return Ok(());
                 };
+                let mut syms = SessionSymbols {
+                    object,
+                    maps: &self.maps,
+                    symbols: &mut self.symbols,
+                };
                 let r = match kind {
-                    event::PRINT_MAP => decode::dump(info, map, &object.types).map(|d| {
-                        self.printer.map(&mut self.out, &d, 0, 1);
-                    }),
+                    event::PRINT_MAP => {
+                        decode::dump(info, map, &object.types, &mut syms).map(|d| {
+                            self.printer.map(&mut self.out, &d, 0, 1);
+                        })
+                    }
                     // bpftrace 0.17 keeps a cleared key-less count() map as `@m: 0`.
                     event::CLEAR_MAP
                         if info.keys.is_empty() && info.agg_kind() == AggKind::Count =>

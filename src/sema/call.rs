@@ -243,6 +243,17 @@ impl CheckCx for Checker<'_> {
         self.kernel_type(record)
     }
 
+    fn stack_map(&mut self, limit: u32) -> MapIdx {
+        if !self.stack_limits.contains(&limit) {
+            self.stack_limits.push(limit);
+        }
+        super::stack_map_index(self.maps.len(), &self.stack_limits, limit)
+    }
+
+    fn user_object(&self, path: &str, name: &str) -> Result<Option<(u64, u64)>, String> {
+        self.catalogue.user_object(path, name)
+    }
+
     fn type_named(&mut self, text: &str, span: Span) -> Option<Type> {
         let stars = text
             .chars()

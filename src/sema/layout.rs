@@ -9,6 +9,9 @@ pub enum MapKind {
     Array,
     PerCpuArray,
     RingBuf,
+    /// `BPF_MAP_TYPE_STACK_TRACE`: stack ids (u32 keys) to frames, written by
+    /// `bpf_get_stackid` (kstack, ustack).
+    StackTrace,
 }
 
 /// A kernel map to create before codegen encodes its fd into the programs.

@@ -92,6 +92,7 @@ pub fn check_with(
         types: TypeTable::default(),
         structs: HashMap::new(),
         defines: HashMap::new(),
+        stack_limits: Vec::new(),
     };
     checker.report = true;
     checker.define_structs(prog);
@@ -183,6 +184,19 @@ pub fn check_with(
     ));
     let lost = maps.len() as u32;
     maps.push(internal_map("lost", MapKind::Array, 4, 8, 1));
+    for &limit in &checker.stack_limits {
+        debug_assert_eq!(
+            maps.len() as u32,
+            stack_map_index(checker.maps.len(), &checker.stack_limits, limit)
+        );
+        maps.push(internal_map(
+            "stack",
+            MapKind::StackTrace,
+            4,
+            8 * limit,
+            STACK_MAP_ENTRIES,
+        ));
+    }
     Ok(Checked {
         probes,
         maps,
@@ -191,6 +205,20 @@ pub fn check_with(
         lost,
         types: checker.types,
     })
+}
+
+/// Stacks a stack map holds, as bpftrace 0.17 sizes them: distinct stacks hash into this
+/// many buckets, and a stack whose bucket holds another is lost (`bpf_get_stackid` fails).
+pub const STACK_MAP_ENTRIES: u32 = 128 << 10;
+
+/// The index in `Checked::maps` of the stack map of `limit` frames: after the user maps, the
+/// ring buffer and the lost counter, in first-use order.
+fn stack_map_index(user_maps: usize, limits: &[u32], limit: u32) -> u32 {
+    let pos = limits
+        .iter()
+        .position(|&l| l == limit)
+        .unwrap_or(limits.len());
+    (user_maps + 2 + pos) as u32
 }
 
 /// Type-learning passes before the reporting pass, at most (each widening takes one).
@@ -398,6 +426,9 @@ pub(crate) struct Checker<'a> {
     structs: HashMap<String, Type>,
     /// The script's `#define NAME VALUE` lines.
     defines: HashMap<String, String>,
+    /// Frames of each stack map kstack and ustack write to, in first-use order: the maps
+    /// follow the ring buffer and the lost counter (`stack_map_index`).
+    stack_limits: Vec<u32>,
 }
 
 impl Checker<'_> {

@@ -1,0 +1,1 @@
+/usr/bin/setarch x86_64 -R /usr/bin/sleep 0.25
