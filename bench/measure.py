@@ -4,6 +4,7 @@ that report.py turns into tables."""
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -280,3 +281,47 @@ def binary(path):
     beyond = [lib["name"] for lib in libs if not lib["name"].startswith(GLIBC)]
     return {"size": os.path.getsize(path), "stripped": os.path.getsize(stripped), "libs": libs,
             "libs_size": sum(lib["size"] for lib in libs), "beyond_libc": beyond}
+
+
+# 80 libc functions (every 60th function of libc's listing without `_`, `@` or `.` in the name).
+def libc_uprobe_script(rtrace, count=80):
+    """A script with `count` uprobes on libc functions and a 1 ms exit, from rtrace's listing."""
+    out = subprocess.run([rtrace, "-l", "uprobe:libc:*"], capture_output=True, text=True,
+                         timeout=60).stdout.split()
+    names = [l.rsplit(":", 1)[-1] for l in out]
+    names = [n for n in names if n[:1] != "_" and "@" not in n and "." not in n]
+    step = max(1, len(names) // count)
+    pick = names[::step][:count]
+    return ",\n".join("uprobe:libc:" + n for n in pick) + " { @[probe] = count(); }\n" \
+        "interval:ms:1 { exit(); }\n", len(pick)
+
+
+def uprobes_attach(tools, reps, rtrace):
+    """Milliseconds from start to the `Attaching N probes...` line for 80 libc uprobes (symbols
+    resolved, programs loaded, uprobes registered), medians over reps. The run then exits;
+    its teardown (the kernel unregistering each uprobe) is not counted."""
+    script, n = libc_uprobe_script(rtrace)
+    path = os.path.join(proc.TMP, "uprobes.bt")
+    with open(path, "w") as f:
+        f.write(script)
+    times = {t: [] for t in tools}
+    errors = {}
+    for rep in range(reps + 1):  # rep 0 warms caches and is not counted
+        for name, tool in tools.items():
+            start = time.perf_counter()
+            p = proc._spawn([tool, path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+            line = p.stdout.readline()
+            took = (time.perf_counter() - start) * 1000
+            try:
+                code, _ = proc._reap(p, time.perf_counter() + 120)
+            except proc.Timeout as e:
+                errors[name] = str(e)
+                continue
+            if not line.startswith("Attaching"):
+                errors[name] = "no Attaching line (exit code %d)" % code
+            elif rep > 0:
+                times[name].append(took)
+    log("%d libc uprobes attached: %s" % (n, ", ".join("%s %.1f ms" % (t, median(times[t]) or 0)
+                                                          for t in tools)))
+    return {t: {"wall_ms": median(times[t]), "error": errors.get(t)} for t in tools}

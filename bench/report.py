@@ -62,6 +62,8 @@ def main_table(res):
     f = res["five"]
     pair("five probes, attach to exit: wall", "wall_ms", "%.1f", " ms", f, "≤ 15 ms", 15)
     pair("five probes, attach to exit: peak RSS", "rss_mib", "%.1f", " MiB", f, "≤ 8 MiB", 8)
+    pair("80 libc uprobes: start to attached", "wall_ms", "%.1f", " ms", res["uprobes"],
+         "≤ 20 ms", 20)
 
     ev = per_event_rows(res["events"])
     ratios = [e["ratio"] for e in ev[1:] if e["ratio"] is not None]
@@ -197,7 +199,7 @@ def _md(header, rows):
 
 def errors(res):
     notes = []
-    for part in ("startup", "five"):
+    for part in ("startup", "five", "uprobes"):
         for tool, r in res[part].items():
             if r.get("error"):
                 notes.append("%s %s: %s" % (part, tool, r["error"]))

@@ -12,6 +12,14 @@ use std::io::Write;
 
 /// Runs what the options ask for; returns the exit code.
 pub fn run(opts: &Options) -> i32 {
+    if let Some(pid) = opts.pid {
+        // As bpftrace: a process that does not exist is an error before anything else.
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            eprintln!("ERROR: pid {pid}: No such process");
+            return 1;
+        }
+        crate::probes::system::catalogue().set_pid(pid);
+    }
     if let Some(pattern) = &opts.list {
         return list(pattern.as_deref(), opts.verbose);
     }
@@ -50,7 +58,18 @@ fn list(pattern: Option<&str>, verbose: bool) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("ERROR: {e}");
+            match e.span {
+                // Errors in the pattern point into it, as bpftrace's do (`stdin:1:COL`).
+                Some((start, end)) => {
+                    let source = Source::new("stdin", pattern.unwrap_or_default());
+                    let diag = crate::diag::Diagnostic::error(
+                        crate::source::Span::new(start, end),
+                        e.message,
+                    );
+                    cli::report(&source, &[diag]);
+                }
+                None => eprintln!("ERROR: {}", e.message),
+            }
             1
         }
     }

@@ -3,7 +3,8 @@
 //! machine, the fixture catalogue here answers from text (and BTF bytes) a test gives. Asked by
 //! `probes::parse_attach`, `probes::list` and `sema` (through `sema::check_with`).
 
-use super::{format, TpFormat};
+use super::elf::Found;
+use super::{format, glob_match, TpFormat};
 use crate::btf::Btf;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,11 +31,48 @@ pub trait Catalogue {
     /// Traceable kernel functions, sorted and unique; empty without kprobes.
     fn kernel_functions(&self) -> Vec<String>;
 
-    /// The file a uprobe target names (`libc` -> `/lib/.../libc.so.6`, `bash` -> `/usr/bin/bash`).
-    fn resolve_binary(&self, name: &str) -> Result<String, String>;
+    /// The file a uprobe target names (`libc` -> `/lib/.../libc.so.6`, `bash` -> `/usr/bin/bash`):
+    /// the first of `binary_paths`, after `which_so` for a `lib...` name.
+    fn resolve_binary(&self, name: &str) -> Result<String, String> {
+        let target = self.which_so(name).unwrap_or_else(|| name.to_string());
+        self.binary_paths(&target)
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                format!("uprobe target file '{name}' does not exist or is not executable")
+            })
+    }
+
+    /// The process `-p` names, when one was given: uprobe targets are then resolved in its
+    /// maps and mount namespace.
+    fn pid(&self) -> Option<i32> {
+        None
+    }
+
+    /// The executable of the `-p` process, as a path this process can open.
+    fn pid_exe(&self) -> Option<String> {
+        None
+    }
+
+    /// The library a `libNAME` target names (the `-p` process's maps, else ld.so.cache).
+    fn which_so(&self, _target: &str) -> Option<String> {
+        None
+    }
+
+    /// Every ELF executable or shared object a target names, as bpftrace's
+    /// `resolve_binary_path` finds them (the path, `$PATH` for a bare name, `*` globbed).
+    fn binary_paths(&self, target: &str) -> Vec<String>;
+
+    /// The symbol (any type) named `symbol` in the ELF file at `path`.
+    fn symbol(&self, path: &str, symbol: &str) -> Result<Option<Found>, String>;
+
+    /// The symbol whose range holds the virtual address `addr` in the file at `path`.
+    fn symbol_at(&self, path: &str, addr: u64) -> Result<Option<Found>, String>;
 
     /// Whether the ELF file at `path` defines `symbol`.
-    fn has_symbol(&self, path: &str, symbol: &str) -> Result<bool, String>;
+    fn has_symbol(&self, path: &str, symbol: &str) -> Result<bool, String> {
+        Ok(self.symbol(path, symbol)?.is_some())
+    }
 
     /// The functions the ELF file at `path` defines, sorted and unique.
     fn functions(&self, path: &str) -> Result<Vec<String>, String>;
@@ -44,6 +82,11 @@ pub trait Catalogue {
     /// never reads it. The error says why there is none (no file, unreadable, malformed).
     fn btf(&self) -> Result<&Btf, String> {
         Err("no BTF in this catalogue".into())
+    }
+
+    /// Whether the kernel can load and attach kfunc (fentry/fexit) programs.
+    fn kfuncs_available(&self) -> bool {
+        false
     }
 
     /// The address of a kernel symbol (`/proc/kallsyms`), for `kaddr()`.
@@ -75,6 +118,8 @@ pub struct Fixture {
     /// Data symbols by (binary, name): address and size.
     objects: BTreeMap<(String, String), (u64, u64)>,
     btf: Option<Result<Btf, String>>,
+    pid: Option<(i32, String)>,
+    kfuncs: bool,
 }
 
 impl Fixture {
@@ -110,6 +155,18 @@ impl Fixture {
     pub fn object(mut self, path: &str, name: &str, addr: u64, size: u64) -> Fixture {
         self.objects
             .insert((path.into(), name.into()), (addr, size));
+        self
+    }
+
+    /// Makes kfunc (fentry/fexit) probes available.
+    pub fn with_kfuncs(mut self) -> Fixture {
+        self.kfuncs = true;
+        self
+    }
+
+    /// Makes `-p PID` given, the process running the fixture binary `exe`.
+    pub fn with_pid(mut self, pid: i32, exe: &str) -> Fixture {
+        self.pid = Some((pid, exe.into()));
         self
     }
 
@@ -149,22 +206,63 @@ impl Catalogue for Fixture {
         self.kernel_functions.clone()
     }
 
-    fn resolve_binary(&self, name: &str) -> Result<String, String> {
-        if self.binaries.contains_key(name) {
-            return Ok(name.to_string());
-        }
-        let found = self.binaries.keys().find(|p| {
-            Path::new(p)
-                .file_name()
-                .is_some_and(|f| f.to_string_lossy().split('.').next() == Some(name))
-        });
-        found
-            .cloned()
-            .ok_or_else(|| format!("uprobe target '{name}' is not a path, a library or a program"))
+    fn pid(&self) -> Option<i32> {
+        self.pid.as_ref().map(|(p, _)| *p)
     }
 
-    fn has_symbol(&self, path: &str, symbol: &str) -> Result<bool, String> {
-        Ok(self.binary_functions(path)?.iter().any(|f| f == symbol))
+    fn kfuncs_available(&self) -> bool {
+        self.kfuncs
+    }
+
+    fn pid_exe(&self) -> Option<String> {
+        self.pid.as_ref().map(|(_, e)| e.clone())
+    }
+
+    /// `libNAME` -> the fixture binary whose file name is `libNAME.so...`.
+    fn which_so(&self, target: &str) -> Option<String> {
+        let name = target.strip_prefix("lib")?;
+        let prefix = format!("lib{name}.so");
+        self.binaries
+            .keys()
+            .find(|p| {
+                Path::new(p)
+                    .file_name()
+                    .is_some_and(|f| f.to_string_lossy().starts_with(&prefix))
+            })
+            .cloned()
+    }
+
+    /// The binary at that path, a binary of that file name, or those a `*` pattern matches.
+    fn binary_paths(&self, target: &str) -> Vec<String> {
+        self.binaries
+            .keys()
+            .filter(|p| {
+                *p == target
+                    || (target.contains('*') && glob_match(target, p))
+                    || (!target.contains('/')
+                        && Path::new(p)
+                            .file_name()
+                            .is_some_and(|f| f.to_string_lossy() == target))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Fixture functions are 16 bytes each, from 0x1000 in name order.
+    fn symbol(&self, path: &str, symbol: &str) -> Result<Option<Found>, String> {
+        let funcs = self.binary_functions(path)?;
+        Ok(funcs
+            .iter()
+            .position(|f| f == symbol)
+            .map(|i| fixture_symbol(symbol, i)))
+    }
+
+    fn symbol_at(&self, path: &str, addr: u64) -> Result<Option<Found>, String> {
+        let funcs = self.binary_functions(path)?;
+        let Some(i) = addr.checked_sub(0x1000).map(|a| (a / 16) as usize) else {
+            return Ok(None);
+        };
+        Ok(funcs.get(i).map(|name| fixture_symbol(name, i)))
     }
 
     fn functions(&self, path: &str) -> Result<Vec<String>, String> {
@@ -181,6 +279,16 @@ impl Catalogue for Fixture {
             Some(btf) => btf.as_ref().map_err(Clone::clone),
             None => Err("no BTF in the fixture".into()),
         }
+    }
+}
+
+/// The `i`th function of a fixture binary: 16 bytes at `0x1000 + 16 * i`.
+fn fixture_symbol(name: &str, i: usize) -> Found {
+    Found {
+        name: name.to_string(),
+        address: 0x1000 + 16 * i as u64,
+        size: 16,
+        kind: super::elf::STT_FUNC,
     }
 }
 

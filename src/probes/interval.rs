@@ -14,8 +14,17 @@ pub static PROVIDER: Provider = Provider {
     prog_type: Some(BPF_PROG_TYPE_PERF_EVENT),
     context: Context::NONE,
     attach: Some(attach),
-    list: None,
+    list: Some(list),
 };
+
+/// `-l interval:...`: nothing is listed, but a pattern without both parts is refused as bpftrace
+/// 0.17 refuses it.
+fn list(q: &super::Query<'_>, _: &dyn Catalogue, _: &mut String) -> Result<(), String> {
+    if q.named && q.rest.split(':').count() != 2 {
+        return Err("interval probe type requires 2 arguments".into());
+    }
+    Ok(())
+}
 
 /// `interval:UNIT:N`.
 pub(crate) fn parse(rest: &str, _: &dyn Catalogue) -> Result<Vec<Attach>, String> {

@@ -26,12 +26,73 @@ pub static KRETFUNC: Provider = Provider {
     list: None,
 };
 
-fn parse_kfunc(rest: &str, _: &dyn Catalogue) -> Result<Vec<Attach>, String> {
-    parse(rest, false)
+fn parse_kfunc(rest: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
+    let attach = parse(rest, false)?;
+    available_in(cat, "kfunc")?;
+    Ok(attach)
 }
 
-fn parse_kretfunc(rest: &str, _: &dyn Catalogue) -> Result<Vec<Attach>, String> {
-    parse(rest, true)
+fn parse_kretfunc(rest: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
+    let attach = parse(rest, true)?;
+    available_in(cat, "kretfunc")?;
+    Ok(attach)
+}
+
+/// The error for a kernel that does not load fentry/fexit programs, found while parsing so
+/// that nothing is loaded or run (not even BEGIN).
+fn available_in(cat: &dyn Catalogue, kind: &str) -> Result<(), String> {
+    if cat.kfuncs_available() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{kind} probes are not available on this kernel: it does not load BPF trampoline \
+             (fentry/fexit) programs; use a tracepoint or rawtracepoint instead"
+        ))
+    }
+}
+
+/// `BPF_PROG_TYPE_TRACING`.
+const BPF_PROG_TYPE_TRACING: u32 = 26;
+/// `BPF_TRACE_FENTRY`.
+const BPF_TRACE_FENTRY: u32 = 24;
+
+/// Whether the kernel loads an fentry program: a two-instruction program (`r0 = 0; exit`)
+/// attached by BTF id to a kernel function, loaded once and closed, as bpftrace's feature
+/// check does. Needs the kernel's BTF.
+pub fn available(btf: &crate::btf::Btf) -> bool {
+    let Some(func) = ["bpf_fentry_test1", "vfs_read"]
+        .iter()
+        .find_map(|f| btf.func_proto(f))
+        .map(|p| p.func)
+    else {
+        return false;
+    };
+    // mov r0, 0; exit.
+    let insns: [u8; 16] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let license = b"GPL\0";
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&BPF_PROG_TYPE_TRACING.to_le_bytes());
+    attr[4..8].copy_from_slice(&2u32.to_le_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_le_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_le_bytes());
+    attr[68..72].copy_from_slice(&BPF_TRACE_FENTRY.to_le_bytes());
+    attr[108..112].copy_from_slice(&func.to_le_bytes());
+    // SAFETY: BPF_PROG_LOAD (5) with a zero-filled attribute block of the size given; the
+    // pointers it holds outlive the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            5,
+            attr.as_mut_ptr(),
+            attr.len() as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: the kernel gave us this fd and nothing else owns it.
+    unsafe { libc::close(fd as i32) };
+    true
 }
 
 /// `FUNC` after `kfunc:` or `kretfunc:`; no wildcards.

@@ -29,7 +29,7 @@ pub static KRETPROBE: Provider = Provider {
     prog_type: Some(BPF_PROG_TYPE_KPROBE),
     context: Context::RETVAL,
     attach: Some(attach),
-    list: None,
+    list: Some(list_ret),
 };
 
 /// The message for kernels built without CONFIG_KPROBES.
@@ -69,6 +69,10 @@ pub(crate) fn parse(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Vec<At
     if func.is_empty() {
         return Err(format!("{kind} probe must have a target"));
     }
+    // Known before anything is loaded: the script stops here, before BEGIN runs.
+    if !cat.kprobes_available() {
+        return Err(UNAVAILABLE.into());
+    }
     if !has_wildcard(func) {
         return Ok(vec![Attach::Kprobe {
             func: func.to_string(),
@@ -78,9 +82,6 @@ pub(crate) fn parse(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Vec<At
     }
     if offset != 0 {
         return Err("a wildcard kprobe cannot have an offset".into());
-    }
-    if !cat.kprobes_available() {
-        return Err(UNAVAILABLE.into());
     }
     let found: Vec<Attach> = cat
         .kernel_functions()
@@ -134,9 +135,24 @@ fn kallsyms_text_symbol(line: &str) -> Option<&str> {
 
 /// `-l kprobe:PATTERN`: the matching kernel functions.
 fn list(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+    list_kind("kprobe", q, cat, out)
+}
+
+/// `-l kretprobe:PATTERN`: the same functions.
+fn list_ret(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+    list_kind("kretprobe", q, cat, out)
+}
+
+/// The functions matching the pattern, without the `.part.N` clones bpftrace leaves out.
+fn list_kind(
+    kind: &str,
+    q: &Query<'_>,
+    cat: &dyn Catalogue,
+    out: &mut String,
+) -> Result<(), String> {
     for f in cat.kernel_functions() {
-        if glob_match(q.rest, &f) {
-            let _ = writeln!(out, "kprobe:{f}");
+        if glob_match(q.rest, &f) && !f.contains(".part.") {
+            let _ = writeln!(out, "{kind}:{f}");
         }
     }
     Ok(())
@@ -201,8 +217,8 @@ mod tests {
 
     #[test]
     fn offsets_and_errors() {
-        let none = Fixture::new();
-        let k = |s| parse(s, false, &none);
+        let cat = Fixture::new().kernel_functions(&["vfs_read"]);
+        let k = |s| parse(s, false, &cat);
         assert_eq!(
             k("vfs_read+0x10"),
             Ok(vec![Attach::Kprobe {
@@ -211,11 +227,14 @@ mod tests {
                 ret: false
             }])
         );
-        assert!(parse("vfs_read+4", true, &none).is_err());
+        assert!(parse("vfs_read+4", true, &cat).is_err());
         assert!(k("vfs_read+x").is_err());
         assert!(k("").is_err());
         assert!(k("a:b").is_err());
-        assert_eq!(k("vfs_*"), Err(UNAVAILABLE.into()));
+        // Without kprobes, every kprobe is refused while parsing.
+        let none = Fixture::new();
+        assert_eq!(parse("vfs_*", false, &none), Err(UNAVAILABLE.into()));
+        assert_eq!(parse("vfs_read", true, &none), Err(UNAVAILABLE.into()));
     }
 
     #[test]

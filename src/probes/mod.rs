@@ -68,6 +68,8 @@ pub struct TpFormat {
 pub mod arch;
 pub mod begin;
 pub mod catalogue;
+pub mod elf;
+pub mod elf_paths;
 pub mod format;
 pub mod hardware;
 pub mod interval;
@@ -234,6 +236,21 @@ pub fn parse_attach(raw: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, Strin
 pub fn display_name(attach: &Attach, raw: &str) -> String {
     if let Attach::Tracepoint { category, name } = attach {
         return format!("tracepoint:{category}:{name}");
+    }
+    // bpftrace names a uprobe by its resolved file and function (an address in decimal).
+    if let Attach::Uprobe {
+        path,
+        symbol,
+        offset,
+        ret,
+    } = attach
+    {
+        let kind = if *ret { "uretprobe" } else { "uprobe" };
+        return match symbol {
+            Some(s) if *offset == 0 => format!("{kind}:{path}:{s}"),
+            Some(s) => format!("{kind}:{path}:{s}+{offset}"),
+            None => format!("{kind}:{path}:{offset}"),
+        };
     }
     let (written, rest) = match raw.split_once(':') {
         Some((p, r)) => (p, Some(r)),

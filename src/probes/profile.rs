@@ -13,8 +13,17 @@ pub static PROVIDER: Provider = Provider {
     prog_type: Some(BPF_PROG_TYPE_PERF_EVENT),
     context: Context::NONE,
     attach: Some(attach),
-    list: None,
+    list: Some(list),
 };
+
+/// `-l profile:...`: nothing is listed, but a pattern without both parts is refused as bpftrace
+/// 0.17 refuses it.
+fn list(q: &super::Query<'_>, _: &dyn Catalogue, _: &mut String) -> Result<(), String> {
+    if q.named && q.rest.split(':').count() != 2 {
+        return Err("profile probe type requires 2 arguments".into());
+    }
+    Ok(())
+}
 
 /// `profile:UNIT:N`.
 pub(crate) fn parse(rest: &str, _: &dyn Catalogue) -> Result<Vec<Attach>, String> {

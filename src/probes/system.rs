@@ -4,8 +4,8 @@
 //! sema (through `sema::check`), `parse_attach` and `-l`.
 
 use super::catalogue::{no_match, Catalogue};
-use super::uprobe::Elf;
-use super::{format, kprobe, tracefs, tracepoint, TpFormat};
+use super::elf::{self, Elf, Found};
+use super::{elf_paths, format, kprobe, tracefs, tracepoint, TpFormat};
 use crate::btf::Btf;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,9 +25,12 @@ pub struct System {
     /// The tracefs to read; `None` for the machine's (`tracefs::root`).
     tracefs: Option<PathBuf>,
     formats: Mutex<HashMap<PathBuf, TpFormat>>,
-    elves: Mutex<HashMap<String, Arc<Elf>>>,
+    /// `-p PID`, set once by the driver before anything is parsed or listed.
+    pid: OnceLock<i32>,
     /// The kernel's BTF, read on first use (`btf_path`).
     btf: OnceLock<Result<Btf, String>>,
+    /// Whether fentry programs load, checked on first use.
+    kfuncs: OnceLock<bool>,
     /// /proc/kallsyms by name, read on first use.
     kallsyms: OnceLock<HashMap<String, u64>>,
 }
@@ -59,14 +62,14 @@ impl System {
         Ok(path)
     }
 
+    /// The ELF file at `path`, mapped and indexed once per process (`elf::open`).
     fn elf(&self, path: &str) -> Result<Arc<Elf>, String> {
-        let mut elves = self.elves.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(elf) = elves.get(path) {
-            return Ok(elf.clone());
-        }
-        let elf = Arc::new(Elf::read(path)?);
-        elves.insert(path.to_string(), elf.clone());
-        Ok(elf)
+        elf::open(path)
+    }
+
+    /// Makes `-p PID` the process uprobe targets are resolved in. The first call wins.
+    pub fn set_pid(&self, pid: i32) {
+        let _ = self.pid.set(pid);
     }
 }
 
@@ -134,12 +137,29 @@ impl Catalogue for System {
         kprobe::functions()
     }
 
-    fn resolve_binary(&self, name: &str) -> Result<String, String> {
-        super::uprobe::resolve_path(name)
+    fn pid(&self) -> Option<i32> {
+        self.pid.get().copied()
     }
 
-    fn has_symbol(&self, path: &str, symbol: &str) -> Result<bool, String> {
-        Ok(self.elf(path)?.symbol_address(symbol)?.is_some())
+    fn pid_exe(&self) -> Option<String> {
+        let pid = self.pid()?;
+        elf_paths::pid_exe(pid).map(|exe| elf_paths::path_for_pid_mountns(pid, &exe))
+    }
+
+    fn which_so(&self, target: &str) -> Option<String> {
+        elf_paths::which_so(target, self.pid())
+    }
+
+    fn binary_paths(&self, target: &str) -> Vec<String> {
+        elf_paths::resolve_binary_path(target, self.pid())
+    }
+
+    fn symbol(&self, path: &str, symbol: &str) -> Result<Option<Found>, String> {
+        Ok(self.elf(path)?.lookup(symbol))
+    }
+
+    fn symbol_at(&self, path: &str, addr: u64) -> Result<Option<Found>, String> {
+        Ok(self.elf(path)?.symbol_at(addr))
     }
 
     fn functions(&self, path: &str) -> Result<Vec<String>, String> {
@@ -181,6 +201,12 @@ impl Catalogue for System {
 
     fn user_object(&self, path: &str, name: &str) -> Result<Option<(u64, u64)>, String> {
         crate::symbols::elf::object_symbol(std::path::Path::new(path), name)
+    }
+
+    fn kfuncs_available(&self) -> bool {
+        *self
+            .kfuncs
+            .get_or_init(|| self.btf().is_ok_and(super::kfunc::available))
     }
 
     fn kernel_symbol(&self, name: &str) -> Option<u64> {

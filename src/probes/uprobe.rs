@@ -7,11 +7,9 @@ use super::catalogue::Catalogue;
 use super::perf::{dynamic_pmu, on_perf_event, BPF_PROG_TYPE_KPROBE};
 use super::{glob_match, has_wildcard, parse_u64, Attach, Context, Provider, Query};
 use crate::bpf::sys::{self, PerfEvent};
-use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 use std::ffi::CString;
 use std::fmt::Write as _;
 use std::os::fd::{OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
 
 pub static UPROBE: Provider = Provider {
     name: "uprobe",
@@ -30,7 +28,7 @@ pub static URETPROBE: Provider = Provider {
     prog_type: Some(BPF_PROG_TYPE_KPROBE),
     context: Context::RETVAL,
     attach: Some(attach),
-    list: None,
+    list: Some(list_ret),
 };
 
 fn parse_uprobe(rest: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
@@ -41,255 +39,241 @@ fn parse_uretprobe(rest: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, Strin
     parse(rest, true, cat)
 }
 
-/// Directories searched for a bare library name such as `libc`.
-const LIB_DIRS: [&str; 8] = [
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib/aarch64-linux-gnu",
-    "/usr/lib/aarch64-linux-gnu",
-    "/lib64",
-    "/usr/lib64",
-    "/lib",
-    "/usr/lib",
-];
-
-/// Parses `PATH:TARGET` (after `uprobe:` / `uretprobe:`).
-pub(crate) fn parse(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
-    let kind = if ret { "uretprobe" } else { "uprobe" };
-    let Some((path, target)) = rest.split_once(':') else {
-        return Err(format!("{kind} probe type requires 2 arguments"));
-    };
-    if path.is_empty() || target.is_empty() {
-        return Err(format!("{kind} probe must have a target"));
+/// bpftrace's attach point lexing: `:`-separated parts, `"..."` quoting a part (or a piece of
+/// one) that may hold `:` or other characters, `\` escaping inside quotes.
+pub(crate) fn split_parts(text: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ':' if !quoted => parts.push(std::mem::take(&mut cur)),
+            '"' => quoted = !quoted,
+            '\\' if quoted => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            _ => cur.push(c),
+        }
     }
-    let path = cat.resolve_binary(path)?;
-    let mk = |symbol: Option<String>, offset| Attach::Uprobe {
-        path: path.clone(),
+    parts.push(cur);
+    parts
+}
+
+/// A uprobe attach point after bpftrace's attach point parser: the target (a `lib...` name
+/// already looked up), and a function with an offset or an address.
+struct Parsed {
+    target: String,
+    func: String,
+    offset: u64,
+    address: Option<u64>,
+}
+
+/// `TARGET:FUNC[+OFF]` or `TARGET:ADDR`, and `FUNC` alone with `-p` (the process's
+/// executable), split as bpftrace 0.17 splits them.
+fn split(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Parsed, String> {
+    let kind = if ret { "uretprobe" } else { "uprobe" };
+    let mut parts = split_parts(rest);
+    if parts.len() == 1 {
+        if let Some(exe) = cat.pid_exe() {
+            parts.insert(0, exe);
+        }
+    }
+    let [target, func] = <[String; 2]>::try_from(parts)
+        .map_err(|_| format!("{kind} probe type requires 2 arguments"))?;
+    let target = if has_wildcard(&target) {
+        target
+    } else {
+        cat.which_so(&target).unwrap_or(target)
+    };
+    let mut p = Parsed {
+        target,
+        func: func.clone(),
+        offset: 0,
+        address: None,
+    };
+    match func.matches('+').count() {
+        0 => {
+            if let Some(addr) = parse_u64(&func) {
+                if has_wildcard(&p.target) {
+                    return Err("Cannot use wildcards with absolute address".into());
+                }
+                p.address = Some(addr);
+                p.func.clear();
+            }
+        }
+        1 if ret => return Err("Offset not allowed".into()),
+        1 => {
+            let (f, off) = func.split_once('+').unwrap_or_default();
+            if f.is_empty() || off.is_empty() {
+                return Err("Invalid offset".into());
+            }
+            p.offset = parse_u64(off).ok_or_else(|| format!("invalid offset '{off}'"))?;
+            p.func = f.to_string();
+        }
+        _ => return Err("Cannot take more than one offset".into()),
+    }
+    if p.target.is_empty() {
+        return Err(format!("{kind} should have a target"));
+    }
+    if p.func.is_empty() && p.address.is_none_or(|a| a == 0) {
+        return Err(format!(
+            "{kind} should be attached to a function and/or address"
+        ));
+    }
+    Ok(p)
+}
+
+/// The files a target names, as bpftrace's semantic pass keeps them: one file, the first of
+/// several found on `$PATH`, or every match of a `*` pattern.
+fn target_files(target: &str, cat: &dyn Catalogue) -> Result<Vec<String>, String> {
+    let mut paths = cat.binary_paths(target);
+    match paths.len() {
+        0 => Err(format!(
+            "uprobe target file '{target}' does not exist or is not executable"
+        )),
+        1 => Ok(paths),
+        _ if target.contains('*') => Ok(paths),
+        _ => {
+            paths.truncate(1);
+            Ok(paths)
+        }
+    }
+}
+
+/// `(file, function)` for every function of `files` that `func` matches, sorted on
+/// `file:function` and unique, as bpftrace 0.17 expands a wildcard (`.part.N` clones left out).
+fn matches(
+    files: &[String],
+    func: &str,
+    cat: &dyn Catalogue,
+) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for file in files {
+        for f in cat.functions(file)? {
+            if glob_match(func, &f) && !f.contains(".part.") {
+                out.push((file.clone(), f));
+            }
+        }
+    }
+    out.sort_by_cached_key(|(p, f)| format!("{p}:{f}"));
+    out.dedup();
+    Ok(out)
+}
+
+/// Parses `PATH:TARGET` (after `uprobe:` / `uretprobe:`) into attach points: targets resolved
+/// as bpftrace resolves them, wildcards expanded, symbols and offsets checked against the
+/// file's symbols (an offset must lie inside its function; an address must lie inside some
+/// function).
+pub(crate) fn parse(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Vec<Attach>, String> {
+    let p = split(rest, ret, cat)?;
+    let files = target_files(&p.target, cat)?;
+    let mk = |path: &str, symbol: Option<String>, offset| Attach::Uprobe {
+        path: path.to_string(),
         symbol,
         offset,
         ret,
     };
-    if target.starts_with(|c: char| c.is_ascii_digit()) {
-        let addr = parse_u64(target).ok_or_else(|| format!("invalid address '{target}'"))?;
-        return Ok(vec![mk(None, addr)]);
-    }
-    let (symbol, offset) = match target.split_once('+') {
-        Some((s, off)) => match parse_u64(off) {
-            Some(o) => (s, o),
-            None => return Err(format!("invalid offset '{off}' in {kind}:{rest}")),
-        },
-        None => (target, 0),
-    };
-    if ret && offset != 0 {
-        return Err("uretprobe probes cannot have an offset".into());
-    }
-    if !has_wildcard(symbol) {
-        if !cat.has_symbol(&path, symbol)? {
-            return Err(format!("symbol '{symbol}' not found in {path}"));
+    if let Some(addr) = p.address {
+        let path = &files[0];
+        let Some(sym) = cat.symbol_at(path, addr)? else {
+            return Err(format!("Could not resolve address: {path}:{addr:#x}"));
+        };
+        let off = addr - sym.address;
+        if ret && off != 0 {
+            return Err(format!(
+                "uretprobes cannot be attached at function offset. (address resolved to: {}+{off})",
+                sym.name
+            ));
         }
-        return Ok(vec![mk(Some(symbol.to_string()), offset)]);
+        return Ok(vec![mk(path, None, addr)]);
     }
-    if offset != 0 {
-        return Err(format!("a wildcard {kind} cannot have an offset"));
+    if has_wildcard(&p.func) || has_wildcard(&p.target) {
+        if p.offset != 0 {
+            return Err("a wildcard uprobe cannot have an offset".into());
+        }
+        let found = matches(&files, &p.func, cat)?;
+        if found.is_empty() {
+            return Err(format!("no function in {} matches '{}'", p.target, p.func));
+        }
+        return Ok(found
+            .into_iter()
+            .map(|(path, f)| mk(&path, Some(f), 0))
+            .collect());
     }
-    let found: Vec<Attach> = cat
-        .functions(&path)?
-        .into_iter()
-        .filter(|f| glob_match(symbol, f))
-        .map(|f| mk(Some(f), 0))
-        .collect();
-    if found.is_empty() {
-        return Err(format!("no function in {path} matches '{symbol}'"));
+    let path = &files[0];
+    let Some(sym) = cat.symbol(path, &p.func)? else {
+        return Err(format!("Could not resolve symbol: {path}:{}", p.func));
+    };
+    if p.offset != 0 && p.offset >= sym.size {
+        return Err(format!(
+            "Offset outside the function bounds ('{}' size is {})",
+            p.func, sym.size
+        ));
     }
-    Ok(found)
+    Ok(vec![mk(path, Some(p.func), p.offset)])
 }
 
-/// The file a uprobe path names: a path as written (it must exist), else a library in the
-/// usual directories (`libc` -> `.../libc.so.6`), else a program on `$PATH`.
+/// The file a uprobe path names (bpftrace's resolution without `-p`): a `lib...` name through
+/// ld.so.cache, then the path itself or the first match on `$PATH`.
 pub fn resolve_path(name: &str) -> Result<String, String> {
-    if name.contains('/') {
-        return if Path::new(name).is_file() {
-            Ok(name.to_string())
-        } else {
-            Err(format!("uprobe target file '{name}' does not exist"))
-        };
-    }
-    find_library(name)
-        .or_else(|| find_program(name))
-        .map(|p| p.to_string_lossy().into_owned())
-        .ok_or_else(|| format!("uprobe target '{name}' is not a path, a library or a program"))
+    let target = super::elf_paths::which_so(name, None).unwrap_or_else(|| name.to_string());
+    super::elf_paths::resolve_binary_path(&target, None)
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("uprobe target file '{name}' does not exist or is not executable"))
 }
 
-fn is_elf(path: &Path) -> bool {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && magic == *b"\x7fELF"
-}
-
-/// `libc` or `c` -> the first ELF `libc.so` or `libc.so.N...` in `LIB_DIRS`.
-fn find_library(name: &str) -> Option<PathBuf> {
-    let base = if name.starts_with("lib") {
-        name.to_string()
-    } else {
-        format!("lib{name}")
-    };
-    let base = base.trim_end_matches(".so");
-    for dir in LIB_DIRS {
-        let exact = Path::new(dir).join(format!("{base}.so"));
-        if is_elf(&exact) {
-            return Some(exact);
-        }
-        let prefix = format!("{base}.so.");
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        let mut versioned: Vec<PathBuf> = entries
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-            .map(|e| e.path())
-            .filter(|p| is_elf(p))
-            .collect();
-        versioned.sort();
-        if let Some(p) = versioned.into_iter().next() {
-            return Some(p);
-        }
-    }
-    None
-}
-
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file() && is_elf(p))
-}
-
-/// One ELF file read into memory, with its separate debug file (found by build id under
-/// /usr/lib/debug) when one is installed: stripped libraries keep their local symbols there.
-pub struct Elf {
-    path: String,
-    data: Vec<u8>,
-    debug: Option<Vec<u8>>,
-}
-
-impl Elf {
-    pub fn read(path: &str) -> Result<Elf, String> {
-        let data = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        let mut elf = Elf {
-            path: path.to_string(),
-            data,
-            debug: None,
-        };
-        elf.debug = elf.debug_file().and_then(|p| std::fs::read(p).ok());
-        Ok(elf)
-    }
-
-    fn debug_file(&self) -> Option<PathBuf> {
-        let file = self.parse().ok()?;
-        let id = file.build_id().ok()??;
-        let (first, rest) = id.split_first()?;
-        let hex: String = rest.iter().map(|b| format!("{b:02x}")).collect();
-        let path = PathBuf::from(format!("/usr/lib/debug/.build-id/{first:02x}/{hex}.debug"));
-        path.is_file().then_some(path)
-    }
-
-    fn parse(&self) -> Result<object::File<'_>, String> {
-        object::File::parse(&*self.data).map_err(|e| format!("{}: not an ELF file: {e}", self.path))
-    }
-
-    /// Every symbol of .symtab, .dynsym and the debug file's .symtab, as (name, address,
-    /// is a function), definitions only.
-    fn symbols(&self) -> Result<Vec<(String, u64, bool)>, String> {
-        let file = self.parse()?;
-        let debug = self
-            .debug
-            .as_deref()
-            .and_then(|d| object::File::parse(d).ok());
-        let debug_syms = debug.iter().flat_map(|d| d.symbols());
-        Ok(file
-            .symbols()
-            .chain(file.dynamic_symbols())
-            .chain(debug_syms)
-            .filter(|s| s.is_definition() && s.address() != 0)
-            .filter_map(|s| {
-                let name = s.name().ok().filter(|n| !n.is_empty())?;
-                Some((name.to_string(), s.address(), s.kind() == SymbolKind::Text))
-            })
-            .collect())
-    }
-
-    /// The virtual address of a defined symbol.
-    pub fn symbol_address(&self, name: &str) -> Result<Option<u64>, String> {
-        Ok(self
-            .symbols()?
-            .into_iter()
-            .find(|(n, _, _)| n == name)
-            .map(|(_, addr, _)| addr))
-    }
-
-    /// Names of the defined functions, sorted and unique.
-    pub fn functions(&self) -> Result<Vec<String>, String> {
-        let mut out: Vec<String> = self
-            .symbols()?
-            .into_iter()
-            .filter(|(_, _, func)| *func)
-            .map(|(n, _, _)| n)
-            .collect();
-        out.sort();
-        out.dedup();
-        Ok(out)
-    }
-
-    /// The file offset of a virtual address (through the loadable segments).
-    pub fn vaddr_to_offset(&self, addr: u64) -> Result<u64, String> {
-        let file = self.parse()?;
-        file.segments()
-            .find_map(|seg| {
-                let (off, len) = seg.file_range();
-                let rel = addr.checked_sub(seg.address())?;
-                (rel < len).then_some(off + rel)
-            })
-            .ok_or_else(|| {
-                format!(
-                    "address {addr:#x} is not in a loaded segment of {}",
-                    self.path
-                )
-            })
-    }
-}
+pub use super::elf::Elf;
 
 /// The file offset the kernel attaches a uprobe at: `symbol + offset`, or the address
-/// `offset` when there is no symbol.
+/// `offset` when there is no symbol. The file's index is the one parsing built.
 pub fn file_offset(path: &str, symbol: Option<&str>, offset: u64) -> Result<u64, String> {
-    let elf = Elf::read(path)?;
+    let elf = super::elf::open(path)?;
     let addr = match symbol {
         None => offset,
-        Some(name) => match elf.symbol_address(name)? {
-            Some(a) => a.wrapping_add(offset),
-            None => return Err(format!("symbol '{name}' not found in {path}")),
+        Some(name) => match elf.lookup(name) {
+            Some(f) => f.address.wrapping_add(offset),
+            None => return Err(format!("Could not resolve symbol: {path}:{name}")),
         },
     };
     elf.vaddr_to_offset(addr)
 }
 
-/// `-l uprobe:PATH:PATTERN`: the matching functions of one file. Symbols need a file, so
-/// uprobes are listed only when the provider is named with a path.
+/// `-l uprobe:PATH:PATTERN` (and `uretprobe:`): the matching functions (`STT_FUNC` and
+/// `STT_GNU_IFUNC`) of the file, or of every file a `*` path matches, as bpftrace 0.17 lists
+/// them; with `-p`, `uprobe:PATTERN` lists the process's executable.
 fn list(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
-    if !q.named {
+    list_kind(q, false, cat, out)
+}
+
+fn list_ret(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+    list_kind(q, true, cat, out)
+}
+
+fn list_kind(
+    q: &Query<'_>,
+    ret: bool,
+    cat: &dyn Catalogue,
+    out: &mut String,
+) -> Result<(), String> {
+    let kind = if ret { "uretprobe" } else { "uprobe" };
+    let p = match split(q.rest, ret, cat) {
+        Ok(p) => p,
+        // A probe type reached through a wildcard skips what it cannot parse.
+        Err(_) if !q.named => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let files = target_files(&p.target, cat)?;
+    if p.func.is_empty() {
+        // bpftrace 0.17 lists an address as the bare file.
+        let _ = writeln!(out, "{kind}:{}:", files[0]);
         return Ok(());
     }
-    let Some((path, symbol)) = q.rest.split_once(':') else {
-        return Err("uprobe probe type requires 2 arguments".into());
-    };
-    let file = cat.resolve_binary(path)?;
-    let shown = if path.contains('/') { path } else { &file };
-    for f in cat.functions(&file)? {
-        if glob_match(symbol, &f) {
-            let _ = writeln!(out, "uprobe:{shown}:{f}");
-        }
+    for (path, f) in matches(&files, &p.func, cat)? {
+        let _ = writeln!(out, "{kind}:{path}:{f}");
     }
     Ok(())
 }
@@ -307,7 +291,7 @@ fn attach(prog_fd: RawFd, attach: &Attach, pid: Option<i32>) -> Result<Vec<Owned
         return Err(super::wrong_provider(attach));
     };
     let fail = |call: &str, e: std::io::Error| format!("cannot attach {attach}: {call}: {e}");
-    // A bare name (`libc`) is looked up the way parsing does.
+    // Parsing resolved the path; a bare name (`libc`) built by hand is looked up as it does.
     let file = if path.contains('/') {
         path.clone()
     } else {
@@ -342,24 +326,27 @@ fn attach(prog_fd: RawFd, attach: &Attach, pid: Option<i32>) -> Result<Vec<Owned
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probes::catalogue::Fixture;
+    use crate::probes::elf::Elf;
     use crate::probes::system::catalogue as system;
 
     fn parse_sys(rest: &str, ret: bool) -> Result<Vec<Attach>, String> {
         parse(rest, ret, system())
     }
 
+    fn up(path: &str, symbol: Option<&str>, offset: u64, ret: bool) -> Attach {
+        Attach::Uprobe {
+            path: path.into(),
+            symbol: symbol.map(str::to_string),
+            offset,
+            ret,
+        }
+    }
+
     #[test]
     fn bash_readline_from_dynsym() {
         let a = parse_sys("/bin/bash:readline", false).expect("parse");
-        assert_eq!(
-            a,
-            vec![Attach::Uprobe {
-                path: "/bin/bash".into(),
-                symbol: Some("readline".into()),
-                offset: 0,
-                ret: false
-            }]
-        );
+        assert_eq!(a, vec![up("/bin/bash", Some("readline"), 0, false)]);
         let off = file_offset("/bin/bash", Some("readline"), 0).expect("offset");
         assert!(off > 0);
         // The offset must land on the same bytes as the symbol's address.
@@ -379,18 +366,21 @@ mod tests {
         assert!(a.len() >= 2, "{a:?}");
         assert!(a.iter().all(|x| matches!(x,
             Attach::Uprobe { symbol: Some(s), ret: true, .. } if s.starts_with("readl"))));
-        assert!(parse_sys("/bin/bash:no_such_function_x", false).is_err());
-        assert!(parse_sys("/no/such/file:main", false).is_err());
-        assert!(parse_sys("/bin/bash", false).is_err());
-        assert!(parse_sys("/bin/bash:readline+4", true).is_err());
         assert_eq!(
-            parse_sys("/bin/bash:0x1000", false),
-            Ok(vec![Attach::Uprobe {
-                path: "/bin/bash".into(),
-                symbol: None,
-                offset: 0x1000,
-                ret: false
-            }])
+            parse_sys("/bin/bash:no_such_function_x", false),
+            Err("Could not resolve symbol: /bin/bash:no_such_function_x".into())
+        );
+        assert!(parse_sys("/no/such/file:main", false)
+            .unwrap_err()
+            .contains("does not exist or is not executable"));
+        assert!(parse_sys("/bin/bash", false).is_err());
+        assert_eq!(
+            parse_sys("/bin/bash:readline+4", true),
+            Err("Offset not allowed".into())
+        );
+        assert_eq!(
+            parse_sys("/bin/bash:10", false),
+            Err("Could not resolve address: /bin/bash:0xa".into())
         );
         let bash = parse_sys("bash:readline", false).expect("bash on PATH");
         assert!(matches!(&bash[0], Attach::Uprobe { path, .. } if path.ends_with("/bash")));
@@ -399,5 +389,86 @@ mod tests {
             matches!(&libc[0], Attach::Uprobe { path, .. } if path.contains("libc.so")),
             "{libc:?}"
         );
+        // A quoted function name, with an offset.
+        assert_eq!(
+            parse_sys("/bin/bash:\"readline\"+0", false),
+            Ok(vec![up("/bin/bash", Some("readline"), 0, false)])
+        );
+    }
+
+    #[test]
+    fn offsets_addresses_and_pids_on_a_fixture() {
+        // Fixture functions are 16 bytes from 0x1000 in name order: handle, main.
+        let cat = Fixture::new().binary("/opt/app", &["main", "handle"]);
+        let p = |rest: &str, ret| parse(rest, ret, &cat);
+        assert_eq!(
+            p("/opt/app:main+8", false),
+            Ok(vec![up("/opt/app", Some("main"), 8, false)])
+        );
+        assert_eq!(
+            p("/opt/app:main+16", false),
+            Err("Offset outside the function bounds ('main' size is 16)".into())
+        );
+        assert_eq!(
+            p("/opt/app:0x1004", false),
+            Ok(vec![up("/opt/app", None, 0x1004, false)])
+        );
+        assert_eq!(
+            p("/opt/app:0x1004", true),
+            Err("uretprobes cannot be attached at function offset. \
+                 (address resolved to: handle+4)"
+                .into())
+        );
+        assert_eq!(
+            p("/opt/app:0x1010", true),
+            Ok(vec![up("/opt/app", None, 0x1010, true)])
+        );
+        assert_eq!(
+            p("/opt/app:a+1+2", false),
+            Err("Cannot take more than one offset".into())
+        );
+        assert_eq!(p("/opt/app:+2", false), Err("Invalid offset".into()));
+        assert_eq!(
+            p("/opt/*:0x1000", false),
+            Err("Cannot use wildcards with absolute address".into())
+        );
+        assert!(p("main", false).is_err());
+        let with_pid = Fixture::new()
+            .binary("/opt/app", &["main", "handle"])
+            .with_pid(7, "/opt/app");
+        assert_eq!(
+            parse("ma*", false, &with_pid),
+            Ok(vec![up("/opt/app", Some("main"), 0, false)])
+        );
+    }
+
+    #[test]
+    fn parts_split_as_bpftrace_lexes_them() {
+        assert_eq!(split_parts("a:b:c"), ["a", "b", "c"]);
+        assert_eq!(split_parts("/x:\"ns::f(int)\""), ["/x", "ns::f(int)"]);
+        assert_eq!(split_parts("a:\"q\\\"x\"+1"), ["a", "q\"x+1"]);
+        assert_eq!(split_parts("a:"), ["a", ""]);
+    }
+
+    #[test]
+    fn eighty_libc_functions_share_one_index() {
+        let Ok(libc) = resolve_path("libc") else {
+            return;
+        };
+        let funcs: Vec<String> = crate::probes::elf::open(&libc)
+            .expect("libc")
+            .functions()
+            .expect("functions")
+            .into_iter()
+            .filter(|f| !f.starts_with('_'))
+            .take(80)
+            .collect();
+        let start = std::time::Instant::now();
+        for f in &funcs {
+            parse(&format!("libc:{f}"), false, system()).expect(f);
+            file_offset(&libc, Some(f), 0).expect(f);
+        }
+        let took = start.elapsed();
+        assert!(took.as_millis() < 200, "80 lookups took {took:?}");
     }
 }
