@@ -171,6 +171,7 @@ diff_tests! {
     min_max,
     multi_attach,
     multi_keys,
+    nested_records,
     net_addrs,
     numaid,
     openat_cat,

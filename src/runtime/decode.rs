@@ -64,18 +64,19 @@ fn c_value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
                 .record(r)
                 .map(|rec| rec.fields.as_slice())
                 .unwrap_or(&[]);
-            Value::Record(
-                fields
-                    .iter()
-                    .map(|f| {
-                        let v = match f.bitfield {
-                            Some(b) => bitfield(at(f.offset), &f.ty, b),
-                            None => c_value(&f.ty, at(f.offset), types),
-                        };
-                        (f.name.clone(), v)
-                    })
-                    .collect(),
-            )
+            // An anonymous member's members print as the outer record's, as bpftrace does.
+            let mut out = Vec::new();
+            for f in fields {
+                let v = match f.bitfield {
+                    Some(b) => bitfield(at(f.offset), &f.ty, b),
+                    None => c_value(&f.ty, at(f.offset), types),
+                };
+                match v {
+                    Value::Record(inner) if f.name.is_empty() => out.extend(inner),
+                    v => out.push((f.name.clone(), v)),
+                }
+            }
+            Value::Record(out)
         }
         Type::Str { .. } | Type::Tuple(_) | Type::Formatted(_) | Type::Void => {
             value(ty, bytes, types)

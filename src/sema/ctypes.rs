@@ -44,14 +44,14 @@ impl Checker<'_> {
             .filter(|s| !s.fields.is_empty())
             .collect();
         for (i, def) in defs.iter().enumerate() {
-            let name = struct_name(&def.name.name);
+            let name = record_key(def);
             let ty = self
                 .types
-                .declare_record(SCRIPT_STRUCTS + i as u32, &name, false, 0, 1);
+                .declare_record(SCRIPT_STRUCTS + i as u32, &name, def.union, 0, 1);
             self.structs.insert(name, ty);
         }
         for def in defs {
-            let name = struct_name(&def.name.name);
+            let name = record_key(def);
             let mut decls = Vec::new();
             for f in &def.fields {
                 let Some(ty) = self.resolve_type(&f.ty) else {
@@ -554,6 +554,12 @@ impl Checker<'_> {
 }
 
 /// `struct NAME` for `NAME` or `struct NAME` (bpftrace accepts both in casts).
+/// The name a script's definition is found by: `struct NAME` or `union NAME`.
+fn record_key(def: &ast::StructDef) -> String {
+    let keyword = if def.union { "union" } else { "struct" };
+    struct_name(&format!("{keyword} {}", def.name.name))
+}
+
 fn struct_name(name: &str) -> String {
     let name = name.trim();
     if name.starts_with("struct ") || name.starts_with("union ") {
