@@ -195,6 +195,19 @@ impl Lowerer<'_> {
                 r
             }
             // Strings and tuples are not integers; sema never asks for them here.
+            TExprKind::StackStr(bytes) => {
+                let size = (bytes.len() as u32 + 1).div_ceil(8) * 8;
+                let slot = self.slot(size);
+                let text = TExpr {
+                    kind: TExprKind::Str(bytes.clone()),
+                    ty: Type::Str {
+                        size: bytes.len() as u32 + 1,
+                    },
+                    span: e.span,
+                };
+                self.mem_into(&text, Base::Slot(slot), 0, size);
+                self.stack_addr(slot, 0)
+            }
             TExprKind::Str(_) | TExprKind::Tuple(_) => self.int_const(0),
         }
     }
