@@ -202,6 +202,8 @@ diff_tests! {
     time_formats,
     tp_struct_ptr,
     true_exit,
+    tuple_layout,
+    tuple_layout_widen,
     tuples,
     tuples_nested,
     uint_sort,

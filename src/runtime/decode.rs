@@ -33,11 +33,19 @@ pub fn value(ty: &Type, bytes: &[u8], types: &TypeTable) -> Value {
             let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
             Value::Str(buf[..end].to_vec())
         }
+        // A tuple holds integers at their own size, as C memory does.
         Type::Tuple(elems) => Value::Tuple(
             elems
                 .iter()
                 .zip(Type::tuple_offsets(elems))
-                .map(|(t, o)| value(t, bytes.get(o as usize..).unwrap_or(&[]), types))
+                .map(|(t, o)| {
+                    let at = bytes.get(o as usize..).unwrap_or(&[]);
+                    match t {
+                        Type::Int { size, signed } => int_at(at, *size, *signed),
+                        Type::Enum(e) => int_at(at, e.size, e.signed),
+                        _ => value(t, at, types),
+                    }
+                })
                 .collect(),
         ),
     }

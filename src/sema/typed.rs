@@ -80,7 +80,7 @@ impl MapInfo {
 
     /// Offsets of each key element inside the key.
     pub fn key_offsets(&self) -> Vec<u32> {
-        Type::tuple_offsets(&self.keys)
+        Type::key_offsets(&self.keys)
     }
 
     pub fn agg_kind(&self) -> AggKind {
