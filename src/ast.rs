@@ -14,7 +14,11 @@ pub struct Program {
 /// definition with an empty field list and `name` holding the included path).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StructDef {
+    /// The name after `struct`/`union`; an anonymous record nested in another gets a name
+    /// no script can write (`(anonymous struct at 12)`, the byte offset of its keyword).
     pub name: Ident,
+    /// `union NAME { ... }`.
+    pub union: bool,
     pub fields: Vec<StructField>,
     pub span: Span,
 }

@@ -207,6 +207,9 @@ pub enum Lower {
 pub trait CheckCx {
     /// Types an argument expression (errors are recorded; a zero stands in).
     fn expr(&mut self, e: &ast::Expr) -> TExpr;
+    /// Types `str()`'s address argument, where `$N` is the address of the parameter's text
+    /// (as bpftrace reads `str($1 + 1)`).
+    fn str_arg(&mut self, e: &ast::Expr) -> TExpr;
     /// Records an error (only in the reporting pass).
     fn error(&mut self, span: Span, msg: String);
     fn diag(&mut self, d: Diagnostic);

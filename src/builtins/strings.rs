@@ -20,7 +20,7 @@ fn check_str(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
         let text = cx.param(*n).unwrap_or_default();
         return Checked::Expr(cx.str_literal(text.into_bytes(), call.span));
     }
-    let ptr = cx.expr(&call.args[0]);
+    let ptr = cx.str_arg(&call.args[0]);
     let len = call.args.get(1).map(|l| {
         let l = cx.expr(l);
         if !l.ty.is_int() {

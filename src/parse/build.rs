@@ -33,6 +33,9 @@ pub enum Piece {
     Bits(u64, Span),
     /// `,` between declarators sharing one type.
     Comma(Span),
+    /// A record defined in place (`struct { int x; }`): its definitions, inner ones first,
+    /// and the type name they give it.
+    Nested(Vec<StructDef>, String, Span),
 }
 
 fn user(span: Span, message: &str) -> ParseError<usize, Tok, Diagnostic> {
@@ -249,30 +252,90 @@ pub fn directive(line: String, l: usize, r: usize) -> StructDef {
             name,
             span: span(l, r),
         },
+        union: false,
         fields: Vec::new(),
         span: span(l, r),
     }
 }
 
-/// A struct definition from its declarations (the last may lack its `;`).
+/// A struct or union definition from its declarations (the last may lack its `;`), after
+/// the records defined inside it.
 pub fn struct_def(
+    union: bool,
     name: Ident,
-    fields: Vec<Vec<StructField>>,
-    last: Option<Vec<StructField>>,
+    fields: Vec<(Vec<StructField>, Vec<StructDef>)>,
+    last: Option<(Vec<StructField>, Vec<StructDef>)>,
     l: usize,
     r: usize,
-) -> Res<StructDef> {
-    let mut all: Vec<StructField> = fields.into_iter().flatten().collect();
-    all.extend(last.into_iter().flatten());
-    Ok(StructDef {
+) -> Res<Vec<StructDef>> {
+    let mut defs = Vec::new();
+    let mut all = Vec::new();
+    for (f, nested) in fields.into_iter().chain(last) {
+        defs.extend(nested);
+        all.extend(f);
+    }
+    defs.push(StructDef {
         name,
+        union,
         fields: all,
         span: span(l, r),
-    })
+    });
+    Ok(defs)
 }
 
-/// The fields of one declaration: `unsigned int a:4, b:8` declares two fields of one type.
-pub fn struct_fields(pieces: Vec<Piece>, l: usize, r: usize) -> Res<Vec<StructField>> {
+/// `struct { int x; } member;` inside a definition: the record (and those inside it) to
+/// define first, as one piece naming its type.
+pub fn nested_record(
+    union: bool,
+    name: Option<Ident>,
+    fields: Vec<(Vec<StructField>, Vec<StructDef>)>,
+    last: Option<(Vec<StructField>, Vec<StructDef>)>,
+    l: usize,
+    r: usize,
+) -> Res<Piece> {
+    let keyword = if union { "union" } else { "struct" };
+    let name = name.unwrap_or_else(|| Ident {
+        name: format!("(anonymous {keyword} at {l})"),
+        span: span(l, l + keyword.len()),
+    });
+    let ty = format!("{keyword} {}", name.name);
+    let defs = struct_def(union, name, fields, last, l, r)?;
+    Ok(Piece::Nested(defs, ty, span(l, r)))
+}
+
+/// The fields of one declaration: `unsigned int a:4, b:8` declares two fields of one type;
+/// `struct { int x; } y;` defines a record too, returned beside the fields.
+pub fn struct_fields(
+    pieces: Vec<Piece>,
+    l: usize,
+    r: usize,
+) -> Res<(Vec<StructField>, Vec<StructDef>)> {
+    let mut nested = Vec::new();
+    let pieces: Vec<Piece> = pieces
+        .into_iter()
+        .map(|p| match p {
+            Piece::Nested(defs, ty, s) => {
+                nested.extend(defs);
+                Piece::Word(ty, s)
+            }
+            other => other,
+        })
+        .collect();
+    // `struct { ... };`: an anonymous member, whose members are found through it.
+    if let [Piece::Word(ty, s)] = pieces.as_slice() {
+        if !nested.is_empty() {
+            let field = StructField {
+                ty: type_name(ty.clone(), 0, s.start as usize, s.end as usize)?,
+                name: Ident {
+                    name: String::new(),
+                    span: *s,
+                },
+                bits: None,
+                span: span(l, r),
+            };
+            return Ok((vec![field], nested));
+        }
+    }
     let mut groups: Vec<Vec<Piece>> = vec![Vec::new()];
     for p in pieces {
         match p {
@@ -298,7 +361,7 @@ pub fn struct_fields(pieces: Vec<Piece>, l: usize, r: usize) -> Res<Vec<StructFi
         pieces.extend(g);
         out.push(struct_field(pieces, l, r)?);
     }
-    Ok(out)
+    Ok((out, nested))
 }
 
 /// A struct field from its words: type words, `*`s, the name, then `[N]`s or `: BITS`.
@@ -359,7 +422,7 @@ pub fn struct_field(pieces: Vec<Piece>, l: usize, r: usize) -> Res<StructField> 
     })
 }
 
-pub fn unsupported(what: &str, l: usize, r: usize) -> Res<StructDef> {
+pub fn unsupported(what: &str, l: usize, r: usize) -> Res<Vec<StructDef>> {
     Err(user(
         span(l, r),
         &format!("{what} definitions are not supported"),

@@ -75,7 +75,8 @@ impl Dumper<'_> {
         } else if s.fields.is_empty() && !is_ident(name) {
             self.line(&format!("Include {name:?}"), s.span);
         } else {
-            self.line(&format!("Struct {name}"), s.span);
+            let kind = if s.union { "Union" } else { "Struct" };
+            self.line(&format!("{kind} {name}"), s.span);
             self.nested(|d| {
                 for f in &s.fields {
                     d.line(

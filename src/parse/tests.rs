@@ -222,3 +222,21 @@ fn bundled_tools_parse() {
         }
     }
 }
+
+#[test]
+fn nested_records_are_defined_before_their_holder() {
+    let t = tree(
+        "struct Foo { struct { int m[1] } y; union U { int a; long b; } *u; \
+         struct { int n; }; } BEGIN { }",
+    );
+    assert!(
+        t.starts_with(
+            "Program|Struct (anonymous struct at 13)|Field m: int[1]|Union U|Field a: int|\
+             Field b: long|Struct (anonymous struct at 67)|Field n: int|Struct Foo|\
+             Field y: struct (anonymous struct at 13)|Field u: union U *|\
+             Field : struct (anonymous struct at 67)"
+        ),
+        "{t}"
+    );
+    assert!(tree("union V { int a; char c; } BEGIN { }").contains("Union V|Field a: int"));
+}

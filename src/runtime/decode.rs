@@ -34,11 +34,19 @@ pub fn value(ty: &Type, bytes: &[u8], types: &TypeTable, syms: &mut dyn Resolver
             let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
             Value::Str(buf[..end].to_vec())
         }
+        // A tuple holds integers at their own size, as C memory does.
         Type::Tuple(elems) => Value::Tuple(
             elems
                 .iter()
                 .zip(Type::tuple_offsets(elems))
-                .map(|(t, o)| value(t, bytes.get(o as usize..).unwrap_or(&[]), types, syms))
+                .map(|(t, o)| {
+                    let at = bytes.get(o as usize..).unwrap_or(&[]);
+                    match t {
+                        Type::Int { size, signed } => int_at(at, *size, *signed),
+                        Type::Enum(e) => int_at(at, e.size, e.signed),
+                        _ => value(t, at, types, syms),
+                    }
+                })
                 .collect(),
         ),
     }
@@ -65,18 +73,19 @@ fn c_value(ty: &Type, bytes: &[u8], types: &TypeTable, syms: &mut dyn Resolver) 
                 .record(r)
                 .map(|rec| rec.fields.as_slice())
                 .unwrap_or(&[]);
-            Value::Record(
-                fields
-                    .iter()
-                    .map(|f| {
-                        let v = match f.bitfield {
-                            Some(b) => bitfield(at(f.offset), &f.ty, b),
-                            None => c_value(&f.ty, at(f.offset), types, syms),
-                        };
-                        (f.name.clone(), v)
-                    })
-                    .collect(),
-            )
+            // An anonymous member's members print as the outer record's, as bpftrace does.
+            let mut out = Vec::new();
+            for f in fields {
+                let v = match f.bitfield {
+                    Some(b) => bitfield(at(f.offset), &f.ty, b),
+                    None => c_value(&f.ty, at(f.offset), types, syms),
+                };
+                match v {
+                    Value::Record(inner) if f.name.is_empty() => out.extend(inner),
+                    v => out.push((f.name.clone(), v)),
+                }
+            }
+            Value::Record(out)
         }
         Type::Str { .. } | Type::Tuple(_) | Type::Formatted(_) | Type::Void => {
             value(ty, bytes, types, syms)

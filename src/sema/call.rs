@@ -138,6 +138,13 @@ impl CheckCx for Checker<'_> {
         Checker::expr(self, e)
     }
 
+    fn str_arg(&mut self, e: &ast::Expr) -> TExpr {
+        let outer = std::mem::replace(&mut self.in_str, true);
+        let t = Checker::expr(self, e);
+        self.in_str = outer;
+        t
+    }
+
     fn error(&mut self, span: Span, msg: String) {
         Checker::error(self, span, msg);
     }

@@ -44,14 +44,14 @@ impl Checker<'_> {
             .filter(|s| !s.fields.is_empty())
             .collect();
         for (i, def) in defs.iter().enumerate() {
-            let name = struct_name(&def.name.name);
+            let name = record_key(def);
             let ty = self
                 .types
-                .declare_record(SCRIPT_STRUCTS + i as u32, &name, false, 0, 1);
+                .declare_record(SCRIPT_STRUCTS + i as u32, &name, def.union, 0, 1);
             self.structs.insert(name, ty);
         }
         for def in defs {
-            let name = struct_name(&def.name.name);
+            let name = record_key(def);
             let mut decls = Vec::new();
             for f in &def.fields {
                 let Some(ty) = self.resolve_type(&f.ty) else {
@@ -142,12 +142,14 @@ impl Checker<'_> {
             }
         };
         // `int y[2][3]` is an array of 2 arrays of 3: the innermost dimension wraps first. A
-        // `char` array is a string, as bpftrace reads it.
+        // `char` array is a string, as bpftrace reads it; `unsigned char`, `uint8_t` and
+        // other byte arrays are arrays of integers.
         let dims: Vec<u64> = ty.array_len.iter().chain(&ty.array_more).copied().collect();
+        let chars = ty.name.trim() == "char" && ty.pointer_depth == 0;
         for (i, &len) in dims.iter().enumerate().rev() {
             let innermost = i + 1 == dims.len();
             t = match t {
-                Type::Int { size: 1, .. } if innermost => Type::Str { size: len as u32 },
+                Type::Int { size: 1, .. } if innermost && chars => Type::Str { size: len as u32 },
                 elem => Type::Array {
                     elem: Box::new(elem),
                     len: len as u32,
@@ -426,12 +428,8 @@ impl Checker<'_> {
                 if let TExprKind::Int(i) = index.kind {
                     if i < 0 || i as u64 >= u64::from(len) {
                         self.error(
-                            index.span,
-                            format!(
-                                "index {i} is out of bounds of this {} (0 to {})",
-                                base.ty,
-                                len - 1
-                            ),
+                            span,
+                            format!("the index {i} is out of bounds for array of size {len}"),
                         );
                         return builtins::zero(span);
                     }
@@ -490,6 +488,14 @@ impl Checker<'_> {
         let mut e = self.scaled_add(p, n, size, op, span);
         e.ty = ty;
         e
+    }
+
+    /// What `++` adds to a value of type `ty`: a typed pointer steps by its pointee, as in C.
+    pub(super) fn step_of(&mut self, ty: &Type) -> i64 {
+        match ty {
+            Type::Ptr { to: Some(t), .. } => i64::from(self.types.refresh(t).c_size().max(1)),
+            _ => 1,
+        }
     }
 
     /// `base op n * size` as a 64-bit integer.
@@ -554,6 +560,12 @@ impl Checker<'_> {
 }
 
 /// `struct NAME` for `NAME` or `struct NAME` (bpftrace accepts both in casts).
+/// The name a script's definition is found by: `struct NAME` or `union NAME`.
+fn record_key(def: &ast::StructDef) -> String {
+    let keyword = if def.union { "union" } else { "struct" };
+    struct_name(&format!("{keyword} {}", def.name.name))
+}
+
 fn struct_name(name: &str) -> String {
     let name = name.trim();
     if name.starts_with("struct ") || name.starts_with("union ") {

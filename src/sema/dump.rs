@@ -123,6 +123,7 @@ fn expr(out: &mut String, e: &TExpr, depth: usize) {
     let head = match &e.kind {
         TExprKind::Int(v) => format!("int {v}"),
         TExprKind::Str(b) => format!("str {:?}", String::from_utf8_lossy(b)),
+        TExprKind::StackStr(b) => format!("stack str {:?}", String::from_utf8_lossy(b)),
         TExprKind::Call { builtin, data, .. } => {
             let b = crate::builtins::get(*builtin);
             let kind = match b.kind {

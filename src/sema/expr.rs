@@ -24,6 +24,18 @@ impl Checker<'_> {
             }
             ExprKind::Str(bytes) => self.str_literal(bytes.clone(), span),
             ExprKind::Builtin(name) => self.builtin(name, span),
+            ExprKind::PosParam(n) if self.in_str => {
+                let text = self.env.params.get((*n as usize).wrapping_sub(1));
+                let bytes = text.map_or_else(Vec::new, |t| t.as_bytes().to_vec());
+                let ty = Type::Ptr {
+                    user: false,
+                    to: Some(Box::new(Type::Int {
+                        size: 1,
+                        signed: true,
+                    })),
+                };
+                mk(TExprKind::StackStr(bytes), ty)
+            }
             ExprKind::PosParam(n) => match self.env.params.get((*n as usize).wrapping_sub(1)) {
                 Some(p) => match builtins::parse_int(p) {
                     Some(v) => mk(TExprKind::Int(v as i64), Type::I64),
@@ -175,6 +187,7 @@ impl Checker<'_> {
                 let TExprKind::Var(var) = cur.kind else {
                     return zero(span);
                 };
+                let delta = delta * self.step_of(&ty);
                 TExpr {
                     kind: TExprKind::IncVar { var, delta, post },
                     ty,
@@ -184,11 +197,17 @@ impl Checker<'_> {
             ExprKind::Map(m) => {
                 let map = self.map_id(&format!("@{}", m.name));
                 let keys = self.map_keys(map, m);
-                self.use_map_value(map, MapValueType::Plain(Type::I64), span);
+                // A pointer map keeps its type (it steps by its pointee); others are integers.
+                let ty = match self.map_value(map) {
+                    Some(MapValueType::Plain(t @ Type::Ptr { .. })) => t,
+                    _ => Type::I64,
+                };
+                self.use_map_value(map, MapValueType::Plain(ty), span);
                 let ty = match self.map_value(map) {
                     Some(MapValueType::Plain(t)) if t.is_int() => t,
                     _ => Type::I64,
                 };
+                let delta = delta * self.step_of(&ty);
                 TExpr {
                     kind: TExprKind::IncMap {
                         map,

@@ -89,6 +89,7 @@ pub fn check_with(
         probe_index: 0,
         ctx: ProbeCtx::default(),
         loop_depth: 0,
+        in_str: false,
         types: TypeTable::default(),
         structs: HashMap::new(),
         defines: HashMap::new(),
@@ -420,6 +421,8 @@ pub(crate) struct Checker<'a> {
     probe_index: usize,
     ctx: ProbeCtx,
     loop_depth: u32,
+    /// Checking `str()`'s argument: `$N` there is the address of its text.
+    in_str: bool,
     /// The C types the program names (the script's structs, later the kernel's).
     types: TypeTable,
     /// The script's structs by name (`struct NAME`).

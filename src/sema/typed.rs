@@ -80,7 +80,7 @@ impl MapInfo {
 
     /// Offsets of each key element inside the key.
     pub fn key_offsets(&self) -> Vec<u32> {
-        Type::tuple_offsets(&self.keys)
+        Type::key_offsets(&self.keys)
     }
 
     pub fn agg_kind(&self) -> AggKind {
@@ -223,6 +223,9 @@ pub enum TExprKind {
     Int(i64),
     /// A string literal's bytes (without NUL); its type's size includes the NUL.
     Str(Vec<u8>),
+    /// `$N` inside `str()`'s argument (`str($1 + 2)`): the address of a NUL-terminated copy
+    /// of the parameter's text on the probe's stack, as bpftrace gives it; a `char *`.
+    StackStr(Vec<u8>),
     /// A builtin variable or function call (actions included, typed `none`): the checked
     /// arguments and the constants its type rule chose (a printf id, a map index).
     Call {
@@ -318,6 +321,7 @@ impl TExpr {
         match &self.kind {
             TExprKind::Int(_)
             | TExprKind::Str(_)
+            | TExprKind::StackStr(_)
             | TExprKind::Var(_)
             | TExprKind::IncVar { .. }
             | TExprKind::CtxField(_) => Vec::new(),

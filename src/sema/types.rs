@@ -8,11 +8,13 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
     /// An integer of `size` bytes (1, 2, 4 or 8). In registers it is always held as 64 bits,
-    /// sign- or zero-extended; in memory (keys, values, records) it takes 8 bytes.
+    /// sign- or zero-extended; in memory (keys, values, records) it takes 8 bytes, but in a
+    /// tuple and in C memory its own size.
     Int { size: u8, signed: bool },
     /// A NUL-terminated string in a zero-padded buffer of `size` bytes (NUL included).
     Str { size: u32 },
-    /// A tuple of values, laid out one after another, each 8-byte aligned.
+    /// A tuple of values, laid out as bpftrace 0.17 lays them out: a C struct of its
+    /// elements, each at its own size and alignment (`Type::tuple_offsets`).
     Tuple(Vec<Type>),
     /// A pointer (a kernel or user address), held as a 64-bit integer. `to` is what it points
     /// to when that is known (C types); `user` is the address space it points into, which
@@ -299,6 +301,24 @@ pub const STRLEN: u32 = 64;
 /// `comm`'s buffer size (TASK_COMM_LEN).
 pub const COMM_LEN: u32 = 16;
 
+/// A tuple's element offsets, size and alignment: each element at its size, aligned by
+/// `Type::tuple_align`, the whole padded to its alignment (as bpftrace 0.17's
+/// `Struct::CreateTuple`, after LLVM's struct layout).
+fn tuple_layout(elems: &[Type]) -> (Vec<u32>, u32, u32) {
+    let (mut off, mut align) = (0u32, 1u32);
+    let offsets = elems
+        .iter()
+        .map(|t| {
+            let a = t.tuple_align();
+            align = align.max(a);
+            let o = off.next_multiple_of(a);
+            off = o + t.c_size();
+            o
+        })
+        .collect();
+    (offsets, off.next_multiple_of(align), align)
+}
+
 /// Members' offsets, the size and the alignment of a struct or union laid out as in C.
 fn layout(union: bool, decls: &[FieldDecl]) -> (Vec<Field>, u32, u32) {
     let mut fields = Vec::new();
@@ -377,13 +397,12 @@ impl Type {
     }
 
     /// Bytes this type takes in a key, value or record: integers take 8, strings their buffer
-    /// rounded up to 8, tuples the sum of their elements.
+    /// rounded up to 8, tuples, arrays and records their C size rounded up to 8.
     pub fn layout_size(&self) -> u32 {
         match self {
             Type::Int { .. } | Type::Ptr { .. } | Type::Enum(_) => 8,
             Type::Str { size } => size.div_ceil(8) * 8,
-            Type::Tuple(elems) => elems.iter().map(Type::layout_size).sum(),
-            Type::Array { .. } | Type::Record(_) | Type::Formatted(_) => {
+            Type::Tuple(_) | Type::Array { .. } | Type::Record(_) | Type::Formatted(_) => {
                 self.c_size().div_ceil(8) * 8
             }
             Type::Void => 0,
@@ -400,7 +419,8 @@ impl Type {
             Type::Array { elem, len } => elem.c_size() * len,
             Type::Record(r) => r.size,
             Type::Formatted(f) => f.size,
-            Type::Tuple(_) | Type::Void => self.layout_size(),
+            Type::Tuple(elems) => tuple_layout(elems).1,
+            Type::Void => 0,
         }
     }
 
@@ -409,15 +429,36 @@ impl Type {
         match self {
             Type::Int { size, .. } => u32::from(*size),
             Type::Enum(e) => u32::from(e.size),
-            Type::Ptr { .. } | Type::Tuple(_) | Type::Formatted(_) => 8,
+            Type::Ptr { .. } | Type::Formatted(_) => 8,
+            Type::Tuple(elems) => tuple_layout(elems).2,
             Type::Str { .. } | Type::Void => 1,
             Type::Array { elem, .. } => elem.c_align(),
             Type::Record(r) => r.align,
         }
     }
 
+    /// The alignment of a tuple element, by bpftrace 0.17's rule: strings 1, tuples and
+    /// records their own, values of up to 2 bytes their size, arrays their element's, other
+    /// values of up to 4 bytes 4, the rest 8.
+    fn tuple_align(&self) -> u32 {
+        match self {
+            Type::Str { .. } => 1,
+            Type::Tuple(elems) => tuple_layout(elems).2,
+            Type::Record(r) => r.align.max(1),
+            _ if self.c_size() <= 2 => self.c_size().max(1),
+            Type::Array { elem, .. } => elem.tuple_align(),
+            _ if self.c_size() <= 4 => 4,
+            _ => 8,
+        }
+    }
+
     /// Offsets of a tuple's elements inside its layout.
     pub fn tuple_offsets(elems: &[Type]) -> Vec<u32> {
+        tuple_layout(elems).0
+    }
+
+    /// Offsets of a map's key elements: one after another, each in its `layout_size`.
+    pub fn key_offsets(elems: &[Type]) -> Vec<u32> {
         let mut off = 0;
         elems
             .iter()
@@ -490,7 +531,46 @@ mod tests {
         assert_eq!(Type::Str { size: 4 }.layout_size(), 8);
         let t = vec![Type::Str { size: 12 }, Type::U64];
         assert_eq!(Type::tuple_offsets(&t), vec![0, 16]);
-        assert_eq!(Type::Tuple(t).layout_size(), 24);
+        assert_eq!(Type::Tuple(t.clone()).layout_size(), 24);
+        // Map keys keep each element in its layout size.
+        let k = vec![
+            Type::Int {
+                size: 1,
+                signed: true,
+            },
+            Type::Str { size: 3 },
+        ];
+        assert_eq!(Type::key_offsets(&k), vec![0, 8]);
+    }
+
+    #[test]
+    fn tuples_are_laid_out_as_bpftrace_lays_them_out() {
+        let i = |size| Type::Int { size, signed: true };
+        let s = |size| Type::Str { size };
+        // (int8, int16, int32) and (int32, int16, int8): 8 bytes.
+        let a = vec![i(1), i(2), i(4)];
+        assert_eq!(Type::tuple_offsets(&a), vec![0, 2, 4]);
+        assert_eq!(Type::Tuple(a).c_size(), 8);
+        let b = vec![i(4), i(2), i(1)];
+        assert_eq!(Type::tuple_offsets(&b), vec![0, 4, 6]);
+        assert_eq!(Type::Tuple(b).c_size(), 8);
+        // Strings align to 1; the whole pads to its largest alignment.
+        let c = vec![i(1), i(1), s(7), i(8), i(4), i(8), i(1), i(2), s(4)];
+        assert_eq!(
+            Type::tuple_offsets(&c),
+            vec![0, 1, 2, 16, 24, 32, 40, 42, 44]
+        );
+        let t = Type::Tuple(c);
+        assert_eq!((t.c_size(), t.c_align(), t.layout_size()), (48, 8, 48));
+        // An array aligns as its element; a nested tuple as its largest element.
+        let arr = Type::Array {
+            elem: Box::new(i(4)),
+            len: 4,
+        };
+        assert_eq!(Type::Tuple(vec![i(4), arr]).c_size(), 20);
+        let nested = vec![i(1), Type::Tuple(vec![i(1), i(2)])];
+        assert_eq!(Type::tuple_offsets(&nested), vec![0, 2]);
+        assert_eq!(Type::Tuple(nested).layout_size(), 8);
     }
 
     fn int(size: u8) -> Type {

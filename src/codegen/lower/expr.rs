@@ -182,19 +182,38 @@ impl Lowerer<'_> {
                     return self.int_const(0);
                 };
                 let off = Type::tuple_offsets(elems)[*index];
-                let size = tuple.ty.layout_size();
-                let slot = self.slot(size);
-                self.mem_into(tuple, Base::Slot(slot), 0, size);
+                let slot = self.tuple_slot(tuple);
+                // A tuple holds an integer at its own size.
+                let (width, load) = match e.ty.c_size() {
+                    1 => (1, Size::B),
+                    2 => (2, Size::H),
+                    4 => (4, Size::W),
+                    _ => (8, Size::DW),
+                };
                 let r = self.reg();
                 self.emit(Inst::Load {
                     dst: r,
                     base: Base::Slot(slot),
                     off: off as i16,
-                    size: Size::DW,
+                    size: load,
                 });
+                self.normalize(r, width, e.ty.is_signed());
                 r
             }
             // Strings and tuples are not integers; sema never asks for them here.
+            TExprKind::StackStr(bytes) => {
+                let size = (bytes.len() as u32 + 1).div_ceil(8) * 8;
+                let slot = self.slot(size);
+                let text = TExpr {
+                    kind: TExprKind::Str(bytes.clone()),
+                    ty: Type::Str {
+                        size: bytes.len() as u32 + 1,
+                    },
+                    span: e.span,
+                };
+                self.mem_into(&text, Base::Slot(slot), 0, size);
+                self.stack_addr(slot, 0)
+            }
             TExprKind::Str(_) | TExprKind::Tuple(_) => self.int_const(0),
         }
     }

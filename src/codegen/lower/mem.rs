@@ -51,6 +51,77 @@ impl Lowerer<'_> {
         }
     }
 
+    /// Copies `n` bytes (any number) from `src + soff` to `dst + doff`, each access as wide as
+    /// both addresses' alignment allows (the verifier wants aligned stack accesses).
+    pub(super) fn copy_bytes(&mut self, dst: Base, doff: i32, src: Base, soff: i32, n: u32) {
+        let t = self.reg();
+        let mut o = 0i32;
+        while (o as u32) < n {
+            let size = access_size(doff + o, soff + o, n - o as u32);
+            self.emit(Inst::Load {
+                dst: t,
+                base: src,
+                off: (soff + o) as i16,
+                size,
+            });
+            self.emit(Inst::Store {
+                base: dst,
+                off: (doff + o) as i16,
+                src: Operand::Reg(t),
+                size,
+            });
+            o += size.bytes() as i32;
+        }
+    }
+
+    /// Stores the integer `v` in `size` bytes (1, 2, 4 or 8) at `base + off`.
+    fn store_int(&mut self, base: Base, off: i32, v: Operand, size: u32) {
+        let size = match size {
+            1 => Size::B,
+            2 => Size::H,
+            4 => Size::W,
+            _ => Size::DW,
+        };
+        self.emit(Inst::Store {
+            base,
+            off: off as i16,
+            src: v,
+            size,
+        });
+    }
+
+    /// A stack slot holding the value of `tuple`: a variable's own, or a new one it is
+    /// written to.
+    pub(super) fn tuple_slot(&mut self, tuple: &TExpr) -> SlotId {
+        if let TExprKind::Var(v) = tuple.kind {
+            if let VarHome::Slot(slot, _) = self.vars[v as usize] {
+                return slot;
+            }
+        }
+        let size = tuple.ty.layout_size();
+        let slot = self.slot(size);
+        self.mem_into(tuple, Base::Slot(slot), 0, size);
+        slot
+    }
+
+    /// Writes tuple element `el` laid out as `dt` at `base + off`, which the tuple's layout
+    /// aligns for `dt` but not always to 8: integers are stored at their size, other values
+    /// off an 8-byte boundary are built in a slot first and moved byte-exact. The bytes
+    /// around the element are the caller's (zeroed before).
+    fn element_as(&mut self, el: &TExpr, dt: &Type, base: Base, off: i32) {
+        if dt.is_int() {
+            let v = self.operand(el);
+            self.store_int(base, off, v, dt.c_size());
+        } else if off % 8 == 0 {
+            self.mem_as(el, dt, base, off);
+        } else {
+            let size = dt.layout_size();
+            let tmp = self.slot(size);
+            self.mem_as(el, dt, Base::Slot(tmp), 0);
+            self.copy_bytes(base, off, Base::Slot(tmp), 0, dt.c_size());
+        }
+    }
+
     /// Writes the value of a string/tuple/integer expression into `base + off`, filling exactly
     /// `dst_size` bytes (zero padding after the value).
     pub(super) fn mem_into(&mut self, e: &TExpr, base: Base, off: i32, dst_size: u32) {
@@ -166,28 +237,25 @@ impl Lowerer<'_> {
                 self.zero(base, off + used as i32, dst_size.saturating_sub(used));
             }
             TExprKind::Tuple(elems) => {
+                // Padding is zeroed first: tuples compare and hash byte for byte.
+                self.zero(base, off, dst_size);
                 let Type::Tuple(types) = &e.ty else {
-                    return self.zero(base, off, dst_size);
+                    return;
                 };
                 let offsets = Type::tuple_offsets(types);
-                for (el, o) in elems.iter().zip(offsets) {
-                    let size = el.ty.layout_size();
-                    self.mem_into(el, base, off + o as i32, size);
+                for ((el, t), o) in elems.iter().zip(types).zip(offsets) {
+                    self.element_as(el, t, base, off + o as i32);
                 }
-                let used = e.ty.layout_size();
-                self.zero(base, off + used as i32, dst_size.saturating_sub(used));
             }
             TExprKind::TupleField { tuple, index } => {
                 let Type::Tuple(types) = &tuple.ty else {
                     return self.zero(base, off, dst_size);
                 };
                 let o = Type::tuple_offsets(types)[*index];
-                let size = tuple.ty.layout_size();
-                let slot = self.slot(size);
-                self.mem_into(tuple, Base::Slot(slot), 0, size);
-                let n = types[*index].layout_size().min(dst_size);
-                self.copy(base, off, Base::Slot(slot), o as i32, n);
-                self.zero(base, off + n as i32, dst_size - n);
+                let slot = self.tuple_slot(tuple);
+                self.zero(base, off, dst_size);
+                let n = types[*index].c_size().min(dst_size);
+                self.copy_bytes(base, off, Base::Slot(slot), o as i32, n);
             }
             _ => self.zero(base, off, dst_size),
         }
@@ -205,8 +273,9 @@ impl Lowerer<'_> {
         let doffs = Type::tuple_offsets(dts);
         match &e.kind {
             TExprKind::Tuple(elems) => {
+                self.zero(base, off, dst.layout_size());
                 for ((el, dt), o) in elems.iter().zip(dts).zip(doffs) {
-                    self.mem_as(el, dt, base, off + o as i32);
+                    self.element_as(el, dt, base, off + o as i32);
                 }
             }
             TExprKind::Ternary { cond, then, els } => {
@@ -224,12 +293,14 @@ impl Lowerer<'_> {
                 let size = e.ty.layout_size();
                 let tmp = self.slot(size);
                 self.mem_into(e, Base::Slot(tmp), 0, size);
+                self.zero(base, off, dst.layout_size());
                 self.copy_as(&e.ty, Base::Slot(tmp), 0, dst, base, off);
             }
         }
     }
 
-    /// Copies a value of type `src` at `sbase + soff` to `dbase + doff` laid out as `dst`.
+    /// Copies a value of type `src` at `sbase + soff` to `dbase + doff` laid out as `dst`
+    /// (whose bytes are zeroed before): integers change size, strings widen.
     fn copy_as(&mut self, src: &Type, sbase: Base, soff: i32, dst: &Type, dbase: Base, doff: i32) {
         match (src, dst) {
             (Type::Tuple(sts), Type::Tuple(dts)) if sts.len() == dts.len() => {
@@ -246,10 +317,26 @@ impl Lowerer<'_> {
                     );
                 }
             }
+            (Type::Int { size, signed }, _) if dst.is_int() && src.c_size() != dst.c_size() => {
+                let t = self.reg();
+                let load = match size {
+                    1 => Size::B,
+                    2 => Size::H,
+                    4 => Size::W,
+                    _ => Size::DW,
+                };
+                self.emit(Inst::Load {
+                    dst: t,
+                    base: sbase,
+                    off: soff as i16,
+                    size: load,
+                });
+                self.normalize(t, *size, *signed);
+                self.store_int(dbase, doff, Operand::Reg(t), dst.c_size());
+            }
             _ => {
-                let n = src.layout_size().min(dst.layout_size());
-                self.copy(dbase, doff, sbase, soff, n);
-                self.zero(dbase, doff + n as i32, dst.layout_size() - n);
+                let n = src.c_size().min(dst.c_size());
+                self.copy_bytes(dbase, doff, sbase, soff, n);
             }
         }
     }
@@ -656,4 +743,15 @@ impl Lowerer<'_> {
             }
         }
     }
+}
+
+/// The widest access (8, 4, 2 or 1 bytes) for both offsets' alignment and `left` bytes.
+fn access_size(a: i32, b: i32, left: u32) -> Size {
+    [Size::DW, Size::W, Size::H, Size::B]
+        .into_iter()
+        .find(|s| {
+            let w = s.bytes();
+            left >= w && a.rem_euclid(w as i32) == 0 && b.rem_euclid(w as i32) == 0
+        })
+        .unwrap_or(Size::B)
 }
