@@ -5,6 +5,7 @@
 //! -> `codegen::lower` [`codegen::ir::Function`] per probe -> `codegen` encoded instructions,
 //! gathered by [`compile`] into one [`Object`] -> `runtime::Session` (maps created, relocations
 //! applied, programs loaded and attached, events read, maps printed through `output::Output`).
+//! `interactive` runs the same pipeline one typed probe at a time (`runtime::Live`).
 
 pub mod ast;
 pub mod bpf;
@@ -15,6 +16,7 @@ pub mod codegen;
 mod compile;
 pub mod diag;
 pub mod driver;
+pub mod interactive;
 pub mod lex;
 pub mod object;
 pub mod output;
