@@ -17,7 +17,7 @@ use engine::{Engine, Reply, Request, Start};
 use input::{Command, Input};
 use rustyline::error::ReadlineError;
 use rustyline::history::{FileHistory, History};
-use rustyline::{Config, Editor, ExternalPrinter};
+use rustyline::{CompletionType, Config, Editor, ExternalPrinter};
 use script::Script;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -38,6 +38,8 @@ pub fn run(settings: Settings) -> i32 {
     }
     let config = Config::builder()
         .auto_add_history(false)
+        // Tab completes what all candidates share; a second Tab lists them, as bash does.
+        .completion_type(CompletionType::List)
         .history_ignore_dups(true)
         .and_then(|b| b.max_history_size(1000))
         .map(|b| b.build());
