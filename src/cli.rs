@@ -64,6 +64,8 @@ pub struct Options {
     /// C++ names are demangled in user stacks and symbols (`BPFTRACE_NO_CPP_DEMANGLE=1`
     /// turns it off).
     pub cpp_demangle: bool,
+    /// `-i`, or no program on a terminal: an interactive session.
+    pub interactive: bool,
 }
 
 impl Default for Options {
@@ -93,6 +95,7 @@ impl Default for Options {
             map_keys_max: 4096,
             max_probes: 512,
             cpp_demangle: true,
+            interactive: false,
         }
     }
 }
@@ -102,6 +105,7 @@ USAGE:
     rtrace [options] filename
     rtrace [options] - <stdin input>
     rtrace [options] -e 'program'
+    rtrace [options] [-i]          (an interactive session; `.help` inside)
 
 OPTIONS:
     -B MODE          output buffering mode ('full', 'line', 'none')
@@ -122,6 +126,7 @@ OPTIONS:
     --compile-only   check and compile the program without loading it
     --emit-elf FILE  write the compiled program as a BPF ELF object (bpftool loads it)
     --metrics ADDR   serve the maps as OpenMetrics on http://ADDR/metrics while running
+    -i               interactive session: probes typed at a prompt run at once
     -h, --help       show this help message
     -V, --version    rtrace version
 
@@ -158,7 +163,14 @@ const WITH_VALUE: &str = "BcefIop";
 
 /// Parses argv (without the program name), as getopt does: short flags may be combined
 /// (`-qe PROG`, `-lv`, `-dd`) and a value may follow its flag in the same word (`-fjson`).
+/// No program is a usage error.
 pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
+    parse_args_at(args, false)
+}
+
+/// `parse_args` for a command run on a terminal when `terminal` is true: there, no program
+/// opens an interactive session (as `-i` does).
+pub fn parse_args_at(args: &[String], terminal: bool) -> Result<Options, UsageError> {
     let mut o = Options::default();
     let mut positional = Vec::new();
     let mut i = 0;
@@ -223,6 +235,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
                 'd' => o.debug += 1,
                 'h' => return Err(UsageError(String::new())),
                 'V' => o.version = true,
+                'i' => o.interactive = true,
                 'k' => {
                     return Err(UsageError(
                         "-k (helper error reporting) is not supported yet".into(),
@@ -240,6 +253,9 @@ pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
         o.list = Some(positional.next());
         return Ok(o);
     }
+    if o.interactive || (terminal && o.script.is_none() && positional.len() == 0) {
+        return interactive(o, positional.collect());
+    }
     if o.script.is_none() {
         o.script = match positional.next() {
             Some(f) if f == "-" => Some(Script::Stdin),
@@ -252,6 +268,22 @@ pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
         };
     }
     o.params = positional.collect();
+    Ok(o)
+}
+
+/// Checks the flags of an interactive session: it reads its probes at the prompt.
+fn interactive(mut o: Options, positional: Vec<String>) -> Result<Options, UsageError> {
+    if o.script.is_some() || !positional.is_empty() {
+        return Err(UsageError(
+            "-i reads probes at its prompt: give it no program (-e or a file)".into(),
+        ));
+    }
+    if o.command.is_some() || o.dump.is_some() || o.compile_only || o.debug > 0 {
+        return Err(UsageError(
+            "-i cannot be combined with -c, -d, --dump or --compile-only".into(),
+        ));
+    }
+    o.interactive = true;
     Ok(o)
 }
 
@@ -468,5 +500,19 @@ mod tests {
         assert!(parse_args(&args(&["-p", "abc", "-e", "x"])).is_err());
         assert!(parse_args(&args(&["--bogus"])).is_err());
         assert!(parse_args(&args(&[])).is_err());
+        assert!(parse_args(&args(&["-i", "-e", "BEGIN{}"])).is_err());
+        assert!(parse_args(&args(&["-i", "-c", "ls"])).is_err());
+    }
+
+    #[test]
+    fn interactive_with_i_or_no_program_on_a_terminal() {
+        let o = parse_args(&args(&["-i"])).unwrap();
+        assert!(o.interactive && o.script.is_none());
+        let o = parse_args_at(&args(&["-q"]), true).unwrap();
+        assert!(o.interactive);
+        // A program given on a terminal runs as a script.
+        let o = parse_args_at(&args(&["-e", "BEGIN{}"]), true).unwrap();
+        assert!(!o.interactive);
+        assert!(parse_args_at(&args(&[]), false).is_err());
     }
 }

@@ -23,6 +23,22 @@ pub fn run(opts: &Options) -> i32 {
     if let Some(pattern) = &opts.list {
         return list(pattern.as_deref(), opts.verbose);
     }
+    if opts.interactive {
+        return match compile_env(opts) {
+            Ok(env) => crate::interactive::run(crate::interactive::Settings {
+                env,
+                format: opts.format,
+                pid: opts.pid,
+                demangle: opts.cpp_demangle,
+            }),
+            Err(e) => {
+                if let RunError::Message(m) = e {
+                    eprintln!("ERROR: {m}");
+                }
+                1
+            }
+        };
+    }
     let Some(script) = &opts.script else {
         return 1;
     };
@@ -81,8 +97,9 @@ fn reported(source: &Source, diags: &[crate::diag::Diagnostic]) -> RunError {
     RunError::Message(String::new())
 }
 
-fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
-    let env = CompileEnv {
+/// What compiling needs from the command line and the environment.
+pub fn compile_env(opts: &Options) -> Result<CompileEnv, RunError> {
+    Ok(CompileEnv {
         params: opts.params.clone(),
         has_command: opts.command.is_some(),
         unsafe_actions: opts.unsafe_actions,
@@ -101,7 +118,12 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
                 ))),
             })
             .collect::<Result<_, _>>()?,
-    };
+        session: opts.interactive,
+    })
+}
+
+fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
+    let env = compile_env(opts)?;
     if opts.debug > 0 {
         return debug_dumps(opts, source, &env);
     }

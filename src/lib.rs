@@ -5,6 +5,7 @@
 //! -> `codegen::lower` [`codegen::ir::Function`] per probe -> `codegen` encoded instructions,
 //! gathered by [`compile`] into one [`Object`] -> `runtime::Session` (maps created, relocations
 //! applied, programs loaded and attached, events read, maps printed through `output::Output`).
+//! `interactive` runs the same pipeline one typed probe at a time (`runtime::Live`).
 
 pub mod ast;
 pub mod bpf;
@@ -16,6 +17,7 @@ mod compile;
 pub mod diag;
 pub mod driver;
 pub mod emit;
+pub mod interactive;
 pub mod lex;
 pub mod object;
 pub mod output;

@@ -21,7 +21,9 @@ fn run(args: &[String]) -> i32 {
             )
         })
         .collect();
-    let opts = match cli::parse_args(args).and_then(|mut o| {
+    // SAFETY: isatty only reads the state of fds 0 and 1.
+    let terminal = unsafe { libc::isatty(0) == 1 && libc::isatty(1) == 1 };
+    let opts = match cli::parse_args_at(args, terminal).and_then(|mut o| {
         cli::apply_env(&mut o, &vars)?;
         Ok(o)
     }) {

@@ -2,27 +2,49 @@
 //! stack maps the session created, addresses named by the run's `Symbolizer` (read on first
 //! use). Handed to the decoder (`decode.rs`) for every record and map it decodes.
 
+use super::run::MapTable;
 use crate::bpf::maps::KernelMap;
 use crate::object::Object;
 use crate::sema::layout::MapKind;
 use crate::symbols::{Resolver, Symbolizer, UserSymbol};
 
-/// The session's maps and symbols, for one decoding.
+/// The session's stack maps and symbols, for one decoding.
 pub struct SessionSymbols<'a> {
-    pub object: &'a Object,
-    /// Indexed like `Object::maps`.
-    pub maps: &'a [KernelMap],
-    pub symbols: &'a mut Symbolizer,
+    /// The stack maps, by the frames they keep.
+    stacks: Vec<(u32, &'a KernelMap)>,
+    symbols: &'a mut Symbolizer,
+}
+
+impl<'a> SessionSymbols<'a> {
+    /// The stack maps of `object`, found in `maps` (indexed like `Object::maps`).
+    pub fn new(
+        object: &Object,
+        maps: &'a dyn MapTable,
+        symbols: &'a mut Symbolizer,
+    ) -> SessionSymbols<'a> {
+        let stacks = object
+            .maps
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.def.kind == MapKind::StackTrace)
+            .filter_map(|(i, m)| Some((m.def.value_size / 8, maps.map(i)?)))
+            .collect();
+        SessionSymbols { stacks, symbols }
+    }
+
+    /// Stack maps given directly (the interactive session's, shared by name).
+    pub fn with_stacks(
+        stacks: Vec<(u32, &'a KernelMap)>,
+        symbols: &'a mut Symbolizer,
+    ) -> SessionSymbols<'a> {
+        SessionSymbols { stacks, symbols }
+    }
 }
 
 impl Resolver for SessionSymbols<'_> {
     fn stack(&mut self, limit: u32, id: u32) -> Option<Vec<u64>> {
-        let index = self
-            .object
-            .maps
-            .iter()
-            .position(|m| m.def.kind == MapKind::StackTrace && m.def.value_size == 8 * limit)?;
-        let bytes = self.maps.get(index)?.lookup(&id.to_le_bytes())?;
+        let (_, map) = self.stacks.iter().find(|(l, _)| *l == limit)?;
+        let bytes = map.lookup(&id.to_le_bytes())?;
         Some(
             bytes
                 .chunks_exact(8)

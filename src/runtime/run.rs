@@ -19,7 +19,9 @@ use crate::output::value::{AggKind, MapDump, Value};
 use crate::output::{self, Buffering, Output, OutputFormat};
 use crate::sema::layout::MapKind;
 use crate::sema::typed::event;
-use crate::symbols::Symbolizer;
+use crate::sema::typed::MapInfo;
+use crate::sema::types::TypeTable;
+use crate::symbols::{Resolver, Symbolizer};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -61,28 +63,61 @@ pub struct Session<'o> {
     programs: Programs,
     reader: EventReader,
     events: Events<'o>,
+    sink: Sink,
     child: Option<Child>,
     pid: Option<i32>,
     metrics: Option<std::net::TcpListener>,
 }
 
-/// What handling events needs: the object's tables, the maps, and the output.
+/// The object's tables and maps that a run's records are decoded with.
 struct Events<'o> {
     object: &'o Object,
     /// Indexed like `Object::maps`; the ring buffer's slot holds a placeholder.
     maps: Vec<KernelMap>,
     /// One parsed format per `Object::printfs` entry, built once at start.
     formats: Vec<Format>,
-    printer: Box<dyn Output>,
-    writer: Box<dyn Write>,
+}
+
+impl Events<'_> {
+    fn tables(&self) -> Tables<'_> {
+        Tables {
+            object: self.object,
+            maps: &self.maps,
+            formats: &self.formats,
+        }
+    }
+}
+
+/// Where a run's output goes: the format's printer and the text not yet written out.
+pub(super) struct Sink {
+    pub(super) printer: Box<dyn Output>,
+    pub(super) writer: Box<dyn Write>,
     /// Output not yet written.
-    out: Vec<u8>,
+    pub(super) out: Vec<u8>,
     /// exit() was called.
-    exit: bool,
+    pub(super) exit: bool,
     args: Vec<Value>,
-    buffering: Buffering,
+    pub(super) buffering: Buffering,
     /// Kernel and user symbols, read the first time a stack or symbol is printed.
-    symbols: Symbolizer,
+    pub(super) symbols: Symbolizer,
+}
+
+/// The kernel maps that records name by index (`Object::maps` indices).
+pub(super) trait MapTable {
+    fn map(&self, index: usize) -> Option<&KernelMap>;
+}
+
+impl MapTable for Vec<KernelMap> {
+    fn map(&self, index: usize) -> Option<&KernelMap> {
+        self.get(index)
+    }
+}
+
+/// What decoding one object's records needs: its tables, its maps and its printf formats.
+pub(super) struct Tables<'a> {
+    pub(super) object: &'a Object,
+    pub(super) maps: &'a dyn MapTable,
+    pub(super) formats: &'a [Format],
 }
 
 impl<'o> Session<'o> {
@@ -135,20 +170,19 @@ impl<'o> Session<'o> {
         let reader =
             EventReader::new(rb).map_err(|e| RunError::Message(format!("ring buffer: {e}")))?;
 
-        let mut events = Events {
+        let events = Events {
             object,
             maps,
             formats,
-            printer: output::for_format(cfg.format, cfg.quiet),
-            writer: cfg.output,
-            out: Vec::with_capacity(1 << 16),
-            exit: false,
-            args: Vec::new(),
-            buffering: cfg.buffering,
-            symbols: Symbolizer::new(cfg.demangle),
         };
-        events.printer.attached(&mut events.out, probes);
-        events.flush()?;
+        let mut sink = Sink::new(
+            output::for_format(cfg.format, cfg.quiet),
+            cfg.output,
+            cfg.buffering,
+            cfg.demangle,
+        );
+        sink.printer.attached(&mut sink.out, probes);
+        sink.flush()?;
         if cfg.notify_attached {
             eprintln!("__BPFTRACE_NOTIFY_PROBES_ATTACHED");
         }
@@ -156,6 +190,7 @@ impl<'o> Session<'o> {
             programs,
             reader,
             events,
+            sink,
             child,
             pid: cfg.pid,
             metrics: cfg.metrics,
@@ -187,33 +222,56 @@ impl<'o> Session<'o> {
         let metrics_fd = self.metrics.as_ref().map(|l| l.as_raw_fd());
 
         loop {
-            self.events.drain(&mut self.reader)?;
-            if self.events.buffering != Buffering::Full {
-                self.events.flush()?;
+            self.sink.drain(&mut self.reader, &self.events.tables())?;
+            if self.sink.buffering != Buffering::Full {
+                self.sink.flush()?;
             }
-            if self.events.exit || signals::stopped() {
+            if self.sink.exit || signals::stopped() {
                 break;
             }
             let ended = wait(self.reader.raw_fd(), watched_fd, metrics_fd)?;
             if let Some(listener) = &self.metrics {
-                let events = &mut self.events;
-                super::metrics::serve(listener, || events.dumps());
+                let tables = self.events.tables();
+                let symbols = &mut self.sink.symbols;
+                super::metrics::serve(listener, || {
+                    let mut syms = SessionSymbols::new(tables.object, tables.maps, symbols);
+                    session_dumps(&tables, &mut syms).map_err(|e| match e {
+                        RunError::Message(m) => m,
+                        RunError::Diag(d) => d.message,
+                    })
+                });
             }
             if ended {
-                self.events.drain(&mut self.reader)?;
+                self.sink.drain(&mut self.reader, &self.events.tables())?;
                 break;
             }
         }
 
         self.programs.run_end().map_err(|e| load_error(e, object))?;
-        self.events.drain(&mut self.reader)?;
-        self.events.finish()?;
-        Ok(0)
+        self.sink.drain(&mut self.reader, &self.events.tables())?;
+        let tables = self.events.tables();
+        let lost = tables.maps.map(object.lost as usize).map_or(0, lost_events);
+        let mut syms = SessionSymbols::new(object, tables.maps, &mut self.sink.symbols);
+        let dumps = session_dumps(&tables, &mut syms)?;
+        self.sink.finish(lost, &dumps)
     }
 }
 
+/// Every user map of a session's object, read now.
+fn session_dumps(tables: &Tables<'_>, syms: &mut dyn Resolver) -> Result<Vec<MapDump>, RunError> {
+    let object = tables.object;
+    user_map_dumps(
+        object
+            .maps
+            .iter()
+            .enumerate()
+            .map(|(i, info)| (info, tables.maps.map(i), &object.types)),
+        syms,
+    )
+}
+
 /// The parsed format of every printf and system() call.
-fn printf_formats(object: &Object) -> Result<Vec<Format>, RunError> {
+pub(super) fn printf_formats(object: &Object) -> Result<Vec<Format>, RunError> {
     object
         .printfs
         .iter()
@@ -234,6 +292,23 @@ fn printf_formats(object: &Object) -> Result<Vec<Format>, RunError> {
             })
         })
         .collect()
+}
+
+/// Every user map's contents, in the order given.
+pub(super) fn user_map_dumps<'a>(
+    maps: impl Iterator<Item = (&'a MapInfo, Option<&'a KernelMap>, &'a TypeTable)>,
+    syms: &mut dyn Resolver,
+) -> Result<Vec<MapDump>, RunError> {
+    let mut dumps = Vec::new();
+    for (info, map, types) in maps {
+        let Some(map) = map.filter(|_| !info.internal) else {
+            continue;
+        };
+        let d = decode::dump(info, map, types, syms)
+            .map_err(|e| RunError::Message(format!("cannot read map {}: {e}", info.name)))?;
+        dumps.push(d);
+    }
+    Ok(dumps)
 }
 
 /// Creates every map of the object.
@@ -284,7 +359,7 @@ fn permission_hint(e: &io::Error) -> &'static str {
 }
 
 /// Turns a loader failure into a diagnostic on the script where possible.
-fn load_error(err: LoadError, object: &Object) -> RunError {
+pub(super) fn load_error(err: LoadError, object: &Object) -> RunError {
     match err {
         LoadError::Verifier { program, insn, log } => {
             let span = insn.and_then(|i| {
@@ -395,7 +470,7 @@ fn wait(ring_fd: i32, watched: Option<i32>, metrics: Option<i32>) -> Result<bool
 }
 
 /// The number of events the ring buffer had no room for (the one-entry `lost` array).
-fn lost_events(map: &KernelMap) -> u64 {
+pub(super) fn lost_events(map: &KernelMap) -> u64 {
     map.lookup(&0u32.to_le_bytes())
         .and_then(|v| {
             v.get(..8)
@@ -419,9 +494,26 @@ fn run_command(cmd: &[u8]) -> Vec<u8> {
 /// Output is written out at least this often while events are read.
 const FLUSH_BYTES: usize = 64 * 1024;
 
-impl Events<'_> {
+impl Sink {
+    pub(super) fn new(
+        printer: Box<dyn Output>,
+        writer: Box<dyn Write>,
+        buffering: Buffering,
+        demangle: bool,
+    ) -> Sink {
+        Sink {
+            printer,
+            writer,
+            out: Vec::with_capacity(1 << 16),
+            exit: false,
+            args: Vec::new(),
+            buffering,
+            symbols: Symbolizer::new(demangle),
+        }
+    }
+
     /// Writes out the pending output. A closed pipe (`| head`) ends the run quietly.
-    fn flush(&mut self) -> Result<(), RunError> {
+    pub(super) fn flush(&mut self) -> Result<(), RunError> {
         if self.out.is_empty() {
             return Ok(());
         }
@@ -443,13 +535,17 @@ impl Events<'_> {
     /// Handles every waiting record. Output is written out every `FLUSH_BYTES`, so that a
     /// ring buffer that never empties (events arrive as fast as they are read) cannot pile
     /// text up in memory.
-    fn drain(&mut self, reader: &mut EventReader) -> Result<(), RunError> {
+    pub(super) fn drain(
+        &mut self,
+        reader: &mut EventReader,
+        tables: &Tables<'_>,
+    ) -> Result<(), RunError> {
         let mut err = None;
         reader.drain(|rec| {
             if err.is_some() {
                 return;
             }
-            let r = self.handle(rec).and_then(|_| {
+            let r = self.handle(rec, tables).and_then(|_| {
                 if self.out.len() >= FLUSH_BYTES || self.buffering == Buffering::None {
                     self.flush()
                 } else {
@@ -466,56 +562,30 @@ impl Events<'_> {
         }
     }
 
-    /// The end of a run: lost events, then every user map.
-    fn finish(&mut self) -> Result<(), RunError> {
-        let object = self.object;
-        let lost = self.maps.get(object.lost as usize).map_or(0, lost_events);
+    /// The end of a run: lost events, then every user map. Returns the exit code.
+    pub(super) fn finish(&mut self, lost: u64, dumps: &[MapDump]) -> Result<i32, RunError> {
         if lost > 0 {
             self.printer.lost(&mut self.out, lost);
         }
-        let dumps = self.dumps().map_err(RunError::Message)?;
-        self.printer.maps_at_exit(&mut self.out, &dumps);
-        self.flush()
+        self.printer.maps_at_exit(&mut self.out, dumps);
+        self.flush()?;
+        Ok(0)
     }
 
-    /// Every user map, read now (stacks and symbols named).
-    fn dumps(&mut self) -> Result<Vec<MapDump>, String> {
-        let object = self.object;
-        let mut dumps = Vec::new();
-        for (info, map) in object.maps.iter().zip(&self.maps) {
-            if info.internal {
-                continue;
-            }
-            let mut syms = SessionSymbols {
-                object,
-                maps: &self.maps,
-                symbols: &mut self.symbols,
-            };
-            let d = decode::dump(info, map, &object.types, &mut syms)
-                .map_err(|e| format!("cannot read map {}: {e}", info.name))?;
-            dumps.push(d);
-        }
-        Ok(dumps)
-    }
-
-    fn handle(&mut self, rec: &[u8]) -> Result<(), RunError> {
+    fn handle(&mut self, rec: &[u8], tables: &Tables<'_>) -> Result<(), RunError> {
         if rec.len() < 8 {
             return Ok(());
         }
         let kind = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
         let id = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]) as usize;
-        let object = self.object;
+        let object = tables.object;
         match kind {
             event::PRINTF | event::SYSTEM => {
-                let (Some(info), Some(format)) = (object.printfs.get(id), self.formats.get(id))
+                let (Some(info), Some(format)) = (object.printfs.get(id), tables.formats.get(id))
                 else {
                     return Ok(());
                 };
-                let mut syms = SessionSymbols {
-                    object,
-                    maps: &self.maps,
-                    symbols: &mut self.symbols,
-                };
+                let mut syms = SessionSymbols::new(object, tables.maps, &mut self.symbols);
                 self.args = decode::printf_args(info, rec, &object.types, &mut syms);
                 let mut text = Vec::new();
                 if kind == event::PRINTF {
@@ -536,15 +606,11 @@ impl Events<'_> {
                     return Ok(());
                 };
                 let (Some(info), Some(map)) =
-                    (object.maps.get(m as usize), self.maps.get(m as usize))
+                    (object.maps.get(m as usize), tables.maps.map(m as usize))
                 else {
                     return Ok(());
                 };
-                let mut syms = SessionSymbols {
-                    object,
-                    maps: &self.maps,
-                    symbols: &mut self.symbols,
-                };
+                let mut syms = SessionSymbols::new(object, tables.maps, &mut self.symbols);
                 let d = decode::dump(info, map, &object.types, &mut syms)
                     .map_err(|e| RunError::Message(format!("map {}: {e}", info.name)))?;
                 self.printer.map(&mut self.out, &d, top as usize, div);
@@ -554,11 +620,7 @@ impl Events<'_> {
                     return Ok(());
                 };
                 if let Some(hook) = info.call.and_then(|b| builtins::get(b).event) {
-                    let mut syms = SessionSymbols {
-                        object,
-                        maps: &self.maps,
-                        symbols: &mut self.symbols,
-                    };
+                    let mut syms = SessionSymbols::new(object, tables.maps, &mut self.symbols);
                     self.args = decode::printf_args(info, rec, &object.types, &mut syms);
                     let e = builtins::Event {
                         param: &info.format,
@@ -582,16 +644,12 @@ impl Events<'_> {
             }
             event::EXIT => self.exit = true,
             event::PRINT_MAP | event::CLEAR_MAP | event::ZERO_MAP => {
-                let (Some(info), Some(map)) = (object.maps.get(id), self.maps.get(id)) else {
+                let (Some(info), Some(map)) = (object.maps.get(id), tables.maps.map(id)) else {
                     return Ok(());
-                };
-                let mut syms = SessionSymbols {
-                    object,
-                    maps: &self.maps,
-                    symbols: &mut self.symbols,
                 };
                 let r = match kind {
                     event::PRINT_MAP => {
+                        let mut syms = SessionSymbols::new(object, tables.maps, &mut self.symbols);
                         decode::dump(info, map, &object.types, &mut syms).map(|d| {
                             self.printer.map(&mut self.out, &d, 0, 1);
                         })

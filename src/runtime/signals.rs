@@ -1,22 +1,43 @@
 //! SIGINT, SIGTERM and SIGHUP end a run cleanly: the handler only sets a flag, and the wait in
-//! the event loop is interrupted (no SA_RESTART) so the loop sees it at once.
+//! the event loop is interrupted (no SA_RESTART) so the loop sees it at once. In an interactive
+//! session SIGINT only interrupts (`take_interrupt`); SIGTERM and SIGHUP still end it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+static INTERRUPT: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_sig: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
+extern "C" fn on_interrupt(_sig: libc::c_int) {
+    INTERRUPT.store(true, Ordering::SeqCst);
+}
+
 /// Installs the handlers (idempotent).
 pub fn install() {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+    handle(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP], on_signal);
+}
+
+/// The handlers of an interactive session: SIGINT interrupts, SIGTERM and SIGHUP stop.
+pub fn install_session() {
+    handle(&[libc::SIGTERM, libc::SIGHUP], on_signal);
+    handle(&[libc::SIGINT], on_interrupt);
+}
+
+/// Whether SIGINT arrived since the last call.
+pub fn take_interrupt() -> bool {
+    INTERRUPT.swap(false, Ordering::SeqCst)
+}
+
+fn handle(signals: &[libc::c_int], handler: extern "C" fn(libc::c_int)) {
+    for &sig in signals {
         // SAFETY: a zeroed sigaction is valid; the handler is async-signal-safe (one atomic
         // store), and sa_flags leaves out SA_RESTART so that poll() returns EINTR.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as *const () as usize;
+            sa.sa_sigaction = handler as *const () as usize;
             libc::sigemptyset(&mut sa.sa_mask);
             sa.sa_flags = 0;
             libc::sigaction(sig, &sa, std::ptr::null_mut());

@@ -35,6 +35,10 @@ pub struct Env {
     pub map_keys_max: u32,
     /// The most probes one script may attach (`BPFTRACE_MAX_PROBES`).
     pub max_probes: usize,
+    /// An interactive session: probes typed at different times are checked together, so
+    /// BEGIN and END may each appear more than once (each runs once, when it is typed or at
+    /// the end).
+    pub session: bool,
 }
 
 impl Default for Env {
@@ -47,6 +51,7 @@ impl Default for Env {
             strlen: types::STRLEN,
             map_keys_max: MAP_MAX_ENTRIES,
             max_probes: 512,
+            session: false,
         }
     }
 }
@@ -111,6 +116,9 @@ pub fn check_with(
     let targets = expand_attach_points(prog, catalogue)?;
     // BEGIN and END run once each: a second one is an error, as in bpftrace.
     for special in [Attach::Begin, Attach::End] {
+        if env.session {
+            break;
+        }
         let name = if special == Attach::Begin {
             "BEGIN"
         } else {
