@@ -25,6 +25,8 @@ pub struct CompileEnv {
     pub max_probes: usize,
     /// `--include FILE`: (name, text) of files whose C definitions precede the script's.
     pub includes: Vec<(String, String)>,
+    /// `-p PID`: usdt probes come from the files this process maps.
+    pub pid: Option<i32>,
 }
 
 impl Default for CompileEnv {
@@ -39,6 +41,7 @@ impl Default for CompileEnv {
             map_keys_max: s.map_keys_max,
             max_probes: s.max_probes,
             includes: Vec::new(),
+            pid: s.pid,
         }
     }
 }
@@ -53,6 +56,7 @@ impl CompileEnv {
             strlen: self.strlen,
             map_keys_max: self.map_keys_max,
             max_probes: self.max_probes,
+            pid: self.pid,
         }
     }
 }

@@ -13,7 +13,7 @@ use std::io::Write;
 /// Runs what the options ask for; returns the exit code.
 pub fn run(opts: &Options) -> i32 {
     if let Some(pattern) = &opts.list {
-        return list(pattern.as_deref(), opts.verbose);
+        return list(pattern.as_deref(), opts.verbose, opts.pid);
     }
     let Some(script) = &opts.script else {
         return 1;
@@ -41,8 +41,8 @@ pub fn run(opts: &Options) -> i32 {
     }
 }
 
-fn list(pattern: Option<&str>, verbose: bool) -> i32 {
-    match crate::probes::list::list(pattern, verbose) {
+fn list(pattern: Option<&str>, verbose: bool, pid: Option<i32>) -> i32 {
+    match crate::probes::list::list(pattern, verbose, pid) {
         Ok(text) => {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(text.as_bytes());
@@ -70,6 +70,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         strlen: opts.strlen,
         map_keys_max: opts.map_keys_max,
         max_probes: opts.max_probes,
+        pid: opts.pid,
         includes: opts
             .includes
             .iter()

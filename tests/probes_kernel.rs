@@ -238,7 +238,7 @@ fn listing_matches_bpftrace() {
         ("uprobe:/bin/bash:readl*", false),
     ];
     for (pattern, verbose) in cases {
-        let ours = rtrace::probes::list::list(Some(pattern), verbose).expect(pattern);
+        let ours = rtrace::probes::list::list(Some(pattern), verbose, None).expect(pattern);
         assert!(!ours.is_empty(), "{pattern}: empty listing");
         let Some(theirs) = bpftrace_list(pattern, verbose) else {
             return;

@@ -3,7 +3,8 @@
 //! machine, the fixture catalogue here answers from text (and BTF bytes) a test gives. Asked by
 //! `probes::parse_attach`, `probes::list` and `sema` (through `sema::check_with`).
 
-use super::{format, TpFormat};
+use super::usdt::UsdtProbe;
+use super::{format, glob_match, TpFormat};
 use crate::btf::Btf;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -50,6 +51,26 @@ pub trait Catalogue {
     fn kernel_symbol(&self, _name: &str) -> Option<u64> {
         None
     }
+
+    /// The USDT probes of the ELF file at `path` (its `.note.stapsdt` notes); empty when it
+    /// has none.
+    fn usdt_probes(&self, path: &str) -> Result<Vec<UsdtProbe>, String>;
+
+    /// The process `-p` names: usdt probes then come from the files it maps.
+    fn target_pid(&self) -> Option<i32> {
+        None
+    }
+
+    /// The executable files process `pid` maps, as `/proc/PID/root/PATH` (readable from
+    /// another mount namespace), in the order of its memory map, unique.
+    fn process_files(&self, pid: i32) -> Result<Vec<String>, String>;
+
+    /// The ELF executables and shared objects whose path matches the glob `pattern`, sorted,
+    /// as written (a relative pattern gives relative paths).
+    fn glob_files(&self, pattern: &str) -> Vec<String>;
+
+    /// `path` made absolute with symbolic links resolved; `None` when it does not exist.
+    fn real_path(&self, path: &str) -> Option<String>;
 }
 
 /// A catalogue made of text, for tests that run without root, tracefs or the files a real
@@ -61,6 +82,9 @@ pub struct Fixture {
     kernel_functions: Vec<String>,
     binaries: BTreeMap<String, Vec<String>>,
     btf: Option<Result<Btf, String>>,
+    usdt: BTreeMap<String, Vec<UsdtProbe>>,
+    processes: BTreeMap<i32, Vec<String>>,
+    pid: Option<i32>,
 }
 
 impl Fixture {
@@ -96,6 +120,26 @@ impl Fixture {
     /// apart from `Catalogue::btf`, which reads it back.
     pub fn with_btf(mut self, bytes: Vec<u8>) -> Fixture {
         self.btf = Some(Btf::parse(bytes));
+        self
+    }
+
+    /// Adds an ELF file at `path` holding the USDT probes `probes`.
+    pub fn usdt(mut self, path: &str, probes: Vec<UsdtProbe>) -> Fixture {
+        self.binaries.entry(path.into()).or_default();
+        self.usdt.insert(path.into(), probes);
+        self
+    }
+
+    /// Adds a process `pid` mapping `files` (written as `/proc/PID/root/PATH`).
+    pub fn process(mut self, pid: i32, files: &[&str]) -> Fixture {
+        self.processes
+            .insert(pid, files.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Points the catalogue at process `pid`, as `-p PID` does.
+    pub fn target(mut self, pid: i32) -> Fixture {
+        self.pid = Some(pid);
         self
     }
 
@@ -148,6 +192,47 @@ impl Catalogue for Fixture {
 
     fn functions(&self, path: &str) -> Result<Vec<String>, String> {
         self.binary_functions(path).cloned()
+    }
+
+    fn usdt_probes(&self, path: &str) -> Result<Vec<UsdtProbe>, String> {
+        // A process's file, `/proc/PID/root/PATH`, is the fixture's `PATH`.
+        let path = path
+            .strip_prefix("/proc/")
+            .and_then(|p| p.split_once("/root"))
+            .map_or(path, |(_, p)| p);
+        match self.usdt.get(path) {
+            Some(p) => Ok(p.clone()),
+            None => self.binary_functions(path).map(|_| Vec::new()),
+        }
+    }
+
+    fn target_pid(&self) -> Option<i32> {
+        self.pid
+    }
+
+    fn process_files(&self, pid: i32) -> Result<Vec<String>, String> {
+        self.processes
+            .get(&pid)
+            .cloned()
+            .ok_or_else(|| format!("no process {pid} in the fixture"))
+    }
+
+    fn glob_files(&self, pattern: &str) -> Vec<String> {
+        self.binaries
+            .keys()
+            .filter(|p| glob_match(pattern, p))
+            .cloned()
+            .collect()
+    }
+
+    fn real_path(&self, path: &str) -> Option<String> {
+        let path = path.strip_prefix("./").unwrap_or(path);
+        let abs = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
+        self.binaries.contains_key(&abs).then_some(abs)
     }
 
     fn btf(&self) -> Result<&Btf, String> {

@@ -6,9 +6,10 @@ use super::catalogue::Catalogue;
 use super::{glob_match, has_wildcard, system, Query, PROVIDERS};
 
 /// The listing for `pattern` (every probe when `None`) on this machine: one probe a line;
-/// with `verbose`, each tracepoint's fields follow it, indented by four spaces.
-pub fn list(pattern: Option<&str>, verbose: bool) -> Result<String, String> {
-    list_in(pattern, verbose, system::catalogue())
+/// with `verbose`, each tracepoint's fields follow it, indented by four spaces. With `pid`
+/// (`-p`), usdt probes come from the files that process maps.
+pub fn list(pattern: Option<&str>, verbose: bool, pid: Option<i32>) -> Result<String, String> {
+    list_in(pattern, verbose, system::catalogue_for(pid))
 }
 
 /// The listing for `pattern` from `cat`. Providers are listed in the order bpftrace prints

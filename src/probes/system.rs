@@ -5,6 +5,7 @@
 
 use super::catalogue::{no_match, Catalogue};
 use super::uprobe::Elf;
+use super::usdt::{self, UsdtProbe};
 use super::{format, kprobe, tracefs, tracepoint, TpFormat};
 use crate::btf::Btf;
 use std::collections::HashMap;
@@ -15,6 +16,25 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub fn catalogue() -> &'static System {
     static SYSTEM: OnceLock<System> = OnceLock::new();
     SYSTEM.get_or_init(System::default)
+}
+
+/// The running machine's catalogue pointed at process `pid` (`-p PID`: usdt probes come from
+/// the files it maps), or the plain one without a pid. One per pid, kept for the process.
+pub fn catalogue_for(pid: Option<i32>) -> &'static System {
+    static TARGETED: Mutex<Vec<&'static System>> = Mutex::new(Vec::new());
+    let Some(pid) = pid else {
+        return catalogue();
+    };
+    let mut all = TARGETED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = all.iter().find(|s| s.pid == Some(pid)) {
+        return s;
+    }
+    let s: &'static System = Box::leak(Box::new(System {
+        pid: Some(pid),
+        ..System::default()
+    }));
+    all.push(s);
+    s
 }
 
 /// The catalogue of the running machine: tracefs, `/proc/kallsyms`, ELF files, BTF. Parsed
@@ -30,6 +50,10 @@ pub struct System {
     btf: OnceLock<Result<Btf, String>>,
     /// /proc/kallsyms by name, read on first use.
     kallsyms: OnceLock<HashMap<String, u64>>,
+    /// `-p PID`: the process usdt probes come from.
+    pid: Option<i32>,
+    /// USDT probes by file, read on first use.
+    usdt: Mutex<HashMap<String, Vec<UsdtProbe>>>,
 }
 
 impl System {
@@ -151,6 +175,35 @@ impl Catalogue for System {
             .btf
             .get_or_init(|| Btf::open(&btf_path(std::env::var_os("BPFTRACE_BTF"))));
         btf.as_ref().map_err(Clone::clone)
+    }
+
+    fn usdt_probes(&self, path: &str) -> Result<Vec<UsdtProbe>, String> {
+        let mut cache = self.usdt.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.get(path) {
+            return Ok(p.clone());
+        }
+        let data = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let probes = usdt::notes::read(&data).map_err(|e| format!("{path}: {e}"))?;
+        cache.insert(path.to_string(), probes.clone());
+        Ok(probes)
+    }
+
+    fn target_pid(&self) -> Option<i32> {
+        self.pid
+    }
+
+    fn process_files(&self, pid: i32) -> Result<Vec<String>, String> {
+        usdt::files::process_files(pid)
+    }
+
+    fn glob_files(&self, pattern: &str) -> Vec<String> {
+        usdt::files::glob_files(pattern)
+    }
+
+    fn real_path(&self, path: &str) -> Option<String> {
+        std::fs::canonicalize(path)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
     }
 
     fn kernel_symbol(&self, name: &str) -> Option<u64> {
