@@ -358,7 +358,6 @@ fn begin_and_unsupported_types() {
     );
     for (raw, written) in [
         ("h:cycles", "h"),
-        ("usdt:/bin/x:p", "usdt"),
         ("w:0x10:8:w", "w"),
         ("asyncwatchpoint:0x10:8:w", "asyncwatchpoint"),
         ("iter:task", "iter"),
