@@ -1,6 +1,7 @@
 //! USDT argument specs: the `Arguments` text of a `.note.stapsdt` note, in the GNU assembler's
-//! x86-64 operand syntax (`-4@%edi`, `8@$5`, `8@-8(%rbp)`, `8@8(%rax,%rdx,8)`), parsed into
-//! `Arg`s; fed by sema when a usdt probe reads `argN`.
+//! operand syntax of the machine (x86-64: `-4@%edi`, `8@$5`, `8@-8(%rbp)`,
+//! `8@8(%rax,%rdx,8)`; arm64: `-4@x0`, `4@w1`, `8@5`, `8@[sp, 16]`), parsed into `Arg`s; fed
+//! by sema when a usdt probe reads `argN`.
 
 /// One argument of a probe location.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,8 +107,67 @@ pub fn parse_all(text: &str) -> Result<Vec<Arg>, String> {
     text.split_whitespace().map(parse).collect()
 }
 
-/// Parses one argument spec, `[-]SIZE@OPERAND` (an operand alone is 8 bytes, unsigned).
+/// Parses one argument spec of this machine, `[-]SIZE@OPERAND` (an operand alone is 8 bytes,
+/// unsigned).
 pub fn parse(spec: &str) -> Result<Arg, String> {
+    if cfg!(target_arch = "aarch64") {
+        parse_for(spec, aarch64_loc)
+    } else {
+        parse_for(spec, operand_loc)
+    }
+}
+
+/// An arm64 operand: `xN`/`wN`/`sp`, `[REG]`, `[REG, OFF]`, or a constant.
+fn aarch64_loc(op: &str) -> Result<Loc, String> {
+    let reg = |r: &str| -> Result<Reg, String> {
+        let r = r.trim();
+        let name = match r {
+            "sp" | "wsp" => "sp",
+            _ => ["x", "w"]
+                .iter()
+                .find_map(|p| {
+                    let n: usize = r.strip_prefix(p)?.parse().ok()?;
+                    ARM64_X.get(n).copied()
+                })
+                .ok_or_else(|| format!("'{r}' is not an arm64 general-purpose register"))?,
+        };
+        Ok(Reg { name, byte: 0 })
+    };
+    if let Some(inner) = op.strip_prefix('[') {
+        let inner = inner
+            .strip_suffix(']')
+            .ok_or_else(|| "a memory operand must end with ']'".to_string())?;
+        let (base, disp) = match inner.split_once(',') {
+            Some((b, d)) => {
+                let d = d.trim();
+                let d = d.strip_prefix('#').unwrap_or(d);
+                (
+                    b,
+                    number(d).ok_or_else(|| format!("'{d}' is not an offset"))?,
+                )
+            }
+            None => (inner, 0),
+        };
+        return Ok(Loc::Mem {
+            base: reg(base)?,
+            disp,
+            index: None,
+        });
+    }
+    if let Some(v) = number(op.strip_prefix('#').unwrap_or(op)) {
+        return Ok(Loc::Const(v));
+    }
+    reg(op).map(Loc::Reg)
+}
+
+/// `x0`...`x30` as `reg()` names them on arm64.
+const ARM64_X: [&str; 31] = [
+    "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14",
+    "x15", "x16", "x17", "x18", "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27",
+    "x28", "x29", "x30",
+];
+
+fn parse_for(spec: &str, operand_of: fn(&str) -> Result<Loc, String>) -> Result<Arg, String> {
     let bad = |why: &str| format!("usdt argument '{spec}': {why}");
     let (size, signed, operand) = match spec.split_once('@') {
         Some((size, operand)) => {
@@ -119,7 +179,7 @@ pub fn parse(spec: &str) -> Result<Arg, String> {
         }
         None => (8, false, spec),
     };
-    let loc = operand_loc(operand).map_err(|why| bad(&why))?;
+    let loc = operand_of(operand).map_err(|why| bad(&why))?;
     Ok(Arg { size, signed, loc })
 }
 
@@ -217,6 +277,11 @@ pub fn const_value(v: i64, size: u8, signed: bool) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The x86-64 syntax, whatever machine the tests run on.
+    fn parse(spec: &str) -> Result<Arg, String> {
+        parse_for(spec, operand_loc)
+    }
 
     fn reg(name: &'static str) -> Reg {
         Reg { name, byte: 0 }
@@ -329,6 +394,43 @@ mod tests {
     }
 
     #[test]
+    fn arm64_operands() {
+        let arm = |s| parse_for(s, aarch64_loc);
+        assert_eq!(arm("-4@x0").unwrap().loc, Loc::Reg(reg("x0")));
+        assert_eq!(arm("4@w19").unwrap().loc, Loc::Reg(reg("x19")));
+        assert_eq!(arm("8@5").unwrap().loc, Loc::Const(5));
+        assert_eq!(arm("-8@#-3").unwrap().loc, Loc::Const(-3));
+        assert_eq!(
+            arm("8@[sp, 16]").unwrap().loc,
+            Loc::Mem {
+                base: reg("sp"),
+                disp: 16,
+                index: None
+            }
+        );
+        assert_eq!(
+            arm("-4@[x29, -8]").unwrap().loc,
+            Loc::Mem {
+                base: reg("x29"),
+                disp: -8,
+                index: None
+            }
+        );
+        assert_eq!(
+            arm("2@[x1]").unwrap().loc,
+            Loc::Mem {
+                base: reg("x1"),
+                disp: 0,
+                index: None
+            }
+        );
+        assert!(arm("4@x31").is_err());
+        assert!(arm("4@[x1, y]").is_err());
+        assert!(arm("4@[x1").is_err());
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
     fn whole_notes() {
         let args = parse_all("-8@%rax 8@%rdx").unwrap();
         assert_eq!(args.len(), 2);
