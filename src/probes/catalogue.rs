@@ -3,7 +3,7 @@
 //! machine, the fixture catalogue here answers from text (and BTF bytes) a test gives. Asked by
 //! `probes::parse_attach`, `probes::list` and `sema` (through `sema::check_with`).
 
-use super::usdt::UsdtProbe;
+use super::usdt::notes::UsdtProbe;
 use super::{format, glob_match, TpFormat};
 use crate::btf::Btf;
 use std::collections::BTreeMap;

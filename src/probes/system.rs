@@ -5,7 +5,8 @@
 
 use super::catalogue::{no_match, Catalogue};
 use super::uprobe::Elf;
-use super::usdt::{self, UsdtProbe};
+use super::usdt::files;
+use super::usdt::notes::{self, UsdtProbe};
 use super::{format, kprobe, tracefs, tracepoint, TpFormat};
 use crate::btf::Btf;
 use std::collections::HashMap;
@@ -183,7 +184,7 @@ impl Catalogue for System {
             return Ok(p.clone());
         }
         let data = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
-        let probes = usdt::notes::read(&data).map_err(|e| format!("{path}: {e}"))?;
+        let probes = notes::read(&data).map_err(|e| format!("{path}: {e}"))?;
         cache.insert(path.to_string(), probes.clone());
         Ok(probes)
     }
@@ -193,11 +194,11 @@ impl Catalogue for System {
     }
 
     fn process_files(&self, pid: i32) -> Result<Vec<String>, String> {
-        usdt::files::process_files(pid)
+        files::process_files(pid)
     }
 
     fn glob_files(&self, pattern: &str) -> Vec<String> {
-        usdt::files::glob_files(pattern)
+        files::glob_files(pattern)
     }
 
     fn real_path(&self, path: &str) -> Option<String> {
