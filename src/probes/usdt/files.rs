@@ -42,8 +42,12 @@ fn mapped_files(maps: &str) -> Vec<String> {
     out
 }
 
-/// Whether `path` is an ELF executable or shared object (`e_type` 2 or 3).
+/// Whether `path` is an ELF executable or shared object (`e_type` 2 or 3). Only regular
+/// files are opened: opening a device (`/dev/watchdog`) may do something.
 pub fn is_elf_object(path: &Path) -> bool {
+    if !path.is_file() {
+        return false;
+    }
     let mut head = [0u8; 18];
     let ok = std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))
@@ -143,6 +147,8 @@ mod tests {
         assert!(glob_files(&format!("{d}/nothing*")).is_empty());
         assert!(is_elf_object(&dir.join("sub/prog_a")));
         assert!(!is_elf_object(&dir.join("sub/prog_text")));
+        assert!(!is_elf_object(Path::new("/dev/null")));
+        assert!(!is_elf_object(&dir));
         std::fs::remove_dir_all(&dir).ok();
     }
 }
