@@ -114,6 +114,9 @@ OPTIONS:
     -v               verbose messages (with -l: probe arguments)
     -c 'CMD'         run CMD and enable the cpid builtin; the run ends when CMD exits
     -p PID           enable USDT/uprobe probes on PID; the run ends when PID exits
+    --usdt-file-activation
+                     activate usdt semaphores in every process mapping the file (always
+                     done: the kernel counts them)
     -q               keep messages quiet
     -f FORMAT        output format: text (default) or json
     -o FILE          redirect program output to FILE
@@ -201,6 +204,9 @@ pub fn parse_args_at(args: &[String], terminal: bool) -> Result<Options, UsageEr
                 "emit-elf" => o.emit_elf = Some(value()?),
                 "metrics" => o.metrics = Some(value()?),
                 "no-warnings" => o.no_warnings = true,
+                // usdt semaphores are always activated by the kernel (the uprobe's reference
+                // counter) in every process that maps the file: nothing more to do.
+                "usdt-file-activation" => {}
                 "include" => o.includes.push(value()?),
                 "dump" => o.dump = Some(dump_kind(&value()?)?),
                 "help" => return Err(UsageError(String::new())),
@@ -448,6 +454,12 @@ mod tests {
         let o = parse_args(&args(&["-lv"])).unwrap();
         assert_eq!(o.list, Some(None));
         assert!(o.verbose);
+    }
+
+    #[test]
+    fn usdt_file_activation_is_accepted() {
+        let o = parse_args(&args(&["--usdt-file-activation", "-e", "BEGIN{}"])).unwrap();
+        assert_eq!(o.script, Some(Script::Inline("BEGIN{}".into())));
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct CompileEnv {
     pub includes: Vec<(String, String)>,
     /// An interactive session (`rtrace -i`): BEGIN and END may appear more than once.
     pub session: bool,
+    /// `-p PID`: usdt probes come from the files this process maps.
+    pub pid: Option<i32>,
 }
 
 impl Default for CompileEnv {
@@ -42,6 +44,7 @@ impl Default for CompileEnv {
             max_probes: s.max_probes,
             includes: Vec::new(),
             session: s.session,
+            pid: s.pid,
         }
     }
 }
@@ -57,6 +60,7 @@ impl CompileEnv {
             map_keys_max: self.map_keys_max,
             max_probes: self.max_probes,
             session: self.session,
+            pid: self.pid,
         }
     }
 }

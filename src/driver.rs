@@ -106,6 +106,7 @@ pub fn compile_env(opts: &Options) -> Result<CompileEnv, RunError> {
         strlen: opts.strlen,
         map_keys_max: opts.map_keys_max,
         max_probes: opts.max_probes,
+        pid: opts.pid,
         includes: opts
             .includes
             .iter()

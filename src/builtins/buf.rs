@@ -5,7 +5,6 @@
 use super::api::*;
 use crate::output::value::Value;
 use crate::codegen::ir::{helper, AluOp, Base, Cond, Inst, Operand, Size};
-use crate::probes::Attach;
 use crate::sema::types::{Formatted, Type};
 
 pub const ENTRIES: &[Builtin] = &[Builtin {
@@ -37,7 +36,7 @@ fn check(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
     };
     let user = match (&data.ty, cx.attach()) {
         (Type::Ptr { user, .. }, _) => *user,
-        (_, Attach::Uprobe { .. }) => true,
+        (_, a) if a.is_user() => true,
         _ => false,
     };
     let mut args = vec![data];

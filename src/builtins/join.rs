@@ -5,7 +5,6 @@
 use super::api::*;
 use crate::ast::ExprKind;
 use crate::codegen::ir::{helper, AluOp, Base, Cond, Inst, Operand, Size};
-use crate::probes::Attach;
 use crate::sema::typed::event;
 use crate::sema::types::Type;
 
@@ -28,7 +27,7 @@ fn check(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
     let arr = cx.expr(&call.args[0]);
     let user = match (&arr.ty, cx.attach()) {
         (Type::Ptr { user, .. }, _) => *user,
-        (Type::Int { .. }, Attach::Uprobe { .. }) => true,
+        (Type::Int { .. }, a) if a.is_user() => true,
         (Type::Int { .. }, _) => false,
         (other, _) => {
             let msg = format!(

@@ -11,6 +11,12 @@ use crate::source::Span;
 
 /// Probes whose context is the traced task's `struct pt_regs`.
 const PT_REGS: ProbeRule = (
+    |a| matches!(a, Attach::Kprobe { .. } | Attach::Uprobe { .. } | Attach::Usdt { .. }),
+    "kprobe, uprobe and usdt probes",
+);
+
+/// Probes on a function's entry, where the stack holds its arguments (`sargN`).
+const FUNCTION_ENTRY: ProbeRule = (
     |a| matches!(a, Attach::Kprobe { .. } | Attach::Uprobe { .. }),
     "kprobe and uprobe probes",
 );
@@ -19,7 +25,7 @@ const fn sarg(name: &'static str) -> Builtin {
     Builtin {
         name,
         kind: Kind::Variable,
-        probes: Some(PT_REGS),
+        probes: Some(FUNCTION_ENTRY),
         check: check_sarg,
         ..Builtin::PLAIN
     }
@@ -76,7 +82,7 @@ fn check_reg(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
 /// `sargN`: the word at `sp + 8 * (N + STACK_ARGS_FROM)`, in the memory the probe traces.
 fn check_sarg(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
     let n: u32 = call.name.name[4..].parse().unwrap_or(0);
-    let user = matches!(cx.attach(), Attach::Uprobe { .. });
+    let user = cx.attach().is_user();
     let off = 8 * (n + arch::STACK_ARGS_FROM);
     let sp = register(arch::sp_offset(), call.span);
     let addr = TExpr {

@@ -2,7 +2,6 @@
 
 use super::api::*;
 use crate::codegen::ir::{helper, AluOp, Base, Cond, Inst, Operand};
-use crate::probes::Attach;
 use crate::sema::types::Type;
 
 pub const ENTRIES: &[Builtin] = &[Builtin {
@@ -36,7 +35,7 @@ fn check_str(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
         Type::Int { .. } | Type::Ptr { .. } => {
             let user = match (&ptr.ty, cx.attach()) {
                 (Type::Ptr { user, .. }, _) => *user,
-                (_, Attach::Uprobe { .. }) => true,
+                (_, a) if a.is_user() => true,
                 _ => false,
             };
             Checked::Call {

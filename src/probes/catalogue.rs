@@ -4,6 +4,7 @@
 //! `probes::parse_attach`, `probes::list` and `sema` (through `sema::check_with`).
 
 use super::elf::Found;
+use super::usdt::notes::UsdtProbe;
 use super::{format, glob_match, TpFormat};
 use crate::btf::Btf;
 use std::collections::BTreeMap;
@@ -105,6 +106,26 @@ pub trait Catalogue {
     fn user_object(&self, path: &str, _name: &str) -> Result<Option<(u64, u64)>, String> {
         Err(format!("cannot read {path}: not in this catalogue"))
     }
+
+    /// The USDT probes of the ELF file at `path` (its `.note.stapsdt` notes); empty when it
+    /// has none.
+    fn usdt_probes(&self, path: &str) -> Result<Vec<UsdtProbe>, String>;
+
+    /// The process `-p` names: usdt probes then come from the files it maps.
+    fn target_pid(&self) -> Option<i32> {
+        self.pid()
+    }
+
+    /// The executable files process `pid` maps, as `/proc/PID/root/PATH` (readable from
+    /// another mount namespace), in the order of its memory map, unique.
+    fn process_files(&self, pid: i32) -> Result<Vec<String>, String>;
+
+    /// The ELF executables and shared objects whose path matches the glob `pattern`, sorted,
+    /// as written (a relative pattern gives relative paths).
+    fn glob_files(&self, pattern: &str) -> Vec<String>;
+
+    /// `path` made absolute with symbolic links resolved; `None` when it does not exist.
+    fn real_path(&self, path: &str) -> Option<String>;
 }
 
 /// A catalogue made of text, for tests that run without root, tracefs or the files a real
@@ -120,6 +141,8 @@ pub struct Fixture {
     btf: Option<Result<Btf, String>>,
     pid: Option<(i32, String)>,
     kfuncs: bool,
+    usdt: BTreeMap<String, Vec<UsdtProbe>>,
+    processes: BTreeMap<i32, Vec<String>>,
 }
 
 impl Fixture {
@@ -174,6 +197,26 @@ impl Fixture {
     /// apart from `Catalogue::btf`, which reads it back.
     pub fn with_btf(mut self, bytes: Vec<u8>) -> Fixture {
         self.btf = Some(Btf::parse(bytes));
+        self
+    }
+
+    /// Adds an ELF file at `path` holding the USDT probes `probes`.
+    pub fn usdt(mut self, path: &str, probes: Vec<UsdtProbe>) -> Fixture {
+        self.binaries.entry(path.into()).or_default();
+        self.usdt.insert(path.into(), probes);
+        self
+    }
+
+    /// Adds a process `pid` mapping `files` (written as `/proc/PID/root/PATH`).
+    pub fn process(mut self, pid: i32, files: &[&str]) -> Fixture {
+        self.processes
+            .insert(pid, files.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Points the catalogue at process `pid`, as `-p PID` does (its executable unknown).
+    pub fn target(mut self, pid: i32) -> Fixture {
+        self.pid = Some((pid, String::new()));
         self
     }
 
@@ -272,6 +315,43 @@ impl Catalogue for Fixture {
     fn user_object(&self, path: &str, name: &str) -> Result<Option<(u64, u64)>, String> {
         self.binary_functions(path)?;
         Ok(self.objects.get(&(path.into(), name.into())).copied())
+    }
+
+    fn usdt_probes(&self, path: &str) -> Result<Vec<UsdtProbe>, String> {
+        // A process's file, `/proc/PID/root/PATH`, is the fixture's `PATH`.
+        let path = path
+            .strip_prefix("/proc/")
+            .and_then(|p| p.split_once("/root"))
+            .map_or(path, |(_, p)| p);
+        match self.usdt.get(path) {
+            Some(p) => Ok(p.clone()),
+            None => self.binary_functions(path).map(|_| Vec::new()),
+        }
+    }
+
+    fn process_files(&self, pid: i32) -> Result<Vec<String>, String> {
+        self.processes
+            .get(&pid)
+            .cloned()
+            .ok_or_else(|| format!("no process {pid} in the fixture"))
+    }
+
+    fn glob_files(&self, pattern: &str) -> Vec<String> {
+        self.binaries
+            .keys()
+            .filter(|p| glob_match(pattern, p))
+            .cloned()
+            .collect()
+    }
+
+    fn real_path(&self, path: &str) -> Option<String> {
+        let path = path.strip_prefix("./").unwrap_or(path);
+        let abs = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
+        self.binaries.contains_key(&abs).then_some(abs)
     }
 
     fn btf(&self) -> Result<&Btf, String> {

@@ -39,6 +39,22 @@ pub enum Attach {
     },
     /// `kfunc:FUNC` / `fentry:FUNC`, `kretfunc:` / `fexit:`.
     Fentry { func: String, ret: bool },
+    /// `usdt:PATH:PROVIDER:NAME`: one location of a USDT probe (a marker compiled to several
+    /// places gives one attach point each: each may keep its arguments elsewhere).
+    Usdt {
+        /// The file as bpftrace names it (`/proc/PID/root/...` with `-p`).
+        path: String,
+        provider: String,
+        name: String,
+        /// Which location of the probe, from 0 in note order.
+        loc: u32,
+        /// File offset of the location.
+        offset: u64,
+        /// File offset of the probe's semaphore; 0 for none.
+        semaphore: u64,
+        /// The location's argument specs as the note writes them (`usdt::args`).
+        args: String,
+    },
 }
 
 /// One field of a tracepoint's record, from `events/CAT/NAME/format`.
@@ -209,7 +225,14 @@ impl Attach {
             Attach::Kprobe { ret: true, .. } => &kprobe::KRETPROBE,
             Attach::Fentry { ret: false, .. } => &kfunc::KFUNC,
             Attach::Fentry { ret: true, .. } => &kfunc::KRETFUNC,
+            Attach::Usdt { .. } => &usdt::PROVIDER,
         }
+    }
+
+    /// Whether the probe stops a user-space task: memory a script reads through an integer
+    /// or a cast is the traced process's (uprobe, uretprobe, usdt).
+    pub fn is_user(&self) -> bool {
+        matches!(self, Attach::Uprobe { .. } | Attach::Usdt { .. })
     }
 }
 
@@ -234,8 +257,15 @@ pub fn parse_attach(raw: &str, cat: &dyn Catalogue) -> Result<Vec<Attach>, Strin
 /// The full name of one expanded attach point, as bpftrace's `probe` builtin gives it: the
 /// provider's full name, then the rest as written (wildcards expanded).
 pub fn display_name(attach: &Attach, raw: &str) -> String {
-    if let Attach::Tracepoint { category, name } = attach {
-        return format!("tracepoint:{category}:{name}");
+    match attach {
+        Attach::Tracepoint { category, name } => return format!("tracepoint:{category}:{name}"),
+        Attach::Usdt {
+            path,
+            provider,
+            name,
+            ..
+        } => return format!("usdt:{path}:{provider}:{name}"),
+        _ => {}
     }
     // bpftrace names a uprobe by its resolved file and function (an address in decimal).
     if let Attach::Uprobe {
@@ -297,6 +327,13 @@ impl fmt::Display for Attach {
                 }
             }
             Attach::Fentry { func, .. } => write!(f, "{kind}:{func}"),
+            Attach::Usdt {
+                path,
+                provider,
+                name,
+                loc,
+                ..
+            } => write!(f, "{kind}:{path}:{provider}:{name} (location {loc})"),
         }
     }
 }

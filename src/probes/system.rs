@@ -5,6 +5,8 @@
 
 use super::catalogue::{no_match, Catalogue};
 use super::elf::{self, Elf, Found};
+use super::usdt::files;
+use super::usdt::notes::{self, UsdtProbe};
 use super::{elf_paths, format, kprobe, tracefs, tracepoint, TpFormat};
 use crate::btf::Btf;
 use std::collections::HashMap;
@@ -15,6 +17,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub fn catalogue() -> &'static System {
     static SYSTEM: OnceLock<System> = OnceLock::new();
     SYSTEM.get_or_init(System::default)
+}
+
+/// The running machine's catalogue pointed at process `pid` (`-p PID`: uprobe libraries and
+/// usdt probes come from the files it maps), or the plain one without a pid.
+pub fn catalogue_for(pid: Option<i32>) -> &'static System {
+    let cat = catalogue();
+    if let Some(pid) = pid {
+        cat.set_pid(pid);
+    }
+    cat
 }
 
 /// The catalogue of the running machine: tracefs, `/proc/kallsyms`, ELF files, BTF. Parsed
@@ -33,6 +45,8 @@ pub struct System {
     kfuncs: OnceLock<bool>,
     /// /proc/kallsyms by name, read on first use.
     kallsyms: OnceLock<HashMap<String, u64>>,
+    /// USDT probes by file, read on first use.
+    usdt: Mutex<HashMap<String, Vec<UsdtProbe>>>,
 }
 
 impl System {
@@ -207,6 +221,31 @@ impl Catalogue for System {
         *self
             .kfuncs
             .get_or_init(|| self.btf().is_ok_and(super::kfunc::available))
+    }
+
+    fn usdt_probes(&self, path: &str) -> Result<Vec<UsdtProbe>, String> {
+        let mut cache = self.usdt.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.get(path) {
+            return Ok(p.clone());
+        }
+        let data = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let probes = notes::read(&data).map_err(|e| format!("{path}: {e}"))?;
+        cache.insert(path.to_string(), probes.clone());
+        Ok(probes)
+    }
+
+    fn process_files(&self, pid: i32) -> Result<Vec<String>, String> {
+        files::process_files(pid)
+    }
+
+    fn glob_files(&self, pattern: &str) -> Vec<String> {
+        files::glob_files(pattern)
+    }
+
+    fn real_path(&self, path: &str) -> Option<String> {
+        std::fs::canonicalize(path)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
     }
 
     fn kernel_symbol(&self, name: &str) -> Option<u64> {

@@ -368,7 +368,6 @@ fn begin_and_unsupported_types() {
         Err("invalid probe type 'END' in 'END:'".into())
     );
     for (raw, written) in [
-        ("usdt:/bin/x:p", "usdt"),
         ("w:0x10:8:w", "w"),
         ("asyncwatchpoint:0x10:8:w", "asyncwatchpoint"),
     ] {

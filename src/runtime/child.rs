@@ -190,8 +190,10 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
-        // A child still held before exec must not run the command once we are gone.
-        if self.gate.is_some() {
+        // A child still held before exec must not run the command once we are gone, and one
+        // still running when the run ends (exit(), a signal) is killed, as bpftrace does.
+        self.reap();
+        if !self.reaped {
             // SAFETY: signalling and reaping our own child.
             unsafe {
                 libc::kill(self.pid, libc::SIGKILL);
@@ -199,7 +201,6 @@ impl Drop for Child {
             }
             self.reaped = true;
         }
-        self.reap();
     }
 }
 

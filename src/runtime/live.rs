@@ -201,7 +201,7 @@ impl Live {
                 .collect::<Result<Vec<_>, RunError>>()?;
             let in_object = |e: LoadError| run::load_error(in_group(e, group), &object);
             let mut programs = Programs::load(&images).map_err(in_object)?;
-            programs.attach(self.pid).map_err(in_object)?;
+            programs.attach_for(self.pid, None).map_err(in_object)?;
             loaded.push((group.clone(), programs));
         }
         let reader =

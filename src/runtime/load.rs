@@ -106,7 +106,7 @@ impl Programs {
         check_names(images)?;
         let needs_version = images
             .iter()
-            .any(|im| matches!(im.attach, Attach::Uprobe { .. } | Attach::Kprobe { .. }));
+            .any(|im| prog_type(&im.attach) == Some(BPF_PROG_TYPE_KPROBE));
         let kern_version = if needs_version {
             sys::kernel_version()
         } else {
@@ -139,11 +139,26 @@ impl Programs {
     /// "Attaching N probes...": one per program, BEGIN and END included, a profile or software
     /// probe once however many CPUs it runs on. On failure everything is detached and
     /// unloaded, and the session is closed.
+    #[cfg(test)]
     pub fn attach(&mut self, pid: Option<i32>) -> Result<usize, LoadError> {
+        self.attach_for(pid, None)
+    }
+
+    /// `attach`, with the pid of the `-c` command: usdt probes follow it as they follow a
+    /// `-p` process (bpftrace attaches them to the command only); other probes do not.
+    pub fn attach_for(
+        &mut self,
+        pid: Option<i32>,
+        command: Option<i32>,
+    ) -> Result<usize, LoadError> {
         if self.closed {
             return Err(closed());
         }
         for i in 0..self.programs.len() {
+            let pid = match self.programs[i].attach {
+                Attach::Usdt { .. } => pid.or(command),
+                _ => pid,
+            };
             if let Err(message) = self.attach_one(i, pid) {
                 // Closing every perf event, link and program fd detaches and unloads them.
                 release(std::mem::take(&mut self.programs));
@@ -326,7 +341,7 @@ fn prog_type(attach: &Attach) -> Option<u32> {
         Attach::Interval { .. } | Attach::Profile { .. } | Attach::Software { .. } => {
             BPF_PROG_TYPE_PERF_EVENT
         }
-        Attach::Uprobe { .. } | Attach::Kprobe { .. } => BPF_PROG_TYPE_KPROBE,
+        Attach::Uprobe { .. } | Attach::Kprobe { .. } | Attach::Usdt { .. } => BPF_PROG_TYPE_KPROBE,
         Attach::Fentry { .. } => return None,
     })
 }

@@ -151,7 +151,7 @@ impl<'o> Session<'o> {
             .collect::<Result<Vec<_>, RunError>>()?;
         let mut programs = Programs::load(&images).map_err(|e| load_error(e, object))?;
         let probes = programs
-            .attach(cfg.pid)
+            .attach_for(cfg.pid, child.as_ref().map(|c| c.pid() as i32))
             .map_err(|e| load_error(e, object))?;
 
         // The ring buffer's reader takes the map; keep the others for dumps.

@@ -242,7 +242,7 @@ impl Checker<'_> {
         // A cast in a uprobe reads user memory, as bpftrace's address space rule says.
         let user = match (&inner.ty, self.ctx.attach.as_ref()) {
             (Type::Ptr { user, .. }, _) => *user,
-            (_, Some(Attach::Uprobe { .. })) => true,
+            (_, Some(a)) if a.is_user() => true,
             _ => false,
         };
         let ty = match ty {
@@ -378,7 +378,7 @@ impl Checker<'_> {
     pub(super) fn deref(&mut self, ptr: TExpr, span: Span) -> TExpr {
         match ptr.ty.clone() {
             Type::Int { .. } => {
-                let user = matches!(self.ctx.attach, Some(Attach::Uprobe { .. }));
+                let user = self.ctx.attach.as_ref().is_some_and(Attach::is_user);
                 TExpr {
                     kind: TExprKind::MemRead {
                         addr: Box::new(ptr),

@@ -272,6 +272,9 @@ impl Checker<'_> {
         let Some(offset) = arch::pt_regs_offset(name) else {
             return zero(span);
         };
+        if let (Some(Attach::Usdt { .. }), Some(n)) = (&self.ctx.attach, name.strip_prefix("arg")) {
+            return self.usdt_arg(n.parse().unwrap_or(0), span);
+        }
         let ok = match &self.ctx.attach {
             Some(Attach::Uprobe { ret, .. } | Attach::Kprobe { ret, .. }) => {
                 *ret == (name == "retval")
@@ -282,7 +285,7 @@ impl Checker<'_> {
             let want = if name == "retval" {
                 "uretprobe and kretprobe"
             } else {
-                "uprobe and kprobe"
+                "uprobe, kprobe and usdt"
             };
             self.error(span, format!("{name} is only available in {want} probes"));
             return zero(span);

@@ -10,6 +10,7 @@ pub mod layout;
 mod stmt;
 pub mod typed;
 pub mod types;
+mod usdt;
 
 use crate::ast;
 use crate::diag::Diagnostic;
@@ -39,6 +40,8 @@ pub struct Env {
     /// BEGIN and END may each appear more than once (each runs once, when it is typed or at
     /// the end).
     pub session: bool,
+    /// `-p PID`: usdt probes come from the files this process maps.
+    pub pid: Option<i32>,
 }
 
 impl Default for Env {
@@ -52,6 +55,7 @@ impl Default for Env {
             map_keys_max: MAP_MAX_ENTRIES,
             max_probes: 512,
             session: false,
+            pid: None,
         }
     }
 }
@@ -65,7 +69,7 @@ pub const RINGBUF_BYTES: u32 = 1 << 20;
 /// symbols: `probes::system::catalogue`); on success every expression is typed and every map,
 /// variable and printf record has a layout.
 pub fn check(prog: &ast::Program, env: &Env) -> Result<Checked, Vec<Diagnostic>> {
-    check_with(prog, env, probes::system::catalogue())
+    check_with(prog, env, probes::system::catalogue_for(env.pid))
 }
 
 /// `check` with the machine's facts taken from `catalogue` (a fixture in tests): sema itself

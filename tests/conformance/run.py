@@ -218,11 +218,21 @@ def kernel_skip(test, workdir):
 # --- running one test --------------------------------------------------------------
 
 def killpg(proc, sig=signal.SIGKILL):
-    if proc and proc.poll() is None:
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
+    """Signals a process started in its own session and what it left in its group (a test
+    program may fork and exit); a killed one is reaped, so that `pidof` no longer sees it
+    when the next test waits for its own BEFORE program."""
+    if not proc:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if sig != signal.SIGKILL:
+        return  # the caller still reads what a terminating process prints
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def pidof(name):
