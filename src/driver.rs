@@ -148,7 +148,16 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
             "loading BPF programs needs root, or CAP_BPF and CAP_PERFMON".into(),
         ));
     }
+    if opts.compile_only || opts.emit_elf.is_some() {
+        // Compiled for a machine that may have what this one lacks.
+        crate::probes::system::catalogue().set_compile_only();
+    }
     let object = compile(source, &env).map_err(|d| reported(source, &d))?;
+    if !opts.no_warnings {
+        for note in crate::probes::system::catalogue().take_notes() {
+            eprintln!("warning: {note}; compiled anyway, it cannot run on this machine");
+        }
+    }
     if let Some(path) = &opts.emit_elf {
         let bytes = crate::emit::write(&object).map_err(RunError::Message)?;
         std::fs::write(path, bytes)

@@ -107,6 +107,25 @@ pub trait Catalogue {
         Err(format!("cannot read {path}: not in this catalogue"))
     }
 
+    /// `--compile-only`: what the machine lacks (kprobes, a symbol) is noted, not an error,
+    /// so a script written for another machine compiles here.
+    fn compile_only(&self) -> bool {
+        false
+    }
+
+    /// Records a note for `--compile-only` (printed as a warning once compiling succeeds).
+    fn note(&self, _message: String) {}
+
+    /// The machine lacks something a probe needs: an error, or with `--compile-only` a note.
+    fn lacking(&self, message: String) -> Result<(), String> {
+        if self.compile_only() {
+            self.note(message);
+            Ok(())
+        } else {
+            Err(message)
+        }
+    }
+
     /// The USDT probes of the ELF file at `path` (its `.note.stapsdt` notes); empty when it
     /// has none.
     fn usdt_probes(&self, path: &str) -> Result<Vec<UsdtProbe>, String>;

@@ -44,7 +44,7 @@ fn available_in(cat: &dyn Catalogue, kind: &str) -> Result<(), String> {
     if cat.kfuncs_available() {
         Ok(())
     } else {
-        Err(format!(
+        cat.lacking(format!(
             "{kind} probes are not available on this kernel: it does not load BPF trampoline \
              (fentry/fexit) programs; use a tracepoint or rawtracepoint instead"
         ))

@@ -71,7 +71,7 @@ pub(crate) fn parse(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Vec<At
     }
     // Known before anything is loaded: the script stops here, before BEGIN runs.
     if !cat.kprobes_available() {
-        return Err(UNAVAILABLE.into());
+        cat.lacking(UNAVAILABLE.into())?;
     }
     if !has_wildcard(func) {
         return Ok(vec![Attach::Kprobe {
@@ -94,7 +94,8 @@ pub(crate) fn parse(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Vec<At
         })
         .collect();
     if found.is_empty() {
-        return Err(format!("no kernel function matches '{func}'"));
+        // --compile-only: another kernel may have the functions this one lacks.
+        cat.lacking(format!("no kernel function matches '{func}'"))?;
     }
     Ok(found)
 }
@@ -105,6 +106,12 @@ pub fn functions() -> Vec<String> {
     if !available() {
         return Vec::new();
     }
+    traceable_functions()
+}
+
+/// `available_filter_functions` when readable, else the text symbols of `/proc/kallsyms`,
+/// whether or not kprobes can attach to them (`--compile-only` expands wildcards with them).
+pub fn traceable_functions() -> Vec<String> {
     let filter = tracefs::root()
         .ok()
         .and_then(|root| std::fs::read_to_string(root.join("available_filter_functions")).ok());

@@ -45,6 +45,9 @@ pub struct System {
     kfuncs: OnceLock<bool>,
     /// /proc/kallsyms by name, read on first use.
     kallsyms: OnceLock<HashMap<String, u64>>,
+    /// `--compile-only`: what the machine lacks is noted (`notes`), not an error.
+    compile_only: std::sync::atomic::AtomicBool,
+    notes: Mutex<Vec<String>>,
     /// USDT probes by file, read on first use.
     usdt: Mutex<HashMap<String, Vec<UsdtProbe>>>,
 }
@@ -82,6 +85,24 @@ impl System {
     }
 
     /// Makes `-p PID` the process uprobe targets are resolved in. The first call wins.
+    /// `--compile-only`: from now on, what the machine lacks is a note (`take_notes`).
+    pub fn set_compile_only(&self) {
+        self.compile_only
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The notes recorded since the last call, in order, each once.
+    pub fn take_notes(&self) -> Vec<String> {
+        let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<String> = Vec::new();
+        for n in notes.drain(..) {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        out
+    }
+
     pub fn set_pid(&self, pid: i32) {
         let _ = self.pid.set(pid);
     }
@@ -148,7 +169,21 @@ impl Catalogue for System {
     }
 
     fn kernel_functions(&self) -> Vec<String> {
+        if self.compile_only() && !kprobe::available() {
+            return kprobe::traceable_functions();
+        }
         kprobe::functions()
+    }
+
+    fn compile_only(&self) -> bool {
+        self.compile_only.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn note(&self, message: String) {
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(message);
     }
 
     fn pid(&self) -> Option<i32> {
@@ -264,7 +299,15 @@ impl Catalogue for System {
             }
             syms
         });
-        syms.get(name).copied().filter(|&a| a != 0)
+        let found = syms.get(name).copied().filter(|&a| a != 0);
+        if found.is_none() && self.compile_only() {
+            // The program is not run: its constant may stay 0.
+            self.note(format!(
+                "Failed to resolve kernel symbol: {name} (compiled with address 0)"
+            ));
+            return Some(0);
+        }
+        found
     }
 }
 

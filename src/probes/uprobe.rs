@@ -205,7 +205,9 @@ pub(crate) fn parse(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Vec<At
     }
     let path = &files[0];
     let Some(sym) = cat.symbol(path, &p.func)? else {
-        return Err(format!("Could not resolve symbol: {path}:{}", p.func));
+        // --compile-only: the program compiles; attaching it needs the symbol.
+        cat.lacking(format!("Could not resolve symbol: {path}:{}", p.func))?;
+        return Ok(vec![mk(path, Some(p.func), p.offset)]);
     };
     if p.offset != 0 && p.offset >= sym.size {
         return Err(format!(

@@ -147,6 +147,18 @@ impl Running {
         }
     }
 
+    /// Whether the process has exited (it is not reaped until `finish`).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Sends `sig` unless the process has already exited.
+    pub fn signal_if_running(&mut self, sig: i32) {
+        if !self.exited() {
+            self.signal(sig);
+        }
+    }
+
     /// Sends `sig` (e.g. `libc::SIGINT`) to the process.
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill(2) on the pid of a child we have not reaped yet.
