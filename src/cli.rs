@@ -57,6 +57,8 @@ pub struct Options {
     pub map_keys_max: u32,
     /// `BPFTRACE_MAX_PROBES` (or `RTRACE_MAX_PROBES`; 512 unless set).
     pub max_probes: usize,
+    /// `-k` (1) or `-kk` (2): report failed helper calls at run time.
+    pub helper_check: u8,
 }
 
 impl Default for Options {
@@ -83,6 +85,7 @@ impl Default for Options {
             strlen: 64,
             map_keys_max: 4096,
             max_probes: 512,
+            helper_check: 0,
         }
     }
 }
@@ -104,6 +107,8 @@ OPTIONS:
     -f FORMAT        output format: text (default) or json
     -o FILE          redirect program output to FILE
     -d, -dd          print the compiler's stages (AST and IR; every stage) instead of running
+    -k, -kk          report helper errors (-k: map updates and deletes, signals; -kk: also
+                     memory reads and map lookups that find nothing)
     -I DIR           add DIR to the include search path (types come from the kernel's BTF)
     --include FILE   read C definitions from FILE before the program
     --unsafe         allow unsafe builtin functions
@@ -208,11 +213,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
                 'd' => o.debug += 1,
                 'h' => return Err(UsageError(String::new())),
                 'V' => o.version = true,
-                'k' => {
-                    return Err(UsageError(
-                        "-k (helper error reporting) is not supported yet".into(),
-                    ))
-                }
+                'k' => o.helper_check = (o.helper_check + 1).min(2),
                 _ => return Err(UsageError(format!("unknown option '-{c}'"))),
             }
         }
@@ -401,6 +402,12 @@ mod tests {
         assert_eq!((o.debug, o.buffering), (2, Buffering::Full));
         let o = parse_args(&args(&["-V"])).unwrap();
         assert!(o.version);
+        // -k and -kk: how many helper failures are reported.
+        let k = |a: &[&str]| parse_args(&args(a)).map(|o| o.helper_check);
+        assert_eq!(k(&["-e", "x"]), Ok(0));
+        assert_eq!(k(&["-k", "-e", "x"]), Ok(1));
+        assert_eq!(k(&["-kk", "-e", "x"]), Ok(2));
+        assert_eq!(k(&["-kqk", "-e", "x"]), Ok(2));
         let o = parse_args(&args(&[
             "--include",
             "defs.h",

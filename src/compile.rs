@@ -25,6 +25,8 @@ pub struct CompileEnv {
     pub max_probes: usize,
     /// `--include FILE`: (name, text) of files whose C definitions precede the script's.
     pub includes: Vec<(String, String)>,
+    /// `-k` (1) / `-kk` (2): which helper failures the programs report (`codegen::lower`).
+    pub helper_check: u8,
 }
 
 impl Default for CompileEnv {
@@ -39,6 +41,7 @@ impl Default for CompileEnv {
             map_keys_max: s.map_keys_max,
             max_probes: s.max_probes,
             includes: Vec::new(),
+            helper_check: 0,
         }
     }
 }
@@ -73,7 +76,7 @@ pub fn compile(source: &Source, env: &CompileEnv) -> Result<Object, Vec<Diagnost
     defs.append(&mut program.structs);
     program.structs = defs;
     let checked = sema::check(&program, &env.sema_env())?;
-    let funcs = codegen::lower::lower(&checked);
+    let funcs = codegen::lower::lower(&checked, env.helper_check);
     let mut programs = Vec::with_capacity(funcs.len());
     for (ir, probe) in funcs.into_iter().zip(&checked.probes) {
         let code = codegen::compile(&ir).map_err(|d| vec![d])?;

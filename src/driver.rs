@@ -70,6 +70,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         strlen: opts.strlen,
         map_keys_max: opts.map_keys_max,
         max_probes: opts.max_probes,
+        helper_check: opts.helper_check,
         includes: opts
             .includes
             .iter()
@@ -123,6 +124,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         output,
         buffering: opts.buffering,
         notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
+        source: Some(source.clone()),
     };
     Session::start(&object, cfg)?.run()
 }

@@ -50,6 +50,7 @@ fn config(format: OutputFormat, command: Option<&str>, out: &Captured) -> RunCon
         output: Box::new(out.clone()),
         buffering: rtrace::output::Buffering::Line,
         notify_attached: false,
+        source: None,
     }
 }
 

@@ -18,6 +18,7 @@ use crate::output::value::{AggKind, Value};
 use crate::output::{self, Buffering, Output, OutputFormat};
 use crate::sema::layout::MapKind;
 use crate::sema::typed::event;
+use crate::source::{Source, Span};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -45,6 +46,8 @@ pub struct RunConfig {
     /// Write `__BPFTRACE_NOTIFY_PROBES_ATTACHED` to stderr once every probe is attached, as
     /// bpftrace does when that variable is set (its test suite waits for the line).
     pub notify_attached: bool,
+    /// The script, for the locations of run-time warnings (`-k`'s failed helpers).
+    pub source: Option<Source>,
 }
 
 /// A run in progress: everything it holds is released (probes detached, programs and maps
@@ -73,6 +76,7 @@ struct Events<'o> {
     exit: bool,
     args: Vec<Value>,
     buffering: Buffering,
+    source: Option<Source>,
 }
 
 impl<'o> Session<'o> {
@@ -135,6 +139,7 @@ impl<'o> Session<'o> {
             exit: false,
             args: Vec::new(),
             buffering: cfg.buffering,
+            source: cfg.source,
         };
         events.printer.attached(&mut events.out, probes);
         events.flush()?;
@@ -436,6 +441,46 @@ impl Events<'_> {
         self.flush()
     }
 
+    /// A failed helper call (`-k`): bpftrace's warning at the call's location.
+    fn helper_error(&mut self, helper: u32, rec: &[u8]) {
+        let word = |at: usize, n: usize| {
+            let mut w = [0u8; 8];
+            if let Some(b) = rec.get(at..at + n) {
+                w[..n].copy_from_slice(b);
+            }
+            u64::from_le_bytes(w)
+        };
+        let code = word(8, 8) as i64;
+        let span = Span {
+            start: word(16, 4) as u32,
+            end: word(20, 4) as u32,
+        };
+        let name = crate::codegen::ir::helper::name(helper);
+        let msg = if code < 0 {
+            let err = std::io::Error::from_raw_os_error(-code as i32);
+            format!(
+                "Failed to {name}: {} ({code})",
+                crate::output::os_error_text(&err)
+            )
+        } else {
+            format!("Failed to {name}: {code}")
+        };
+        let source = self
+            .source
+            .clone()
+            .unwrap_or_else(|| Source::new("stdin", ""));
+        let (line, col) = crate::diag::line_byte_col(&source, span.start);
+        let warning = crate::diag::bpftrace_located(&source, span, "WARNING", &msg);
+        let e = crate::output::sink::HelperError {
+            helper: name,
+            code,
+            line,
+            col,
+            warning: &warning,
+        };
+        self.printer.helper_error(&mut self.out, &e);
+    }
+
     fn handle(&mut self, rec: &[u8]) -> Result<(), RunError> {
         if rec.len() < 8 {
             return Ok(());
@@ -504,6 +549,7 @@ impl Events<'_> {
                 }
             }
             event::EXIT => self.exit = true,
+            event::HELPER_ERROR => self.helper_error(id as u32, rec),
             event::PRINT_MAP | event::CLEAR_MAP | event::ZERO_MAP => {
                 let (Some(info), Some(map)) = (object.maps.get(id), self.maps.get(id)) else {
                     return Ok(());
