@@ -392,3 +392,22 @@ fn notifies_attached_probes_when_asked_as_bpftrace_does() {
         assert_eq!(quiet.stderr, "");
     });
 }
+
+#[test]
+fn debugf_writes_to_the_kernel_trace_buffer() {
+    kernel_test(|| {
+        let marker = format!("rtrace-debugf-{}", std::process::id());
+        let script = format!(r#"BEGIN {{ debugf("{marker} %s %d %x", "a", 1, 16); exit(); }}"#);
+        let out = rtrace(&["-e", &script]);
+        out.expect_code(0);
+        let trace = [
+            "/sys/kernel/tracing/trace",
+            "/sys/kernel/debug/tracing/trace",
+        ]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .expect("the trace buffer (tracefs) is readable");
+        let want = format!("bpf_trace_printk: {marker} a 1 10");
+        assert!(trace.contains(&want), "{want:?} not in the trace buffer");
+    });
+}
