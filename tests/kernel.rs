@@ -139,6 +139,28 @@ fn sigterm_detaches_and_prints_maps() {
 }
 
 #[test]
+fn sigusr1_prints_every_map_and_the_run_goes_on() {
+    kernel_test(|| {
+        let mut run = Running::start(command(
+            BIN,
+            &[
+                "-e",
+                "BEGIN { @scalar = 5; @k[\"a\"] = 1; } interval:s:1 { exit(); }",
+            ],
+        ));
+        run.wait_for_stdout("Attaching 2 probes...\n");
+        run.signal(libc::SIGUSR1);
+        let out = run.finish();
+        out.expect_code(0);
+        no_panic(&out);
+        assert_eq!(
+            out.stdout,
+            "Attaching 2 probes...\n@k[a]: 1\n@scalar: 5\n\n\n@k[a]: 1\n@scalar: 5\n"
+        );
+    });
+}
+
+#[test]
 fn pid_flag_ends_when_the_process_exits() {
     kernel_test(|| {
         let mut sleep = std::process::Command::new("/usr/bin/sleep")

@@ -175,6 +175,9 @@ impl<'o> Session<'o> {
 
         loop {
             self.events.drain(&mut self.reader)?;
+            if signals::take_print_maps() {
+                self.events.print_maps()?;
+            }
             if self.events.buffering != Buffering::Full {
                 self.events.flush()?;
             }
@@ -419,6 +422,20 @@ impl Events<'_> {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// SIGUSR1: every user map, each as `print(@m)` prints it.
+    fn print_maps(&mut self) -> Result<(), RunError> {
+        let object = self.object;
+        for (info, map) in object.maps.iter().zip(&self.maps) {
+            if info.internal {
+                continue;
+            }
+            let d = decode::dump(info, map, &object.types)
+                .map_err(|e| RunError::Message(format!("cannot read map {}: {e}", info.name)))?;
+            self.printer.map(&mut self.out, &d, 0, 1);
+        }
+        self.flush()
     }
 
     /// The end of a run: lost events, then every user map.
