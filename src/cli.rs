@@ -66,6 +66,8 @@ pub struct Options {
     pub cpp_demangle: bool,
     /// `-i`, or no program on a terminal: an interactive session.
     pub interactive: bool,
+    /// `-k` (1) or `-kk` (2): report failed helper calls at run time.
+    pub helper_check: u8,
 }
 
 impl Default for Options {
@@ -96,6 +98,7 @@ impl Default for Options {
             max_probes: 512,
             cpp_demangle: true,
             interactive: false,
+            helper_check: 0,
         }
     }
 }
@@ -121,6 +124,8 @@ OPTIONS:
     -f FORMAT        output format: text (default) or json
     -o FILE          redirect program output to FILE
     -d, -dd          print the compiler's stages (AST and IR; every stage) instead of running
+    -k, -kk          report helper errors (-k: map updates and deletes, signals; -kk: also
+                     memory reads and map lookups that find nothing)
     -I DIR           add DIR to the include search path (types come from the kernel's BTF)
     --include FILE   read C definitions from FILE before the program
     --unsafe         allow unsafe builtin functions
@@ -242,11 +247,7 @@ pub fn parse_args_at(args: &[String], terminal: bool) -> Result<Options, UsageEr
                 'h' => return Err(UsageError(String::new())),
                 'V' => o.version = true,
                 'i' => o.interactive = true,
-                'k' => {
-                    return Err(UsageError(
-                        "-k (helper error reporting) is not supported yet".into(),
-                    ))
-                }
+                'k' => o.helper_check = (o.helper_check + 1).min(2),
                 _ => return Err(UsageError(format!("unknown option '-{c}'"))),
             }
         }
@@ -471,6 +472,12 @@ mod tests {
         assert_eq!((o.debug, o.buffering), (2, Buffering::Full));
         let o = parse_args(&args(&["-V"])).unwrap();
         assert!(o.version);
+        // -k and -kk: how many helper failures are reported.
+        let k = |a: &[&str]| parse_args(&args(a)).map(|o| o.helper_check);
+        assert_eq!(k(&["-e", "x"]), Ok(0));
+        assert_eq!(k(&["-k", "-e", "x"]), Ok(1));
+        assert_eq!(k(&["-kk", "-e", "x"]), Ok(2));
+        assert_eq!(k(&["-kqk", "-e", "x"]), Ok(2));
         let o = parse_args(&args(&[
             "--include",
             "defs.h",

@@ -29,6 +29,8 @@ pub struct CompileEnv {
     pub session: bool,
     /// `-p PID`: usdt probes come from the files this process maps.
     pub pid: Option<i32>,
+    /// `-k` (1) / `-kk` (2): which helper failures the programs report (`codegen::lower`).
+    pub helper_check: u8,
 }
 
 impl Default for CompileEnv {
@@ -45,6 +47,7 @@ impl Default for CompileEnv {
             includes: Vec::new(),
             session: s.session,
             pid: s.pid,
+            helper_check: 0,
         }
     }
 }
@@ -81,7 +84,7 @@ pub fn compile(source: &Source, env: &CompileEnv) -> Result<Object, Vec<Diagnost
     defs.append(&mut program.structs);
     program.structs = defs;
     let checked = sema::check(&program, &env.sema_env())?;
-    let funcs = codegen::lower::lower(&checked);
+    let funcs = codegen::lower::lower(&checked, env.helper_check);
     let mut programs = Vec::with_capacity(funcs.len());
     for (ir, probe) in funcs.into_iter().zip(&checked.probes) {
         let code = codegen::compile(&ir).map_err(|d| vec![d])?;

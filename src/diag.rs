@@ -93,6 +93,43 @@ pub fn render(source: &Source, diags: &[Diagnostic]) -> String {
     out
 }
 
+/// 1-based line and byte column of `offset`, as bpftrace's locations count them.
+pub fn line_byte_col(source: &Source, offset: u32) -> (usize, usize) {
+    let text = source.text.as_bytes();
+    let off = (offset as usize).min(text.len());
+    let line_start = text[..off]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = 1 + text[..off].iter().filter(|&&b| b == b'\n').count();
+    (line, off - line_start + 1)
+}
+
+/// A run-time message at a span in bpftrace 0.17's own form (its warnings about failed
+/// helpers): `FILE:LINE:COL-COL: KIND: msg`, the source line (tabs as four spaces) and `~`
+/// under the span; a span over several lines gives `FILE:LINE-LINE: KIND: msg` alone.
+pub fn bpftrace_located(source: &Source, span: Span, kind: &str, msg: &str) -> String {
+    let (l1, c1) = line_byte_col(source, span.start);
+    let (l2, c2) = line_byte_col(source, span.end.max(span.start));
+    if l1 < l2 {
+        return format!("{}:{l1}-{l2}: {kind}: {msg}\n", source.name);
+    }
+    let mut out = format!("{}:{l1}:{c1}-{c2}: {kind}: {msg}\n", source.name);
+    let line = source.text.split('\n').nth(l1 - 1).unwrap_or("");
+    if line.is_empty() {
+        return out;
+    }
+    out.push_str(&line.replace('\t', "    "));
+    out.push('\n');
+    for (x, b) in line.bytes().enumerate().take(c2.saturating_sub(1)) {
+        let marker = if x < c1 - 1 { ' ' } else { '~' };
+        let n = if b == b'\t' { 4 } else { 1 };
+        out.extend(std::iter::repeat_n(marker, n));
+    }
+    out.push('\n');
+    out
+}
+
 /// A window of one long source line, reported at its true line and column.
 struct Window {
     name: String,
@@ -174,6 +211,26 @@ impl<'a> Files<'a> for Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bpftrace_locations_count_bytes_and_underline_with_tildes() {
+        let src = Source::new("stdin", "i:ms:100 { @[1] = 1; delete(@[2]); exit(); }");
+        assert_eq!(
+            bpftrace_located(&src, Span::new(21, 33), "WARNING", "Failed to x: 0"),
+            "stdin:1:22-34: WARNING: Failed to x: 0\n\
+             i:ms:100 { @[1] = 1; delete(@[2]); exit(); }\n                     ~~~~~~~~~~~~\n"
+        );
+        let two = Source::new("f.bt", "BEGIN {\n\t@x[1] = 2; }\n");
+        assert_eq!(line_byte_col(&two, 9), (2, 2));
+        assert_eq!(
+            bpftrace_located(&two, Span::new(9, 14), "WARNING", "m"),
+            "f.bt:2:2-7: WARNING: m\n    @x[1] = 2; }\n    ~~~~~\n"
+        );
+        assert_eq!(
+            bpftrace_located(&two, Span::new(0, 14), "WARNING", "m"),
+            "f.bt:1-2: WARNING: m\n"
+        );
+    }
 
     #[test]
     fn render_shows_file_line_col_and_source() {

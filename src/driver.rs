@@ -107,6 +107,7 @@ pub fn compile_env(opts: &Options) -> Result<CompileEnv, RunError> {
         map_keys_max: opts.map_keys_max,
         max_probes: opts.max_probes,
         pid: opts.pid,
+        helper_check: opts.helper_check,
         includes: opts
             .includes
             .iter()
@@ -194,6 +195,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
         metrics,
         demangle: opts.cpp_demangle,
+        source: Some(source.clone()),
     };
     Session::start(&object, cfg)?.run()
 }

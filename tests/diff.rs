@@ -154,6 +154,8 @@ diff_tests! {
     exec_data_loc,
     formatted_values,
     formatted_values_json,
+    helper_errors,
+    helper_errors_json,
     hist_values,
     if_else,
     incdec_expr,

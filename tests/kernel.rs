@@ -139,6 +139,28 @@ fn sigterm_detaches_and_prints_maps() {
 }
 
 #[test]
+fn sigusr1_prints_every_map_and_the_run_goes_on() {
+    kernel_test(|| {
+        let mut run = Running::start(command(
+            BIN,
+            &[
+                "-e",
+                "BEGIN { @scalar = 5; @k[\"a\"] = 1; } interval:s:1 { exit(); }",
+            ],
+        ));
+        run.wait_for_stdout("Attaching 2 probes...\n");
+        run.signal(libc::SIGUSR1);
+        let out = run.finish();
+        out.expect_code(0);
+        no_panic(&out);
+        assert_eq!(
+            out.stdout,
+            "Attaching 2 probes...\n@k[a]: 1\n@scalar: 5\n\n\n@k[a]: 1\n@scalar: 5\n"
+        );
+    });
+}
+
+#[test]
 fn pid_flag_ends_when_the_process_exits() {
     kernel_test(|| {
         let mut sleep = std::process::Command::new("/usr/bin/sleep")
@@ -435,5 +457,24 @@ fn cgroupid_names_the_cgroup_a_process_runs_in() {
             "{}",
             err.stderr
         );
+    });
+}
+
+#[test]
+fn debugf_writes_to_the_kernel_trace_buffer() {
+    kernel_test(|| {
+        let marker = format!("rtrace-debugf-{}", std::process::id());
+        let script = format!(r#"BEGIN {{ debugf("{marker} %s %d %x", "a", 1, 16); exit(); }}"#);
+        let out = rtrace(&["-e", &script]);
+        out.expect_code(0);
+        let trace = [
+            "/sys/kernel/tracing/trace",
+            "/sys/kernel/debug/tracing/trace",
+        ]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .expect("the trace buffer (tracefs) is readable");
+        let want = format!("bpf_trace_printk: {marker} a 1 10");
+        assert!(trace.contains(&want), "{want:?} not in the trace buffer");
     });
 }

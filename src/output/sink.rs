@@ -44,6 +44,22 @@ pub trait Output {
     fn map(&self, out: &mut Vec<u8>, dump: &MapDump, top: usize, div: u64);
     /// Every user map, when the run ends.
     fn maps_at_exit(&self, out: &mut Vec<u8>, dumps: &[MapDump]);
+    /// A helper call failed (`-k`): bpftrace's warning in text, a `helper_error` record in
+    /// JSON.
+    fn helper_error(&self, out: &mut Vec<u8>, e: &HelperError<'_>);
+}
+
+/// A failed helper call, as `-k` reports it.
+pub struct HelperError<'a> {
+    /// The helper's name (`map_delete_elem`).
+    pub helper: &'a str,
+    /// Its return code (a negative errno, or 0 for a lookup that found nothing).
+    pub code: i64,
+    /// Where the call is: 1-based line and byte column.
+    pub line: usize,
+    pub col: usize,
+    /// The whole text warning, location and source line included.
+    pub warning: &'a str,
 }
 
 /// The `Output` for a format; `quiet` (`-q`) leaves out the attach message.
@@ -98,6 +114,10 @@ impl Output for TextOutput {
     fn maps_at_exit(&self, out: &mut Vec<u8>, dumps: &[MapDump]) {
         print::write_maps_at_exit(out, dumps);
     }
+
+    fn helper_error(&self, out: &mut Vec<u8>, e: &HelperError<'_>) {
+        out.extend_from_slice(e.warning.as_bytes());
+    }
 }
 
 /// bpftrace 0.17's `-f json`: one object a line.
@@ -139,6 +159,14 @@ impl Output for JsonOutput {
 
     fn maps_at_exit(&self, out: &mut Vec<u8>, dumps: &[MapDump]) {
         out.extend_from_slice(json::maps_at_exit(dumps).as_bytes());
+    }
+
+    fn helper_error(&self, out: &mut Vec<u8>, e: &HelperError<'_>) {
+        let line = format!(
+            "{{\"type\": \"helper_error\", \"helper\": \"{}\", \"retcode\": {}, \"line\": {}, \"col\": {}}}\n",
+            e.helper, e.code, e.line, e.col
+        );
+        out.extend_from_slice(line.as_bytes());
     }
 }
 

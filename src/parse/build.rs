@@ -112,8 +112,10 @@ pub fn ternary(c: Node, t: Node, e: Node) -> Res<Node> {
     node(kind, s, d)
 }
 
-pub fn field(e: Node, field: Ident, arrow: bool) -> Res<Node> {
-    let s = e.expr.span.to(field.span);
+/// `e->f`, `e.f`: the span starts where the rule does (at the `(` of `(e)->f`), as
+/// bpftrace's locations do.
+pub fn field(l: usize, e: Node, field: Ident, arrow: bool) -> Res<Node> {
+    let s = span(l, field.span.end as usize);
     let kind = ExprKind::Field {
         expr: Box::new(e.expr),
         field,

@@ -21,6 +21,7 @@ use crate::sema::layout::MapKind;
 use crate::sema::typed::event;
 use crate::sema::typed::MapInfo;
 use crate::sema::types::TypeTable;
+use crate::source::{Source, Span};
 use crate::symbols::{Resolver, Symbolizer};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -54,6 +55,8 @@ pub struct RunConfig {
     pub metrics: Option<std::net::TcpListener>,
     /// C++ names in user stacks and symbols are demangled (`BPFTRACE_NO_CPP_DEMANGLE` unset).
     pub demangle: bool,
+    /// The script, for the locations of run-time warnings (`-k`'s failed helpers).
+    pub source: Option<Source>,
 }
 
 /// A run in progress: everything it holds is released (probes detached, programs and maps
@@ -100,6 +103,8 @@ pub(super) struct Sink {
     pub(super) buffering: Buffering,
     /// Kernel and user symbols, read the first time a stack or symbol is printed.
     pub(super) symbols: Symbolizer,
+    /// The script, for the locations of run-time warnings (`-k`'s failed helpers).
+    pub(super) source: Option<Source>,
 }
 
 /// The kernel maps that records name by index (`Object::maps` indices).
@@ -181,6 +186,7 @@ impl<'o> Session<'o> {
             cfg.buffering,
             cfg.demangle,
         );
+        sink.source = cfg.source;
         sink.printer.attached(&mut sink.out, probes);
         sink.flush()?;
         if cfg.notify_attached {
@@ -223,6 +229,9 @@ impl<'o> Session<'o> {
 
         loop {
             self.sink.drain(&mut self.reader, &self.events.tables())?;
+            if signals::take_print_maps() {
+                self.sink.print_maps(&self.events.tables())?;
+            }
             if self.sink.buffering != Buffering::Full {
                 self.sink.flush()?;
             }
@@ -509,6 +518,7 @@ impl Sink {
             args: Vec::new(),
             buffering,
             symbols: Symbolizer::new(demangle),
+            source: None,
         }
     }
 
@@ -562,6 +572,16 @@ impl Sink {
         }
     }
 
+    /// SIGUSR1: every user map, each as `print(@m)` prints it.
+    fn print_maps(&mut self, tables: &Tables<'_>) -> Result<(), RunError> {
+        let mut syms = SessionSymbols::new(tables.object, tables.maps, &mut self.symbols);
+        let dumps = session_dumps(tables, &mut syms)?;
+        for d in &dumps {
+            self.printer.map(&mut self.out, d, 0, 1);
+        }
+        self.flush()
+    }
+
     /// The end of a run: lost events, then every user map. Returns the exit code.
     pub(super) fn finish(&mut self, lost: u64, dumps: &[MapDump]) -> Result<i32, RunError> {
         if lost > 0 {
@@ -570,6 +590,46 @@ impl Sink {
         self.printer.maps_at_exit(&mut self.out, dumps);
         self.flush()?;
         Ok(0)
+    }
+
+    /// A failed helper call (`-k`): bpftrace's warning at the call's location.
+    fn helper_error(&mut self, helper: u32, rec: &[u8]) {
+        let word = |at: usize, n: usize| {
+            let mut w = [0u8; 8];
+            if let Some(b) = rec.get(at..at + n) {
+                w[..n].copy_from_slice(b);
+            }
+            u64::from_le_bytes(w)
+        };
+        let code = word(8, 8) as i64;
+        let span = Span {
+            start: word(16, 4) as u32,
+            end: word(20, 4) as u32,
+        };
+        let name = crate::codegen::ir::helper::name(helper);
+        let msg = if code < 0 {
+            let err = std::io::Error::from_raw_os_error(-code as i32);
+            format!(
+                "Failed to {name}: {} ({code})",
+                crate::output::os_error_text(&err)
+            )
+        } else {
+            format!("Failed to {name}: {code}")
+        };
+        let source = self
+            .source
+            .clone()
+            .unwrap_or_else(|| Source::new("stdin", ""));
+        let (line, col) = crate::diag::line_byte_col(&source, span.start);
+        let warning = crate::diag::bpftrace_located(&source, span, "WARNING", &msg);
+        let e = crate::output::sink::HelperError {
+            helper: name,
+            code,
+            line,
+            col,
+            warning: &warning,
+        };
+        self.printer.helper_error(&mut self.out, &e);
     }
 
     fn handle(&mut self, rec: &[u8], tables: &Tables<'_>) -> Result<(), RunError> {
@@ -643,6 +703,7 @@ impl Sink {
                 }
             }
             event::EXIT => self.exit = true,
+            event::HELPER_ERROR => self.helper_error(id as u32, rec),
             event::PRINT_MAP | event::CLEAR_MAP | event::ZERO_MAP => {
                 let (Some(info), Some(map)) = (object.maps.get(id), tables.maps.map(id)) else {
                     return Ok(());

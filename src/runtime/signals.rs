@@ -1,14 +1,20 @@
 //! SIGINT, SIGTERM and SIGHUP end a run cleanly: the handler only sets a flag, and the wait in
-//! the event loop is interrupted (no SA_RESTART) so the loop sees it at once. In an interactive
+//! the event loop is interrupted (no SA_RESTART) so the loop sees it at once. SIGUSR1 asks
+//! for every map to be printed, as bpftrace does, and the run goes on. In an interactive
 //! session SIGINT only interrupts (`take_interrupt`); SIGTERM and SIGHUP still end it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static INTERRUPT: AtomicBool = AtomicBool::new(false);
+static PRINT_MAPS: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_sig: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
+extern "C" fn on_signal(sig: libc::c_int) {
+    if sig == libc::SIGUSR1 {
+        PRINT_MAPS.store(true, Ordering::SeqCst);
+    } else {
+        STOP.store(true, Ordering::SeqCst);
+    }
 }
 
 extern "C" fn on_interrupt(_sig: libc::c_int) {
@@ -17,7 +23,10 @@ extern "C" fn on_interrupt(_sig: libc::c_int) {
 
 /// Installs the handlers (idempotent).
 pub fn install() {
-    handle(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP], on_signal);
+    handle(
+        &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1],
+        on_signal,
+    );
 }
 
 /// The handlers of an interactive session: SIGINT interrupts, SIGTERM and SIGHUP stop.
@@ -48,6 +57,11 @@ fn handle(signals: &[libc::c_int], handler: extern "C" fn(libc::c_int)) {
 /// Whether a stop was requested.
 pub fn stopped() -> bool {
     STOP.load(Ordering::SeqCst)
+}
+
+/// Whether SIGUSR1 asked for the maps since the last call (the request is taken).
+pub fn take_print_maps() -> bool {
+    PRINT_MAPS.swap(false, Ordering::SeqCst)
 }
 
 /// Requests a stop (e.g. when stdout is a closed pipe).

@@ -90,6 +90,7 @@ fn stmts(out: &mut String, body: &[TStmt], depth: usize) {
                 keys,
                 func,
                 args,
+                ..
             } => {
                 let _ = writeln!(out, "{} map#{map}", crate::builtins::get(*func).name);
                 keys.iter()

@@ -117,7 +117,7 @@ pub fn check_with(
             "a probe looks like: BEGIN { printf(\"hello\\n\"); exit(); }",
         )]);
     }
-    let targets = expand_attach_points(prog, catalogue)?;
+    let targets = expand_attach_points(prog, &env.params, catalogue)?;
     // BEGIN and END run once each: a second one is an error, as in bpftrace.
     for special in [Attach::Begin, Attach::End] {
         if env.session {
@@ -274,13 +274,21 @@ type Target<'a> = (&'a ast::Probe, Attach, String, Option<TpFormat>, Span);
 /// tracepoint formats the catalogue gives.
 fn expand_attach_points<'p>(
     prog: &'p ast::Program,
+    params: &[String],
     catalogue: &dyn Catalogue,
 ) -> Result<Vec<Target<'p>>, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut diags = Vec::new();
     for probe in &prog.probes {
         for ap in &probe.attach_points {
-            match probes::parse_attach(&ap.raw, catalogue) {
+            let raw = match positional_in_attach(&ap.raw, params) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    diags.push(Diagnostic::error(ap.span, e));
+                    continue;
+                }
+            };
+            match probes::parse_attach(&raw, catalogue) {
                 Ok(list) => {
                     for attach in list {
                         let format = match &attach {
@@ -295,7 +303,7 @@ fn expand_attach_points<'p>(
                             }
                             _ => None,
                         };
-                        let text = probes::display_name(&attach, &ap.raw);
+                        let text = probes::display_name(&attach, &raw);
                         out.push((probe, attach, text, format, ap.span));
                     }
                 }
@@ -308,6 +316,50 @@ fn expand_attach_points<'p>(
     } else {
         Err(diags)
     }
+}
+
+/// An attach point with its `$N` (outside quotes) replaced by the parameters' text, as
+/// bpftrace expands them (`i:ms:$1`, `BEG$1`); a missing parameter is empty.
+fn positional_in_attach(raw: &str, params: &[String]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut in_quotes = false;
+    let mut chars = raw.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            '\\' if in_quotes => {
+                out.push(c);
+                if let Some((_, n)) = chars.next() {
+                    out.push(n);
+                }
+                continue;
+            }
+            '$' if !in_quotes => {
+                let rest = &raw[i + 1..];
+                let len = rest.find(['"', ':']).unwrap_or(rest.len());
+                let index = &rest[..len];
+                let digits =
+                    index.len() - index.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                if digits == 0 || digits < index.len() {
+                    return Err(format!(
+                        "found trailing text '{}' in positional parameter index; try quoting the trailing text",
+                        &index[digits..]
+                    ));
+                }
+                let n: usize = index.parse().unwrap_or(0);
+                if let Some(p) = n.checked_sub(1).and_then(|k| params.get(k)) {
+                    out.push_str(p);
+                }
+                for _ in 0..len {
+                    chars.next();
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    Ok(out)
 }
 
 fn collect_map_names(prog: &ast::Program, names: &mut BTreeSet<String>) {
@@ -662,3 +714,24 @@ fn describe_value(v: &MapValueType) -> String {
 }
 
 pub(crate) use crate::builtins::agg_name;
+
+#[cfg(test)]
+mod tests {
+    use super::positional_in_attach;
+
+    #[test]
+    fn positional_parameters_expand_in_attach_points() {
+        let p = vec!["1".to_string(), "IN".to_string()];
+        assert_eq!(positional_in_attach("i:ms:$1", &p), Ok("i:ms:1".into()));
+        assert_eq!(positional_in_attach("BEG$2", &p), Ok("BEGIN".into()));
+        assert_eq!(positional_in_attach("u:$3:f", &p), Ok("u::f".into()));
+        // Quoted text is kept as written.
+        assert_eq!(
+            positional_in_attach(r#"u:"/a$1\"b":f"#, &p),
+            Ok(r#"u:"/a$1\"b":f"#.into())
+        );
+        assert!(
+            positional_in_attach("i:ms:$1x", &p).is_err_and(|e| e.contains("trailing text 'x'"))
+        );
+    }
+}

@@ -134,7 +134,12 @@ impl Checker<'_> {
                     kind: ExprKind::Int(1),
                     span: e.span,
                 };
-                return Some(self.assign_map(m, Some(op), &one, e.span));
+                // The read of `@m++` is the whole `@m++`, where bpftrace's -kk reports it.
+                let m = ast::MapRef {
+                    span: e.span,
+                    ..m.clone()
+                };
+                return Some(self.assign_map(&m, Some(op), &one, e.span));
             }
             if let ExprKind::Var(name) = &target.kind {
                 let op = if *increment { BinOp::Add } else { BinOp::Sub };
@@ -190,7 +195,7 @@ impl Checker<'_> {
         let keys = self.map_keys(map, m);
         if let (None, ExprKind::Call { name, args }) = (op, &value.kind) {
             if builtins::lookup(&name.name, Kind::MapFunction).is_some() {
-                return self.assign_agg(map, keys, name, args, span);
+                return self.assign_agg(map, keys, name, args, (span, value.span));
             }
             if !builtins::is_function(&name.name) {
                 self.error_diag(
@@ -241,7 +246,7 @@ impl Checker<'_> {
         keys: Vec<TExpr>,
         name: &ast::Ident,
         args: &[ast::Expr],
-        span: Span,
+        (span, call_span): (Span, Span),
     ) -> TStmtKind {
         let error = TStmtKind::Expr(builtins::zero(span));
         let Some(call) = self.builtin_call(name, args, Kind::MapFunction, span, true) else {
@@ -273,6 +278,7 @@ impl Checker<'_> {
             keys,
             func: builtin,
             args: targs,
+            call_span,
         }
     }
 }

@@ -134,6 +134,11 @@ pub mod event {
     pub const CALL: u32 = 7;
     /// `print(@m, top, div)`: the id is a `PrintfInfo` holding the map, top and divisor.
     pub const PRINT_MAP_TOP: u32 = 8;
+    /// A helper call failed (`-k`, `-kk`): the id is the helper's number; an i64 return
+    /// code and the call's span (u32 start, u32 end) follow the header.
+    pub const HELPER_ERROR: u32 = 9;
+    /// Size of a `HELPER_ERROR` record.
+    pub const HELPER_ERROR_SIZE: u32 = 24;
     /// Size of the record header (kind, id).
     pub const HEADER: u32 = 8;
 }
@@ -167,6 +172,8 @@ pub enum TStmtKind {
         keys: Vec<TExpr>,
         func: BuiltinId,
         args: Vec<TExpr>,
+        /// The call's span (`sum(x)`), where `-k` reports its failures.
+        call_span: Span,
     },
     If {
         cond: TExpr,

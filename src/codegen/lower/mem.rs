@@ -348,6 +348,8 @@ impl Lowerer<'_> {
         let dst = self.addr(base, off);
         let helper = if user {
             helper::PROBE_READ_USER
+        } else if self.no_addr_space {
+            helper::PROBE_READ
         } else {
             helper::PROBE_READ_KERNEL
         };
@@ -406,10 +408,18 @@ impl Lowerer<'_> {
     pub(super) fn lookup_key(&mut self, map: MapIdx, key: SlotId) -> VReg {
         let fd = self.map_fd(map);
         let k = self.stack_addr(key, 0);
-        self.call(
+        let found = self.call(
             helper::MAP_LOOKUP_ELEM,
             vec![Operand::Reg(fd), Operand::Reg(k)],
-        )
+        );
+        if self.helper_check >= 2 {
+            // -kk: a lookup that finds nothing is reported, with 0 for its code.
+            let ok = self.label();
+            self.jmp_if(Cond::Ne, found, Operand::Imm(0), ok);
+            self.helper_error(helper::MAP_LOOKUP_ELEM, Operand::Imm(0));
+            self.place_label(ok);
+        }
+        found
     }
 
     fn update(&mut self, map: MapIdx, key: SlotId, value: SlotId) {
@@ -555,7 +565,7 @@ impl Lowerer<'_> {
         self.output(rec, event::HEADER);
     }
 
-    fn header(&mut self, rec: SlotId, kind: u32, id: u32) {
+    pub(super) fn header(&mut self, rec: SlotId, kind: u32, id: u32) {
         if id == 0 {
             // One 8-byte store: the immediate is sign-extended, and kind is small.
             self.emit(Inst::Store {
@@ -577,7 +587,7 @@ impl Lowerer<'_> {
     }
 
     /// `ringbuf_output(&ringbuf, rec, size, 0)`; a failure adds one to the lost counter.
-    fn output(&mut self, rec: SlotId, size: u32) {
+    pub(super) fn output(&mut self, rec: SlotId, size: u32) {
         let ringbuf = self.checked.ringbuf;
         let fd = self.map_fd(ringbuf);
         let p = self.stack_addr(rec, 0);

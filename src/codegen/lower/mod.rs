@@ -11,12 +11,20 @@ use crate::source::Span;
 
 /// Lowers every probe of a checked program. Run-time constants (`cpid`, the start time of
 /// `elapsed`) stay symbolic (`Inst::LdConst`): the loader patches them.
-pub fn lower(checked: &Checked) -> Vec<Function> {
+/// Lowers every probe. `helper_check` is `-k`'s level: 1 reports failures of helpers whose
+/// failure leaves no zero to see (map updates and deletes, get_current_comm, send_signal,
+/// get_stackid), 2 also of memory reads and of map lookups that find nothing, as bpftrace
+/// 0.17 does.
+pub fn lower(checked: &Checked, helper_check: u8) -> Vec<Function> {
     checked
         .probes
         .iter()
         .enumerate()
-        .map(|(i, p)| Lowerer::new(checked, p, i).run(p))
+        .map(|(i, p)| {
+            let mut l = Lowerer::new(checked, p, i);
+            l.helper_check = helper_check;
+            l.run(p)
+        })
         .collect()
 }
 
@@ -42,6 +50,14 @@ pub(super) struct Lowerer<'a> {
     free_slots: Vec<(SlotId, u32)>,
     /// Temporary slots taken since the current statement began.
     taken_slots: Vec<(SlotId, u32)>,
+    /// `-k` level (see `lower`).
+    helper_check: u8,
+    /// Where `-k` reports a failure when not at `span` (a map function's call).
+    report_span: Option<Span>,
+    /// The probe gives pointers no address space (BEGIN, END, interval, profile, software,
+    /// raw tracepoints): kernel-side reads use `bpf_probe_read`, which reads user or kernel
+    /// memory by the address, as bpftrace reads pointers of no address space.
+    no_addr_space: bool,
 }
 
 impl<'a> Lowerer<'a> {
@@ -62,6 +78,17 @@ impl<'a> Lowerer<'a> {
             end: Label(0),
             free_slots: Vec::new(),
             taken_slots: Vec::new(),
+            helper_check: 0,
+            report_span: None,
+            no_addr_space: matches!(
+                p.attach,
+                crate::probes::Attach::Begin
+                    | crate::probes::Attach::End
+                    | crate::probes::Attach::Interval { .. }
+                    | crate::probes::Attach::Profile { .. }
+                    | crate::probes::Attach::Software { .. }
+                    | crate::probes::Attach::RawTracepoint { .. }
+            ),
         }
     }
 
@@ -188,16 +215,82 @@ impl<'a> Lowerer<'a> {
             args,
             ret: Some(r),
         });
+        if self.checks(helper) {
+            self.check_helper(helper, r);
+        }
         r
     }
 
-    /// A helper call whose result is not used.
+    /// A helper call whose result is not used (but for `-k`'s check).
     pub(super) fn call_void(&mut self, helper: u32, args: Vec<Operand>) {
+        if self.checks(helper) {
+            self.call(helper, args);
+            return;
+        }
         self.emit(Inst::Call {
             helper,
             args,
             ret: None,
         });
+    }
+
+    /// Whether `-k`'s level reports failures of `helper` (a negative return).
+    fn checks(&self, helper: u32) -> bool {
+        use crate::codegen::ir::helper::*;
+        match helper {
+            MAP_UPDATE_ELEM | MAP_DELETE_ELEM | GET_CURRENT_COMM | SEND_SIGNAL | GET_STACKID => {
+                self.helper_check >= 1
+            }
+            PROBE_READ
+            | PROBE_READ_STR
+            | PROBE_READ_USER
+            | PROBE_READ_KERNEL
+            | PROBE_READ_USER_STR
+            | PROBE_READ_KERNEL_STR => self.helper_check >= 2,
+            _ => false,
+        }
+    }
+
+    /// Sends a `HELPER_ERROR` record when `ret`, as a C int, is negative.
+    fn check_helper(&mut self, helper: u32, ret: VReg) {
+        let code = self.reg();
+        self.emit(Inst::Mov {
+            dst: code,
+            src: Operand::Reg(ret),
+        });
+        for op in [AluOp::Lsh, AluOp::Arsh] {
+            self.emit(Inst::Alu64 {
+                op,
+                dst: code,
+                src: Operand::Imm(32),
+            });
+        }
+        let ok = self.label();
+        self.jmp_if(Cond::Sge, code, Operand::Imm(0), ok);
+        self.helper_error(helper, Operand::Reg(code));
+        self.place_label(ok);
+    }
+
+    /// Sends a `HELPER_ERROR` record of `helper` with return code `code` for the current span.
+    pub(super) fn helper_error(&mut self, helper: u32, code: Operand) {
+        let span = self.report_span.unwrap_or(self.span);
+        let rec = self.slot(event::HELPER_ERROR_SIZE);
+        self.header(rec, event::HELPER_ERROR, helper);
+        self.emit(Inst::Store {
+            base: Base::Slot(rec),
+            off: 8,
+            src: code,
+            size: Size::DW,
+        });
+        for (off, v) in [(16i16, span.start), (20, span.end)] {
+            self.emit(Inst::Store {
+                base: Base::Slot(rec),
+                off,
+                src: Operand::Imm(v as i32),
+                size: Size::W,
+            });
+        }
+        self.output(rec, event::HELPER_ERROR_SIZE);
     }
 
     pub(super) fn jmp_if(&mut self, cond: Cond, a: VReg, b: Operand, target: Label) {
@@ -255,7 +348,12 @@ impl<'a> Lowerer<'a> {
                 keys,
                 func,
                 args,
-            } => self.map_agg(*map, keys, *func, args),
+                call_span,
+            } => {
+                self.report_span = Some(*call_span);
+                self.map_agg(*map, keys, *func, args);
+                self.report_span = None;
+            }
             TStmtKind::Return => {
                 let end = self.end;
                 self.jmp(end);
