@@ -349,9 +349,16 @@ impl Catalogue for Fixture {
     }
 
     fn process_files(&self, pid: i32) -> Result<Vec<String>, String> {
+        // A process set with `with_pid` maps its executable alone.
+        let exe = self
+            .pid
+            .as_ref()
+            .filter(|(p, exe)| *p == pid && !exe.is_empty())
+            .map(|(_, exe)| vec![exe.clone()]);
         self.processes
             .get(&pid)
             .cloned()
+            .or(exe)
             .ok_or_else(|| format!("no process {pid} in the fixture"))
     }
 
