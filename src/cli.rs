@@ -44,6 +44,8 @@ pub struct Options {
     pub emit_elf: Option<String>,
     /// `--metrics ADDR`: serve the maps as OpenMetrics on `http://ADDR/metrics` while running.
     pub metrics: Option<String>,
+    /// `--generate KIND`: print the man page or a completion script instead of running.
+    pub generate: Option<Generate>,
     pub unsafe_actions: bool,
     pub output: Option<String>,
     pub buffering: Buffering,
@@ -86,6 +88,7 @@ impl Default for Options {
             compile_only: false,
             emit_elf: None,
             metrics: None,
+            generate: None,
             unsafe_actions: false,
             output: None,
             buffering: Buffering::Line,
@@ -103,57 +106,263 @@ impl Default for Options {
     }
 }
 
-pub const USAGE: &str = "\
-USAGE:
-    rtrace [options] filename
-    rtrace [options] - <stdin input>
-    rtrace [options] -e 'program'
-    rtrace [options] [-i]          (an interactive session; `.help` inside)
+/// One command-line flag: the one definition the parser, `--help`, the man page and the
+/// shell completions are made from (`cli_docs.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flag {
+    pub short: Option<char>,
+    pub long: Option<&'static str>,
+    /// The value's name when the flag takes one (`-e PROGRAM`).
+    pub value: Option<&'static str>,
+    /// The values the flag accepts, when it is a fixed set (for completions).
+    pub choices: &'static [&'static str],
+    pub help: &'static str,
+}
 
-OPTIONS:
-    -B MODE          output buffering mode ('full', 'line', 'none')
-    -e 'program'     execute this program
-    -l [search]      list probes
-    -v               verbose messages (with -l: probe arguments)
-    -c 'CMD'         run CMD and enable the cpid builtin; the run ends when CMD exits
-    -p PID           enable USDT/uprobe probes on PID; the run ends when PID exits
-    --usdt-file-activation
-                     activate usdt semaphores in every process mapping the file (always
-                     done: the kernel counts them)
-    -q               keep messages quiet
-    -f FORMAT        output format: text (default) or json
-    -o FILE          redirect program output to FILE
-    -d, -dd          print the compiler's stages (AST and IR; every stage) instead of running
-    -k, -kk          report helper errors (-k: map updates and deletes, signals; -kk: also
-                     memory reads and map lookups that find nothing)
-    -I DIR           add DIR to the include search path (types come from the kernel's BTF)
-    --include FILE   read C definitions from FILE before the program
-    --unsafe         allow unsafe builtin functions
-    --no-warnings    do not print warnings
-    --dump KIND      print a compiler stage instead of running: ast, types, ir, bpf
-    --compile-only   check and compile the program without loading it
-    --emit-elf FILE  write the compiled program as a BPF ELF object (bpftool loads it)
-    --metrics ADDR   serve the maps as OpenMetrics on http://ADDR/metrics while running
-    -i               interactive session: probes typed at a prompt run at once
-    -h, --help       show this help message
-    -V, --version    rtrace version
+const fn flag(
+    short: Option<char>,
+    long: Option<&'static str>,
+    value: Option<&'static str>,
+    help: &'static str,
+) -> Flag {
+    Flag {
+        short,
+        long,
+        value,
+        choices: &[],
+        help,
+    }
+}
 
-ENVIRONMENT:
-    BPFTRACE_STRLEN        bytes of string buffers (default 64, at most 200)
-    BPFTRACE_MAP_KEYS_MAX  entries of a map with keys (default 4096)
-    BPFTRACE_MAX_PROBES    probes a script may attach (default 512)
-    BPFTRACE_CAT_BYTES_MAX bytes cat() prints (default 10240)
-    BPFTRACE_BTF           BTF file to read kernel types from (default /sys/kernel/btf/vmlinux)
-    BPFTRACE_NO_CPP_DEMANGLE  1: print C++ names in user stacks and symbols as mangled
+/// Every flag, in the order `--help` lists them.
+pub const FLAGS: &[Flag] = &[
+    Flag {
+        choices: &["full", "line", "none"],
+        ..flag(Some('B'), None, Some("MODE"), "output buffering mode ('full', 'line', 'none')")
+    },
+    flag(Some('e'), None, Some("PROGRAM"), "execute this program"),
+    flag(Some('l'), None, None, "list probes (an optional search pattern follows)"),
+    flag(Some('v'), None, None, "verbose messages (with -l: probe arguments)"),
+    flag(
+        Some('c'),
+        None,
+        Some("CMD"),
+        "run CMD and enable the cpid builtin; the run ends when CMD exits",
+    ),
+    flag(
+        Some('p'),
+        None,
+        Some("PID"),
+        "enable USDT/uprobe probes on PID; the run ends when PID exits",
+    ),
+    flag(
+        None,
+        Some("usdt-file-activation"),
+        None,
+        "activate usdt semaphores in every process mapping the file (always done: the kernel counts them)",
+    ),
+    flag(Some('q'), None, None, "keep messages quiet"),
+    Flag {
+        choices: &["text", "json"],
+        ..flag(Some('f'), None, Some("FORMAT"), "output format: text (default) or json")
+    },
+    flag(Some('o'), None, Some("FILE"), "redirect program output to FILE"),
+    flag(
+        Some('d'),
+        None,
+        None,
+        "print the compiler's stages instead of running (-d: AST and IR; -dd: every stage)",
+    ),
+    flag(
+        Some('k'),
+        None,
+        None,
+        "report helper errors (-k: map updates and deletes, signals; -kk: also memory reads and map lookups that find nothing)",
+    ),
+    flag(
+        Some('I'),
+        None,
+        Some("DIR"),
+        "add DIR to the include search path (types come from the kernel's BTF)",
+    ),
+    flag(None, Some("include"), Some("FILE"), "read C definitions from FILE before the program"),
+    flag(None, Some("unsafe"), None, "allow unsafe builtin functions"),
+    flag(None, Some("no-warnings"), None, "do not print warnings"),
+    Flag {
+        choices: &["ast", "types", "ir", "bpf"],
+        ..flag(
+            None,
+            Some("dump"),
+            Some("KIND"),
+            "print a compiler stage instead of running: ast, types, ir, bpf",
+        )
+    },
+    flag(
+        None,
+        Some("compile-only"),
+        None,
+        "check and compile the program without loading it (what this machine lacks is a warning)",
+    ),
+    flag(
+        None,
+        Some("emit-elf"),
+        Some("FILE"),
+        "write the compiled program as a BPF ELF object (bpftool loads it)",
+    ),
+    flag(
+        None,
+        Some("metrics"),
+        Some("ADDR"),
+        "serve the maps as OpenMetrics on http://ADDR/metrics while running",
+    ),
+    flag(Some('i'), None, None, "interactive session: probes typed at a prompt run at once"),
+    Flag {
+        choices: &["man", "bash", "zsh", "fish"],
+        ..flag(
+            None,
+            Some("generate"),
+            Some("KIND"),
+            "print the man page or a shell completion script: man, bash, zsh, fish",
+        )
+    },
+    flag(Some('h'), Some("help"), None, "show this help message"),
+    flag(Some('V'), Some("version"), None, "rtrace version"),
+];
 
-EXAMPLES:
-rtrace -l '*sleep*'
-    list probes containing \"sleep\"
-rtrace -e 'BEGIN { printf(\"hello world\\n\"); }'
-    print \"hello world\" and wait for Ctrl-C
-rtrace -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str(args->filename)); }'
-    trace the files opened, with process names
-";
+/// The environment variables rtrace reads, with what they change.
+pub const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "BPFTRACE_STRLEN",
+        "bytes of string buffers (default 64, at most 200)",
+    ),
+    (
+        "BPFTRACE_MAP_KEYS_MAX",
+        "entries of a map with keys (default 4096)",
+    ),
+    (
+        "BPFTRACE_MAX_PROBES",
+        "probes a script may attach (default 512)",
+    ),
+    (
+        "BPFTRACE_CAT_BYTES_MAX",
+        "bytes cat() prints (default 10240)",
+    ),
+    (
+        "BPFTRACE_BTF",
+        "BTF file to read kernel types from (default /sys/kernel/btf/vmlinux)",
+    ),
+    (
+        "BPFTRACE_NO_CPP_DEMANGLE",
+        "1: print C++ names in user stacks and symbols as mangled",
+    ),
+];
+
+/// Examples, as (command line, what it does).
+pub const EXAMPLES: &[(&str, &str)] = &[
+    ("rtrace -l '*sleep*'", "list probes containing \"sleep\""),
+    (
+        "rtrace -e 'BEGIN { printf(\"hello world\\n\"); }'",
+        "print \"hello world\" and wait for Ctrl-C",
+    ),
+    (
+        "rtrace -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str(args->filename)); }'",
+        "trace the files opened, with process names",
+    ),
+];
+
+/// The flag's names as `--help` shows them: `-e PROGRAM`, `-h, --help`, `--dump KIND`.
+pub fn flag_names(f: &Flag) -> String {
+    let mut names: Vec<String> = Vec::new();
+    if let Some(c) = f.short {
+        names.push(format!("-{c}"));
+    }
+    if let Some(l) = f.long {
+        names.push(format!("--{l}"));
+    }
+    let mut text = names.join(", ");
+    if let Some(v) = f.value {
+        text.push(' ');
+        text.push_str(v);
+    }
+    text
+}
+
+/// `--help`: usage lines, every flag, the environment and examples.
+pub fn usage() -> String {
+    let mut out = String::from(
+        "USAGE:\n    rtrace [options] filename\n    rtrace [options] - <stdin input>\n    \
+         rtrace [options] -e 'program'\n    rtrace [options] [-i]          \
+         (an interactive session; `.help` inside)\n\nOPTIONS:\n",
+    );
+    for f in FLAGS {
+        let names = flag_names(f);
+        let lines = wrap(f.help, 62);
+        if names.len() <= 16 {
+            out.push_str(&format!("    {names:<16} {}\n", lines[0]));
+        } else {
+            out.push_str(&format!("    {names}\n                     {}\n", lines[0]));
+        }
+        for l in &lines[1..] {
+            out.push_str(&format!("                     {l}\n"));
+        }
+    }
+    out.push_str("\nENVIRONMENT:\n");
+    for (name, help) in ENVIRONMENT {
+        out.push_str(&format!("    {name:<24} {help}\n"));
+    }
+    out.push_str("\nEXAMPLES:\n");
+    for (cmd, what) in EXAMPLES {
+        out.push_str(&format!("{cmd}\n    {what}\n"));
+    }
+    out
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let last = lines.last_mut().expect("one line");
+        if !last.is_empty() && last.len() + 1 + word.len() > width {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}
+
+/// The flag of a short name or a long name.
+fn find_flag(short: Option<char>, long: Option<&str>) -> Option<&'static Flag> {
+    FLAGS
+        .iter()
+        .find(|f| (short.is_some() && f.short == short) || (long.is_some() && f.long == long))
+}
+
+/// What `--generate` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generate {
+    Man,
+    Bash,
+    Zsh,
+    Fish,
+}
+
+fn generate_kind(v: &str) -> Result<Generate, UsageError> {
+    Ok(match v {
+        "man" => Generate::Man,
+        "bash" => Generate::Bash,
+        "zsh" => Generate::Zsh,
+        "fish" => Generate::Fish,
+        _ => {
+            return Err(UsageError(format!(
+                "--generate takes man, bash, zsh or fish, not '{v}'"
+            )))
+        }
+    })
+}
 
 /// A command-line mistake: the message, exit 1.
 #[derive(Debug, PartialEq, Eq)]
@@ -165,9 +374,6 @@ impl UsageError {
         self.0.starts_with("unknown option")
     }
 }
-
-/// Short flags that take a value (`-e PROG`, or glued: `-fjson`).
-const WITH_VALUE: &str = "BcefIop";
 
 /// Parses argv (without the program name), as getopt does: short flags may be combined
 /// (`-qe PROG`, `-lv`, `-dd`) and a value may follow its flag in the same word (`-fjson`).
@@ -203,7 +409,11 @@ pub fn parse_args_at(args: &[String], terminal: bool) -> Result<Options, UsageEr
                     .cloned()
                     .ok_or_else(|| UsageError(format!("option '--{name}' needs a value")))
             };
+            if find_flag(None, Some(name)).is_none() {
+                return Err(UsageError(format!("unknown option '{a}'")));
+            }
             match name {
+                "generate" => o.generate = Some(generate_kind(&value()?)?),
                 "unsafe" => o.unsafe_actions = true,
                 "compile-only" => o.compile_only = true,
                 "emit-elf" => o.emit_elf = Some(value()?),
@@ -226,7 +436,10 @@ pub fn parse_args_at(args: &[String], terminal: bool) -> Result<Options, UsageEr
         }
         let flags = &a[1..];
         for (at, c) in flags.char_indices() {
-            if WITH_VALUE.contains(c) {
+            let Some(f) = find_flag(Some(c), None) else {
+                return Err(UsageError(format!("unknown option '-{c}'")));
+            };
+            if f.value.is_some() {
                 let glued = &flags[at + c.len_utf8()..];
                 let v = if glued.is_empty() {
                     i += 1;
@@ -252,7 +465,7 @@ pub fn parse_args_at(args: &[String], terminal: bool) -> Result<Options, UsageEr
             }
         }
     }
-    if o.version {
+    if o.version || o.generate.is_some() {
         return Ok(o);
     }
     let mut positional = positional.into_iter();

@@ -12,6 +12,7 @@ pub mod bpf;
 pub mod btf;
 pub mod builtins;
 pub mod cli;
+pub mod cli_docs;
 pub mod codegen;
 mod compile;
 pub mod diag;

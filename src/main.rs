@@ -29,18 +29,22 @@ fn run(args: &[String]) -> i32 {
     }) {
         Ok(o) => o,
         Err(UsageError(msg)) if msg.is_empty() => {
-            print!("{}", cli::USAGE);
+            print!("{}", cli::usage());
             return 0;
         }
         Err(e) => {
             // As bpftrace: the problem, then the usage after an unknown flag.
             eprintln!("ERROR: {}", e.0);
             if e.wants_usage() {
-                eprint!("{}", cli::USAGE);
+                eprint!("{}", cli::usage());
             }
             return 1;
         }
     };
+    if let Some(kind) = opts.generate {
+        print!("{}", rtrace::cli_docs::generate(kind));
+        return 0;
+    }
     if opts.version {
         println!(
             "rtrace v{} (compatible with bpftrace v0.17.0)",
