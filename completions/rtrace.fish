@@ -19,6 +19,7 @@ complete -c rtrace -l dump -x -a 'ast types ir bpf' -d 'print a compiler stage i
 complete -c rtrace -l compile-only -d 'check and compile the program without loading it (what this machine lacks is a warning)'
 complete -c rtrace -l emit-elf -r -F -d 'write the compiled program as a BPF ELF object (bpftool loads it)'
 complete -c rtrace -l metrics -x -d 'serve the maps as OpenMetrics on http://ADDR/metrics while running'
+complete -c rtrace -l flamegraph -r -F -d 'at exit, draw every map keyed by kstack or ustack as a flame graph SVG in FILE'
 complete -c rtrace -s i -d 'interactive session: probes typed at a prompt run at once'
 complete -c rtrace -l generate -x -a 'man bash zsh fish' -d 'print the man page or a shell completion script: man, bash, zsh, fish'
 complete -c rtrace -s h -l help -d 'show this help message'

@@ -44,6 +44,8 @@ pub struct Options {
     pub emit_elf: Option<String>,
     /// `--metrics ADDR`: serve the maps as OpenMetrics on `http://ADDR/metrics` while running.
     pub metrics: Option<String>,
+    /// `--flamegraph FILE`: the stack-keyed maps as a flame graph SVG at exit.
+    pub flamegraph: Option<String>,
     /// `--generate KIND`: print the man page or a completion script instead of running.
     pub generate: Option<Generate>,
     pub unsafe_actions: bool,
@@ -88,6 +90,7 @@ impl Default for Options {
             compile_only: false,
             emit_elf: None,
             metrics: None,
+            flamegraph: None,
             generate: None,
             unsafe_actions: false,
             output: None,
@@ -214,6 +217,12 @@ pub const FLAGS: &[Flag] = &[
         Some("metrics"),
         Some("ADDR"),
         "serve the maps as OpenMetrics on http://ADDR/metrics while running",
+    ),
+    flag(
+        None,
+        Some("flamegraph"),
+        Some("FILE"),
+        "at exit, draw every map keyed by kstack or ustack as a flame graph SVG in FILE",
     ),
     flag(Some('i'), None, None, "interactive session: probes typed at a prompt run at once"),
     Flag {
@@ -418,6 +427,7 @@ pub fn parse_args_at(args: &[String], terminal: bool) -> Result<Options, UsageEr
                 "compile-only" => o.compile_only = true,
                 "emit-elf" => o.emit_elf = Some(value()?),
                 "metrics" => o.metrics = Some(value()?),
+                "flamegraph" => o.flamegraph = Some(value()?),
                 "no-warnings" => o.no_warnings = true,
                 // usdt semaphores are always activated by the kernel (the uprobe's reference
                 // counter) in every process that maps the file: nothing more to do.

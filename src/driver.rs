@@ -194,6 +194,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         buffering: opts.buffering,
         notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
         metrics,
+        flamegraph: opts.flamegraph.as_ref().map(std::path::PathBuf::from),
         demangle: opts.cpp_demangle,
         source: Some(source.clone()),
     };

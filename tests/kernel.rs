@@ -478,3 +478,47 @@ fn debugf_writes_to_the_kernel_trace_buffer() {
         assert!(trace.contains(&want), "{want:?} not in the trace buffer");
     });
 }
+
+#[test]
+fn flamegraph_of_a_profile_names_kernel_functions() {
+    kernel_test(|| {
+        let svg = common::temp_path("flame.svg");
+        let out = rtrace(&[
+            "--flamegraph",
+            &svg.display().to_string(),
+            "-e",
+            "profile:hz:997 /pid == cpid/ { @[kstack] = count(); }",
+            "-c",
+            "/bin/dd if=/dev/zero of=/dev/null bs=1M count=3000",
+        ]);
+        out.expect_code(0);
+        let text = std::fs::read_to_string(&svg).expect("the SVG was written");
+        let _ = std::fs::remove_file(&svg);
+        assert!(text.contains("<svg"), "{}", &text[..text.len().min(200)]);
+        // Frame titles are `function (N samples, P%)`: some name a kernel text symbol.
+        let kallsyms = std::fs::read_to_string("/proc/kallsyms").expect("kallsyms");
+        let functions: std::collections::HashSet<&str> = kallsyms
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(2))
+            .collect();
+        let named = text
+            .split("<title>")
+            .skip(1)
+            .filter_map(|t| t.split(" (").next())
+            .filter(|name| functions.contains(name))
+            .count();
+        assert!(named >= 2, "no kernel function named in the flame graph");
+        let none = rtrace(&[
+            "--flamegraph",
+            "/dev/null",
+            "-e",
+            "BEGIN { @ = count(); exit(); }",
+        ]);
+        none.expect_code(1);
+        assert!(
+            none.stderr.contains("no map keyed by a kstack"),
+            "{}",
+            none.stderr
+        );
+    });
+}

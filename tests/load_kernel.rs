@@ -52,6 +52,7 @@ fn config(format: OutputFormat, command: Option<&str>, out: &Captured) -> RunCon
         notify_attached: false,
         metrics: None,
         demangle: true,
+        flamegraph: None,
         source: None,
     }
 }

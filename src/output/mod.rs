@@ -2,6 +2,7 @@
 //! printers of events and maps, and the one `Output` interface over text and JSON. Fed by the
 //! runtime's decoder; knows nothing of the kernel.
 
+pub mod flamegraph;
 pub mod json;
 pub mod metrics;
 pub mod print;

@@ -55,6 +55,8 @@ pub struct RunConfig {
     pub metrics: Option<std::net::TcpListener>,
     /// C++ names in user stacks and symbols are demangled (`BPFTRACE_NO_CPP_DEMANGLE` unset).
     pub demangle: bool,
+    /// `--flamegraph FILE`: the stack-keyed maps drawn there at exit.
+    pub flamegraph: Option<std::path::PathBuf>,
     /// The script, for the locations of run-time warnings (`-k`'s failed helpers).
     pub source: Option<Source>,
 }
@@ -70,6 +72,7 @@ pub struct Session<'o> {
     child: Option<Child>,
     pid: Option<i32>,
     metrics: Option<std::net::TcpListener>,
+    flamegraph: Option<std::path::PathBuf>,
 }
 
 /// The object's tables and maps that a run's records are decoded with.
@@ -200,6 +203,7 @@ impl<'o> Session<'o> {
             child,
             pid: cfg.pid,
             metrics: cfg.metrics,
+            flamegraph: cfg.flamegraph,
         })
     }
 
@@ -262,7 +266,11 @@ impl<'o> Session<'o> {
         let lost = tables.maps.map(object.lost as usize).map_or(0, lost_events);
         let mut syms = SessionSymbols::new(object, tables.maps, &mut self.sink.symbols);
         let dumps = session_dumps(&tables, &mut syms)?;
-        self.sink.finish(lost, &dumps)
+        let code = self.sink.finish(lost, &dumps)?;
+        if let Some(path) = &self.flamegraph {
+            crate::output::flamegraph::write_svg(&dumps, path).map_err(RunError::Message)?;
+        }
+        Ok(code)
     }
 }
 
