@@ -522,3 +522,28 @@ fn flamegraph_of_a_profile_names_kernel_functions() {
         );
     });
 }
+
+/// A `-c` command still running when the run ends (here by `exit()`) is killed and reaped, as
+/// bpftrace does: it is not left behind.
+#[test]
+fn the_command_does_not_outlive_the_run() {
+    kernel_test(|| {
+        let out = rtrace(&[
+            "-e",
+            "BEGIN { printf(\"%d\\n\", cpid); exit(); }",
+            "-c",
+            "/bin/sleep 30",
+        ]);
+        out.expect_code(0);
+        let cpid: u32 = out
+            .stdout
+            .lines()
+            .nth(1)
+            .and_then(|l| l.parse().ok())
+            .unwrap_or_else(|| panic!("no cpid line:\n{}", out.stdout));
+        assert!(
+            !std::path::Path::new(&format!("/proc/{cpid}")).exists(),
+            "the command {cpid} still runs after rtrace exited"
+        );
+    });
+}

@@ -18,22 +18,20 @@ impl Checker<'_> {
             return zero(span);
         };
         let probe = self.ctx.text.clone();
-        let parsed = args::parse_all(spec);
-        let arg = match parsed {
-            Ok(list) => match list.get(n) {
-                Some(a) => a.clone(),
-                None => {
-                    self.error(
-                        span,
-                        format!(
-                            "{probe} has {} argument{}: arg{n} does not exist",
-                            list.len(),
-                            if list.len() == 1 { "" } else { "s" }
-                        ),
-                    );
-                    return zero(span);
-                }
-            },
+        // Each argument is read on its own: one the machine cannot read (a vector register)
+        // does not spoil the others.
+        let specs: Vec<&str> = spec.split_whitespace().collect();
+        let Some(text) = specs.get(n) else {
+            let count = specs.len();
+            let plural = if count == 1 { "" } else { "s" };
+            self.error(
+                span,
+                format!("{probe} has {count} argument{plural}: arg{n} does not exist"),
+            );
+            return zero(span);
+        };
+        let arg = match args::parse(text) {
+            Ok(a) => a,
             Err(e) => {
                 self.error(span, format!("cannot read arg{n} of {probe}: {e}"));
                 return zero(span);
@@ -136,4 +134,94 @@ fn arg_expr(arg: &args::Arg, span: Span) -> Result<TExpr, String> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probes::catalogue::Fixture;
+    use crate::probes::usdt::{UsdtLocation, UsdtProbe};
+    use crate::sema::{check_with, Env};
+    use crate::source::Source;
+
+    fn fixture() -> Fixture {
+        Fixture::new().usdt(
+            "/opt/prog",
+            vec![UsdtProbe {
+                provider: "p".into(),
+                name: "n".into(),
+                semaphore: 0,
+                locations: vec![UsdtLocation {
+                    offset: 0x1000,
+                    args: "-4@%edi 8@$-3 -2@-8(%rbp,%rax,4) 1@%ah 4@%xmm0".into(),
+                }],
+            }],
+        )
+    }
+
+    /// The diagnostics of checking `script` against the fixture, as text.
+    fn errors(script: &str) -> Vec<String> {
+        let src = Source::new("t.bt", script);
+        let prog = crate::parse::parse(&src).expect("parses");
+        match check_with(&prog, &Env::default(), &fixture()) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.iter().map(|d| d.message.clone()).collect(),
+        }
+    }
+
+    #[test]
+    fn arguments_type_as_uint64() {
+        let s = "usdt:/opt/prog:p:n { @a = arg0; @b = arg1; @c = arg2; @d = arg3; }";
+        assert_eq!(errors(s), Vec::<String>::new());
+        let e = errors("usdt:/opt/prog:p:n { @ = arg5; }");
+        assert_eq!(
+            e,
+            ["usdt:/opt/prog:p:n has 5 arguments: arg5 does not exist"]
+        );
+        let e = errors("usdt:/opt/prog:p:n { @ = arg4; }");
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].contains("cannot read arg4 of usdt:/opt/prog:p:n"),
+            "{e:?}"
+        );
+        assert!(e[0].contains("%xmm0"), "{e:?}");
+        let e = errors("usdt:/opt/prog:p:n { @ = retval; }");
+        assert!(e[0].contains("retval is only available"), "{e:?}");
+    }
+
+    #[test]
+    fn each_spec_becomes_its_read() {
+        let args = args::parse_all("-4@%edi 8@$-3 -2@-8(%rbp,%rax,4) 1@%ah").unwrap();
+        let span = Span::default();
+        let di = arch::register_offset("di").unwrap();
+        match arg_expr(&args[0], span).unwrap().kind {
+            TExprKind::CtxField(f) => {
+                assert_eq!((f.offset, f.size, f.signed), (di, 4, true));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(arg_expr(&args[1], span).unwrap().kind, TExprKind::Int(-3));
+        match arg_expr(&args[2], span).unwrap() {
+            TExpr {
+                kind: TExprKind::Cast(read),
+                ty: Type::U64,
+                ..
+            } => {
+                assert_eq!(
+                    read.ty,
+                    Type::Int {
+                        size: 2,
+                        signed: true
+                    }
+                );
+                assert!(matches!(read.kind, TExprKind::MemRead { user: true, .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+        let ax = arch::register_offset("ax").unwrap();
+        match arg_expr(&args[3], span).unwrap().kind {
+            TExprKind::CtxField(f) => assert_eq!((f.offset, f.size), (ax + 1, 1)),
+            other => panic!("{other:?}"),
+        }
+    }
 }
