@@ -232,10 +232,7 @@ fn create_maps(object: &Object) -> Result<Vec<KernelMap>, RunError> {
                 } else {
                     permission_hint(&e).to_string()
                 };
-                RunError::Message(format!(
-                    "cannot create BPF map '{}': {e}{hint}",
-                    m.name
-                ))
+                RunError::Message(format!("cannot create BPF map '{}': {e}{hint}", m.name))
             })
         })
         .collect()
