@@ -166,6 +166,7 @@ diff_tests! {
     json_quiet,
     kaddr_deref,
     keyed_order,
+    ksym_aliases,
     lhist_values,
     loops,
     min_max,
