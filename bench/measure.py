@@ -41,6 +41,7 @@ EVENT_BODIES = [
     "{ @ = lhist(args->count, 0, 100, 10); }",
     '{ printf("%d %s\\n", pid, comm); }',
     "{ @[curtask->real_parent->pid] = count(); }",
+    "{ @[kstack] = count(); }",
 ]
 DD_READS = 200000
 DD = ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=%d" % DD_READS, "status=none"]
@@ -260,6 +261,116 @@ def compile_time(tools, sizes, reps):
         log("compile %d probes: %s" % (n, ", ".join("%s %s ms" % (t, _f(row[t]["ms"])) for t in tools)))
         results[n] = row
     return results
+
+
+# A program whose `leaf` is reached through 14 levels of `a` and `b` chosen by the bits of a
+# counter: every call has its own user stack. It waits for a line on stdin, makes COUNT calls,
+# calls `finished`, prints `done` and stays until stdin closes (so that its symbols can still
+# be read when the tracer prints).
+STACKS_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#define DEPTH 14
+__attribute__((noinline)) void leaf(void) { __asm__ volatile(""); }
+__attribute__((noinline)) void finished(void) { __asm__ volatile(""); }
+void b(int d, unsigned n);
+__attribute__((noinline)) void a(int d, unsigned n)
+{ if (d == DEPTH) leaf(); else if (n >> d & 1) a(d + 1, n); else b(d + 1, n); }
+__attribute__((noinline)) void b(int d, unsigned n)
+{ if (d == DEPTH) leaf(); else if (n >> d & 1) a(d + 1, n); else b(d + 1, n); }
+int main(int argc, char **argv)
+{
+    unsigned count = argc > 1 ? (unsigned)atoi(argv[1]) : 10000;
+    char line[16];
+    if (!fgets(line, sizeof line, stdin)) return 1;
+    for (unsigned n = 0; n < count; n++) a(0, n);
+    finished();
+    printf("done\n");
+    fflush(stdout);
+    while (fgets(line, sizeof line, stdin)) {}
+    return 0;
+}
+"""
+STACKS = 10000
+
+
+def _stack_program():
+    src = os.path.join(proc.TMP, "stacks.c")
+    exe = os.path.join(proc.TMP, "stacks")
+    with open(src, "w") as f:
+        f.write(STACKS_C)
+    r = proc.run(["cc", "-O0", "-fno-omit-frame-pointer", "-o", exe, src], timeout=120)
+    if r.code != 0:
+        raise RuntimeError("cc failed to build the stack program")
+    return exe
+
+
+def _print_stacks_once(tool, exe):
+    """One run: the program makes STACKS calls with distinct user stacks, counted by
+    `@[ustack]`; its `finished` ends the tracer. Returns (seconds from the program's `done`
+    to the tracer's exit, entries printed, frames named `leaf+0`)."""
+    prog = proc.helper([exe, str(STACKS)])
+    script = ("uprobe:%s:leaf /pid == %d/ { @[ustack] = count(); } "
+              "uprobe:%s:finished /pid == %d/ { exit(); }" % (exe, prog.pid, exe, prog.pid))
+    t = proc.Tracer([tool, "-e", script], timeout=600, marker=b"]: 1", extra=b"    leaf+0\n")
+    try:
+        t.wait_attached(60)
+        # bpftrace prints `Attaching` before it attaches; both tools write this line to
+        # stderr once every probe is attached (__BPFTRACE_NOTIFY_PROBES_ATTACHED is set).
+        end = time.monotonic() + 60
+        while b"__BPFTRACE_NOTIFY_PROBES_ATTACHED" not in t.err:
+            if time.monotonic() > end or t.exited() is not None:
+                raise proc.Timeout("%s: probes not attached: %s" % (tool, t.stderr_tail()))
+            time.sleep(0.01)
+        prog.stdin.write("go\n")
+        prog.stdin.flush()
+        line = ""
+        while not line.startswith("done"):
+            line = prog.stdout.readline()
+            if not line:
+                raise RuntimeError("the stack program ended early")
+        start = time.perf_counter()
+        proc._reap(t.p, t.deadline)
+        seconds = time.perf_counter() - start
+        for th in t.threads:
+            th.join(5)
+    finally:
+        t.stop()
+        proc.finish(prog)
+    return seconds, t.count, t.named
+
+
+def print_stacks(tools, reps):
+    """Seconds to print a map of STACKS distinct user stacks, symbols named (both tools
+    cache the program's symbols: bpftrace with BPFTRACE_CACHE_USER_SYMBOLS=1)."""
+    exe = _stack_program()
+    keys = ("BPFTRACE_MAP_KEYS_MAX", "BPFTRACE_CACHE_USER_SYMBOLS", "__BPFTRACE_NOTIFY_PROBES_ATTACHED")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ["BPFTRACE_MAP_KEYS_MAX"] = str(2 * STACKS)
+    os.environ["BPFTRACE_CACHE_USER_SYMBOLS"] = "1"
+    os.environ["__BPFTRACE_NOTIFY_PROBES_ATTACHED"] = "1"
+    out = {}
+    try:
+        for name, tool in tools.items():
+            times, entries, named, err = [], None, None, None
+            for _ in range(reps):
+                try:
+                    s, entries, named = _print_stacks_once(tool, exe)
+                    times.append(s)
+                except (proc.Timeout, RuntimeError, OSError) as e:
+                    err = str(e)
+                    break
+            out[name] = {"s": median(times), "entries": entries, "named": named, "error": err}
+            log("print %d stacks: %s %s s, %s entries, %s named" % (
+                STACKS, name, _f(out[name]["s"]), entries, named))
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    out["stacks"] = STACKS
+    return out
 
 
 GLIBC = ("linux-vdso", "ld-linux", "libc.so", "libm.so", "libpthread.so", "libdl.so", "librt.so")

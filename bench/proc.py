@@ -128,10 +128,13 @@ class Tracer:
     `marker`, noting `Attaching` and summing `Lost N events` from stdout and stderr.
     With `quiet`, stdout goes to /dev/null and only stderr is read."""
 
-    def __init__(self, argv, timeout, marker=None, quiet=False):
+    def __init__(self, argv, timeout, marker=None, quiet=False, extra=None):
         self.deadline = time.perf_counter() + timeout
         self.marker = marker
         self.count = 0
+        # Occurrences of `extra` anywhere in stdout (within lines read together).
+        self.extra = extra
+        self.named = 0
         self.lost = 0
         self.attached = threading.Event()
         self.err = bytearray()
@@ -165,9 +168,11 @@ class Tracer:
         if not lines:
             return
         n = lines.count(self.marker + b"\n") if self.marker else 0
+        named = lines.count(self.extra) if self.extra else 0
         lost = sum(int(m) for m in LOST.findall(lines))
         with self.cond:
             self.count += n
+            self.named += named
             self.lost += lost
             if b"Attaching" in lines:
                 self.attached.set()

@@ -79,6 +79,19 @@ def main_table(res):
                  "%d of %d" % (len(more), len(ev)), "", "", "never more",
                  _verdict(None if not known else not more)))
 
+    st = res.get("stacks") or {}
+    if st:
+        r, b = st["rtrace"], st["bpftrace"]
+
+        def cell(x):
+            if x.get("s") is None:
+                return "n/a"
+            return "%.2f s (%s entries, %s named)" % (x["s"], format(x["entries"] or 0, ","),
+                                                    format(x["named"] or 0, ","))
+        rows.append(("print a map of %s distinct user stacks, symbols named"
+                     % format(st.get("stacks", 0), ","),
+                     cell(r), cell(b), _ratio(r.get("s"), b.get("s")), "", ""))
+
     lr, lr_bound = lossless(res["loss"], "rtrace")
     lb, lb_bound = lossless(res["loss"], "bpftrace")
     ok = None
@@ -207,6 +220,9 @@ def errors(res):
         for tool, r in row.items():
             if r.get("error"):
                 notes.append("compile %d %s: %s" % (n, tool, r["error"]))
+    for tool, r in (res.get("stacks") or {}).items():
+        if isinstance(r, dict) and r.get("error"):
+            notes.append("print stacks %s: %s" % (tool, r["error"]))
     for e in res["events"]:
         for tool in ("rtrace", "bpftrace"):
             if e[tool].get("error"):

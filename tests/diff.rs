@@ -168,6 +168,7 @@ diff_tests! {
     json_quiet,
     kaddr_deref,
     keyed_order,
+    ksym_aliases,
     lhist_values,
     loops,
     min_max,

@@ -56,12 +56,26 @@ impl FileSymbols {
             out.add(d);
         }
         out.add(&file);
-        out.syms.sort_by_key(|s| s.0);
+        // Sorted as bpftrace 0.17 sorts them (by start alone), so that of several symbols at
+        // one address the same one names it.
+        super::cxxsort::sort_by_key(&mut out.syms, |s| s.0);
         Ok(out)
     }
 
+    /// Adds a file's symbols: its symbol tables in section order (.dynsym usually first), as
+    /// bcc reads them.
     fn add(&mut self, file: &object::File<'_>) {
-        for s in file.symbols().chain(file.dynamic_symbols()) {
+        let index = |name: &str| file.section_by_name(name).map(|s| s.index().0);
+        let dynamic_first = match (index(".dynsym"), index(".symtab")) {
+            (Some(d), Some(s)) => d < s,
+            _ => true,
+        };
+        let (first, second) = if dynamic_first {
+            (file.dynamic_symbols(), file.symbols())
+        } else {
+            (file.symbols(), file.dynamic_symbols())
+        };
+        for s in first.chain(second) {
             let Ok(name) = s.name() else { continue };
             if name.is_empty() || s.address() == 0 {
                 continue;

@@ -51,8 +51,9 @@ impl KernelSymbols {
                 .push((addr, out.names.len() as u32, name.len() as u32));
             out.names.push_str(name);
         }
-        // Stable: of symbols sharing an address, the one listed last names it.
-        out.syms.sort_by_key(|s| s.0);
+        // Sorted as bpftrace 0.17 sorts them: which of several symbols at one address names
+        // it is the sort's doing.
+        super::cxxsort::sort_by_key(&mut out.syms, |s| s.0);
         out
     }
 
@@ -119,7 +120,7 @@ ffffffffc0300000 t nft_do_chain\t[nf_tables]
     }
 
     #[test]
-    fn the_last_listed_of_equal_addresses_names_them() {
+    fn of_a_few_equal_addresses_the_last_listed_names_them() {
         let k = KernelSymbols::parse(TEXT);
         assert_eq!(k.resolve(0xffffffff81000104), Some(("secondary_alias", 4)));
     }

@@ -3,6 +3,7 @@
 //! first use by the runtime's decoder, so scripts that print no symbol never read a symbol
 //! table; everything read is cached (per file, per process) for the rest of the run.
 
+mod cxxsort;
 pub mod elf;
 pub mod kallsyms;
 pub mod maps;
