@@ -85,6 +85,12 @@ pub trait Catalogue {
         Err("no BTF in this catalogue".into())
     }
 
+    /// The parameters of `func` in the ELF file at `path` from its DWARF, as `-lv` prints them
+    /// (`int argc`); `None` when the file has no DWARF.
+    fn function_params(&self, _path: &str, _func: &str) -> Option<Vec<String>> {
+        None
+    }
+
     /// Whether the kernel can load and attach kfunc (fentry/fexit) programs.
     fn kfuncs_available(&self) -> bool {
         false

@@ -246,6 +246,11 @@ impl Elf {
         self.map.bytes()
     }
 
+    /// The separate debug file's bytes, when one is installed.
+    pub fn debug_bytes(&self) -> Option<&[u8]> {
+        self.debug.as_ref().map(Mapping::bytes)
+    }
+
     /// `e_type`: `ET_EXEC`, `ET_DYN`, ...
     pub fn elf_type(&self) -> u16 {
         self.kind

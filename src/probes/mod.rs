@@ -85,6 +85,7 @@ pub mod arch;
 pub mod begin;
 pub mod catalogue;
 pub mod elf;
+pub mod elf_dwarf;
 pub mod elf_paths;
 pub mod format;
 pub mod hardware;
@@ -351,6 +352,21 @@ pub fn attach_probe(
         Some(attach_fn) => attach_fn(prog_fd, attach, pid),
         None => Err(wrong_provider(attach)),
     }
+}
+
+/// Whether the kernel runs the programs on this kind of attach point in the reverse order of
+/// their attaching (uprobes, kprobes, software events, fentry), so that they must be attached
+/// last-declared first to run in the order the script declares them, as bpftrace 0.17 does.
+pub fn fires_in_reverse(attach: &Attach) -> bool {
+    matches!(
+        attach,
+        Attach::Begin
+            | Attach::End
+            | Attach::Uprobe { .. }
+            | Attach::Kprobe { ret: false, .. }
+            | Attach::Software { .. }
+            | Attach::Fentry { ret: false, .. }
+    )
 }
 
 /// The message for an attach point handed to a provider that cannot attach it.

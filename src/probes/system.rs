@@ -13,6 +13,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// Each file's function parameters by function name, or `None` without DWARF.
+type DwarfParams = HashMap<String, Option<HashMap<String, Vec<String>>>>;
+
 /// The running machine's catalogue, shared by the whole process so each file is read once.
 pub fn catalogue() -> &'static System {
     static SYSTEM: OnceLock<System> = OnceLock::new();
@@ -41,6 +44,8 @@ pub struct System {
     pid: OnceLock<i32>,
     /// The kernel's BTF, read on first use (`btf_path`).
     btf: OnceLock<Result<Btf, String>>,
+    /// Function parameters from each ELF file's DWARF (`None`: the file has none), by path.
+    dwarf: Mutex<DwarfParams>,
     /// Whether fentry programs load, checked on first use.
     kfuncs: OnceLock<bool>,
     /// /proc/kallsyms by name, read on first use.
@@ -209,6 +214,17 @@ impl Catalogue for System {
 
     fn symbol_at(&self, path: &str, addr: u64) -> Result<Option<Found>, String> {
         Ok(self.elf(path)?.symbol_at(addr))
+    }
+
+    fn function_params(&self, path: &str, func: &str) -> Option<Vec<String>> {
+        let mut cache = self.dwarf.lock().unwrap_or_else(|p| p.into_inner());
+        let params = cache.entry(path.to_string()).or_insert_with(|| {
+            let elf = self.elf(path).ok()?;
+            super::elf_dwarf::all_function_params(&elf).ok().flatten()
+        });
+        params
+            .as_ref()
+            .map(|all| all.get(func).cloned().unwrap_or_default())
     }
 
     fn functions(&self, path: &str) -> Result<Vec<String>, String> {

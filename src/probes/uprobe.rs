@@ -152,8 +152,10 @@ fn matches(
 ) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for file in files {
+        let search = format!("{file}:{func}");
         for f in cat.functions(file)? {
-            if glob_match(func, &f) && !f.contains(".part.") {
+            let hit = glob_match(func, &f) || demangled_match(&search, file, &f);
+            if hit && !f.contains(".part.") {
                 out.push((file.clone(), f));
             }
         }
@@ -161,6 +163,32 @@ fn matches(
     out.sort_by_cached_key(|(p, f)| format!("{p}:{f}"));
     out.dedup();
     Ok(out)
+}
+
+/// bpftrace 0.17's second chance for a C++ function: its demangled name (`ns::f(int)`), behind
+/// `FILE:`, holds the pieces of `FILE:PATTERN` between `*`s in order, anywhere.
+fn demangled_match(search: &str, file: &str, name: &str) -> bool {
+    if !name.starts_with("_Z") {
+        return false;
+    }
+    let Some(demangled) = demangle(name) else {
+        return false;
+    };
+    let text = format!("{file}:{demangled}");
+    let mut at = 0;
+    for piece in search.split('*').filter(|p| !p.is_empty()) {
+        match text[at..].find(piece) {
+            Some(i) => at += i + piece.len(),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The demangled form of an Itanium C++ symbol (`_ZN2ns1fEi` -> `ns::f(int)`).
+pub fn demangle(name: &str) -> Option<String> {
+    let sym = cpp_demangle::Symbol::new(name).ok()?;
+    sym.demangle().ok()
 }
 
 /// Parses `PATH:TARGET` (after `uprobe:` / `uretprobe:`) into attach points: targets resolved
@@ -274,8 +302,24 @@ fn list_kind(
         let _ = writeln!(out, "{kind}:{}:", files[0]);
         return Ok(());
     }
+    let mut warned: Vec<String> = Vec::new();
     for (path, f) in matches(&files, &p.func, cat)? {
         let _ = writeln!(out, "{kind}:{path}:{f}");
+        // `-lv`: the arguments from DWARF, as bpftrace 0.17 shows them (uprobes only).
+        if q.verbose && !ret {
+            match cat.function_params(&path, &f) {
+                Some(params) => {
+                    for param in params {
+                        let _ = writeln!(out, "    {param}");
+                    }
+                }
+                None if !warned.contains(&path) => {
+                    eprintln!("WARNING: No DWARF found for \"{path}\", cannot show parameter info");
+                    warned.push(path.clone());
+                }
+                None => {}
+            }
+        }
     }
     Ok(())
 }
@@ -442,6 +486,24 @@ mod tests {
             parse("ma*", false, &with_pid),
             Ok(vec![up("/opt/app", Some("main"), 0, false)])
         );
+    }
+
+    #[test]
+    fn cpp_names_match_demangled() {
+        let cat = Fixture::new().binary("/opt/cpp", &["_ZN3Foo3barEi", "_ZN3Baz3quxEv", "main"]);
+        let p = |rest: &str| parse(rest, false, &cat);
+        assert_eq!(demangle("_ZN3Foo3barEi").as_deref(), Some("Foo::bar(int)"));
+        assert_eq!(
+            p("/opt/cpp:\"Foo::bar*\""),
+            Ok(vec![up("/opt/cpp", Some("_ZN3Foo3barEi"), 0, false)])
+        );
+        assert_eq!(
+            p("/opt/cpp:*qux*"),
+            Ok(vec![up("/opt/cpp", Some("_ZN3Baz3quxEv"), 0, false)])
+        );
+        // The mangled name itself matches too; an exact name is the mangled one.
+        assert_eq!(p("/opt/cpp:_ZN3Foo*").map(|v| v.len()), Ok(1));
+        assert!(p("/opt/cpp:_ZN3Baz3quxEv").is_ok());
     }
 
     #[test]

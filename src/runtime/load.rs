@@ -154,7 +154,11 @@ impl Programs {
         if self.closed {
             return Err(closed());
         }
-        for i in 0..self.programs.len() {
+        // Probes the kernel fires in attach order are attached first, in order; the others
+        // after, in reverse: every probe's programs then run in the order of the script.
+        let (forward, reverse): (Vec<usize>, Vec<usize>) = (0..self.programs.len())
+            .partition(|&i| !crate::probes::fires_in_reverse(&self.programs[i].attach));
+        for i in forward.into_iter().chain(reverse.into_iter().rev()) {
             let pid = match self.programs[i].attach {
                 Attach::Usdt { .. } => pid.or(command),
                 _ => pid,
