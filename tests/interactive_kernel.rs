@@ -69,6 +69,16 @@ impl Terminal {
             .to_string()
     }
 
+    /// The exit status of the pane's process, once it has exited (tmux marks the pane dead
+    /// a moment before it records the status).
+    fn exit_status(&self) -> Option<String> {
+        let status = self.pane("#{pane_dead}:#{pane_dead_status}");
+        status
+            .strip_prefix("1:")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    }
+
     /// Waits until the screen satisfies `ok`; panics with the screen after 20 s.
     fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -93,6 +103,31 @@ impl Drop for Terminal {
     fn drop(&mut self) {
         self.tmux(&["kill-server"]);
     }
+}
+
+/// What `bpftool` shows of the programs and maps in `held` (nothing once released); empty
+/// without bpftool (the checks by id in `common::assert_released` still ran).
+fn bpftool_shows(held: &common::Holdings) -> Vec<String> {
+    let show = |what: &str| -> String {
+        Command::new("bpftool")
+            .args([what, "show"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let mut left = Vec::new();
+    for (what, ids) in [("prog", &held.progs), ("map", &held.maps)] {
+        let text = show(what);
+        for id in ids {
+            let head = format!("{id}: ");
+            left.extend(
+                text.lines()
+                    .filter(|l| l.starts_with(&head))
+                    .map(str::to_string),
+            );
+        }
+    }
+    left
 }
 
 fn count(screen: &str, text: &str) -> usize {
@@ -131,6 +166,12 @@ fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
         term.wait_text("probe 1: tracepoint:syscalls:sys_enter_getppid");
         let held = common::holdings(rtrace_pid);
         assert!(!held.progs.is_empty(), "rtrace holds no program: {held:?}");
+        if Path::new("/usr/sbin/bpftool").exists() {
+            assert!(
+                !bpftool_shows(&held).is_empty(),
+                "bpftool sees none of {held:?}"
+            );
+        }
         getppid_times(3);
         let line = format!("getppid from {me}");
         term.wait_for("three getppid lines", |s| count(s, &line) == 3);
@@ -178,9 +219,10 @@ fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
                 || s.lines().filter(|l| l.starts_with("@calls: 3")).count() >= 3
         });
         assert!(s.contains("@ticks: "), "{s}");
-        term.wait_for("the pane to be dead", |_| term.pane("#{pane_dead}") == "1");
-        assert_eq!(term.pane("#{pane_dead_status}"), "0", "{s}");
+        term.wait_for("the pane to be dead", |_| term.exit_status().is_some());
+        assert_eq!(term.exit_status().as_deref(), Some("0"), "{s}");
         common::assert_released(&held);
+        assert_eq!(bpftool_shows(&held), Vec::<String>::new());
         let history = std::fs::read_to_string(state.join("rtrace/history")).unwrap_or_default();
         assert!(history.contains(".detach 1"), "history: {history}");
         let _ = std::fs::remove_dir_all(&state);
@@ -203,12 +245,13 @@ fn session_ends_by(end: impl FnOnce(&Terminal), check: impl FnOnce(&str)) {
         let held = common::holdings(rtrace_pid);
         assert!(!held.progs.is_empty(), "rtrace holds no program: {held:?}");
         end(&term);
-        term.wait_for("the pane to be dead", |_| term.pane("#{pane_dead}") == "1");
+        term.wait_for("the pane to be dead", |_| term.exit_status().is_some());
         let s = term.screen();
-        assert_eq!(term.pane("#{pane_dead_status}"), "0", "{s}");
+        assert_eq!(term.exit_status().as_deref(), Some("0"), "{s}");
         assert!(s.contains("@ticks: "), "{s}");
         check(&s);
         common::assert_released(&held);
+        assert_eq!(bpftool_shows(&held), Vec::<String>::new());
         let _ = std::fs::remove_dir_all(&state);
     });
 }

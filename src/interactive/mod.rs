@@ -7,6 +7,8 @@
 mod editor;
 mod engine;
 mod input;
+#[cfg(test)]
+mod live_tests;
 mod script;
 
 use crate::compile::CompileEnv;
@@ -133,7 +135,7 @@ pub fn run(settings: Settings) -> i32 {
     match engine.quit() {
         Ok(()) => 0,
         Err(e) => {
-            print_error(&e, None);
+            print_error(&e);
             1
         }
     }
@@ -161,7 +163,7 @@ impl Session<'_> {
             Input::Map(name) => match self.engine.call(Request::Print(name.clone())) {
                 Some(Reply::Done(Ok(true))) => {}
                 Some(Reply::Done(Ok(false))) => eprintln!("{}", no_map(&name, &self.script)),
-                Some(Reply::Done(Err(e))) => print_error(&e, None),
+                Some(Reply::Done(Err(e))) => print_error(&e),
                 _ => return false,
             },
             Input::Command(Command::Quit) => return false,
@@ -179,7 +181,7 @@ impl Session<'_> {
                 Some(Reply::Done(Ok(false))) => {
                     eprintln!("ERROR: no probe {n} is attached (see .probes)")
                 }
-                Some(Reply::Done(Err(e))) => print_error(&e, None),
+                Some(Reply::Done(Err(e))) => print_error(&e),
                 _ => return false,
             },
             Input::Command(Command::Clear(name)) => {
@@ -188,7 +190,7 @@ impl Session<'_> {
                     Some(Reply::Done(Ok(false))) => {
                         eprintln!("{}", no_map(&name, &self.script))
                     }
-                    Some(Reply::Done(Err(e))) => print_error(&e, None),
+                    Some(Reply::Done(Err(e))) => print_error(&e),
                     _ => return false,
                 }
             }
@@ -215,7 +217,7 @@ impl Session<'_> {
             Some(Reply::Added(Err(RunError::Diag(d)))) => {
                 eprint!("{}", self.script.render_for(&prepared, &[d]))
             }
-            Some(Reply::Added(Err(e))) => print_error(&e, None),
+            Some(Reply::Added(Err(e))) => print_error(&e),
             _ => {}
         }
     }
@@ -233,7 +235,7 @@ fn no_map(name: &str, script: &Script) -> String {
     }
 }
 
-fn print_error(e: &RunError, _source: Option<&str>) {
+fn print_error(e: &RunError) {
     match e {
         RunError::Message(m) => eprintln!("ERROR: {m}"),
         RunError::Diag(d) => eprintln!("ERROR: {}", d.message),
