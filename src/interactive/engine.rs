@@ -49,6 +49,8 @@ pub struct Start {
     /// The terminal's settings before the editor changed them, restored when the session ends
     /// from this thread (exit(), a signal) while the prompt is reading.
     pub terminal: Option<libc::termios>,
+    /// The prompt's thread, woken with SIGINT when the session ends from here.
+    pub prompt: libc::pthread_t,
 }
 
 impl Engine {
@@ -155,7 +157,7 @@ fn serve(start: Start, wake: OwnedFd, requests: Receiver<Request>, replies: Send
             report(Err(e));
         }
         if live.exited() || Live::stop_requested() {
-            let r = end_here(live, start.terminal);
+            let r = end_here(live, start.terminal, start.prompt);
             // The prompt reads end of file now and asks to quit; anything else it asks
             // before that is answered with the end.
             loop {
@@ -184,8 +186,13 @@ fn ended() -> RunError {
 /// Ends the session from this thread while the prompt may be reading a line: the terminal is
 /// put back as it was, END and the maps are printed on stdout, everything is released, and
 /// stdin is pointed at /dev/null so that the prompt reads end of file and leaves as Ctrl-D
-/// does (the process ends from its main thread, as after `.quit`).
-fn end_here(mut live: Live, terminal: Option<libc::termios>) -> Result<(), RunError> {
+/// does (the process ends from its main thread, as after `.quit`). SIGINT wakes the prompt
+/// from its wait on the terminal, which does not end when fd 0 is replaced under it.
+fn end_here(
+    mut live: Live,
+    terminal: Option<libc::termios>,
+    prompt: libc::pthread_t,
+) -> Result<(), RunError> {
     if let Some(t) = terminal {
         // SAFETY: restores settings read from fd 0 by tcgetattr.
         unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
@@ -199,6 +206,9 @@ fn end_here(mut live: Live, terminal: Option<libc::termios>) -> Result<(), RunEr
         // SAFETY: dup2 onto fd 0 of a file we opened; stdin now reads end of file.
         unsafe { libc::dup2(null.as_raw_fd(), 0) };
     }
+    // SAFETY: the prompt's thread lives until the session ends; the session's SIGINT handler
+    // only sets a flag.
+    unsafe { libc::pthread_kill(prompt, libc::SIGINT) };
     r
 }
 

@@ -116,5 +116,5 @@ fn maps_are_printed_and_cleared_on_demand() {
     // A later input sees the maps and their types.
     add(&mut script, &mut live, "END { @k[\"y\"] = @c + 7; }");
     live.finish().expect("finish");
-    assert_eq!(out.text(), "@k[x]: 5\n\n\n\n@c: 0\n@k[y]: 7\n");
+    assert_eq!(out.text(), "@k[x]: 5\n\n\n@c: 0\n@k[y]: 7\n");
 }

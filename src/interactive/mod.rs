@@ -72,6 +72,8 @@ pub fn run(settings: Settings) -> i32 {
         pid: settings.pid,
         output,
         terminal: terminal_settings(),
+        // SAFETY: pthread_self has no preconditions.
+        prompt: unsafe { libc::pthread_self() },
     }) {
         Ok(e) => e,
         Err(e) => {
