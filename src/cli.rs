@@ -508,9 +508,14 @@ fn interactive(mut o: Options, positional: Vec<String>) -> Result<Options, Usage
             "-i reads probes at its prompt: give it no program (-e or a file)".into(),
         ));
     }
-    if o.command.is_some() || o.dump.is_some() || o.compile_only || o.debug > 0 {
+    if o.command.is_some()
+        || o.output.is_some()
+        || o.dump.is_some()
+        || o.compile_only
+        || o.debug > 0
+    {
         return Err(UsageError(
-            "-i cannot be combined with -c, -d, --dump or --compile-only".into(),
+            "-i cannot be combined with -c, -o, -d, --dump or --compile-only".into(),
         ));
     }
     o.interactive = true;
@@ -744,6 +749,7 @@ mod tests {
         assert!(parse_args(&args(&[])).is_err());
         assert!(parse_args(&args(&["-i", "-e", "BEGIN{}"])).is_err());
         assert!(parse_args(&args(&["-i", "-c", "ls"])).is_err());
+        assert!(parse_args(&args(&["-i", "-o", "out.txt"])).is_err());
     }
 
     #[test]

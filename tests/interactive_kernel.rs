@@ -30,8 +30,9 @@ impl Terminal {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Starts `cmd` (run directly, without a shell) in a 200x50 pane that stays after it exits.
-    fn start(cmd: &[&str], env: &[(&str, &str)]) -> Terminal {
+    /// Starts `rtrace -i` in a 200x50 pane, under a shell that waits for it and then prints
+    /// `rtrace exited CODE` (the shell, not tmux, reaps it) and stays.
+    fn start(env: &[(&str, &str)]) -> Terminal {
         let t = Terminal {
             socket: format!("rtrace-test-{}", std::process::id()),
         };
@@ -41,10 +42,32 @@ impl Terminal {
             args.push("-e");
             args.push(v);
         }
-        args.extend_from_slice(cmd);
-        args.extend_from_slice(&[";", "set-option", "-t", "t", "remain-on-exit", "on"]);
+        args.extend_from_slice(&[
+            "/bin/sh",
+            "-c",
+            "\"$0\" -i; echo \"rtrace exited $?\"; exec sleep 600",
+            BIN,
+        ]);
         t.tmux(&args);
         t
+    }
+
+    /// The pid of rtrace, the pane's shell's child.
+    fn rtrace_pid(&self) -> i32 {
+        let shell = self.pane("#{pane_pid}");
+        let children = format!("/proc/{shell}/task/{shell}/children");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(&children).unwrap_or_default();
+            if let Some(pid) = text.split_whitespace().next().and_then(|p| p.parse().ok()) {
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rtrace did not start under {shell}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -67,6 +90,13 @@ impl Terminal {
         self.tmux(&["display-message", "-p", "-t", "t", what])
             .trim()
             .to_string()
+    }
+
+    /// rtrace's exit code, once its shell has printed it.
+    fn exit_status(&self) -> Option<String> {
+        let s = self.screen();
+        let at = s.find("rtrace exited ")? + "rtrace exited ".len();
+        s[at..].split_whitespace().next().map(str::to_string)
     }
 
     /// Waits until the screen satisfies `ok`; panics with the screen after 20 s.
@@ -95,6 +125,31 @@ impl Drop for Terminal {
     }
 }
 
+/// What `bpftool` shows of the programs and maps in `held` (nothing once released); empty
+/// without bpftool (the checks by id in `common::assert_released` still ran).
+fn bpftool_shows(held: &common::Holdings) -> Vec<String> {
+    let show = |what: &str| -> String {
+        Command::new("bpftool")
+            .args([what, "show"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let mut left = Vec::new();
+    for (what, ids) in [("prog", &held.progs), ("map", &held.maps)] {
+        let text = show(what);
+        for id in ids {
+            let head = format!("{id}: ");
+            left.extend(
+                text.lines()
+                    .filter(|l| l.starts_with(&head))
+                    .map(str::to_string),
+            );
+        }
+    }
+    left
+}
+
 fn count(screen: &str, text: &str) -> usize {
     screen.matches(text).count()
 }
@@ -115,12 +170,9 @@ fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
     kernel_test(|| {
         let state = std::env::temp_dir().join(format!("rtrace-state-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&state);
-        let term = Terminal::start(
-            &[BIN, "-i"],
-            &[("XDG_STATE_HOME", state.to_str().unwrap_or("/tmp"))],
-        );
+        let term = Terminal::start(&[("XDG_STATE_HOME", state.to_str().unwrap_or("/tmp"))]);
         term.wait_text("rtrace>");
-        let rtrace_pid: i32 = term.pane("#{pane_pid}").parse().expect("pane pid");
+        let rtrace_pid = term.rtrace_pid();
         let me = std::process::id();
 
         // A probe on this test's own getppid calls: attached at once, its output above the prompt.
@@ -131,6 +183,12 @@ fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
         term.wait_text("probe 1: tracepoint:syscalls:sys_enter_getppid");
         let held = common::holdings(rtrace_pid);
         assert!(!held.progs.is_empty(), "rtrace holds no program: {held:?}");
+        if Path::new("/usr/sbin/bpftool").exists() {
+            assert!(
+                !bpftool_shows(&held).is_empty(),
+                "bpftool sees none of {held:?}"
+            );
+        }
         getppid_times(3);
         let line = format!("getppid from {me}");
         term.wait_for("three getppid lines", |s| count(s, &line) == 3);
@@ -173,14 +231,13 @@ fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
 
         // .quit prints the maps as a run's end does, and nothing stays loaded.
         term.line(".quit");
-        let s = term.wait_for("the session to end", |s| {
-            s.contains("Pane is dead")
-                || s.lines().filter(|l| l.starts_with("@calls: 3")).count() >= 3
-        });
-        assert!(s.contains("@ticks: "), "{s}");
-        term.wait_for("the pane to be dead", |_| term.pane("#{pane_dead}") == "1");
-        assert_eq!(term.pane("#{pane_dead_status}"), "0", "{s}");
+        term.wait_for("rtrace to exit", |_| term.exit_status().is_some());
+        let s = term.screen();
+        assert_eq!(term.exit_status().as_deref(), Some("0"), "{s}");
+        let end = &s[s.rfind(".quit").unwrap_or(0)..];
+        assert!(end.contains("\n@calls: 3\n@ticks: "), "{s}");
         common::assert_released(&held);
+        assert_eq!(bpftool_shows(&held), Vec::<String>::new());
         let history = std::fs::read_to_string(state.join("rtrace/history")).unwrap_or_default();
         assert!(history.contains(".detach 1"), "history: {history}");
         let _ = std::fs::remove_dir_all(&state);
@@ -192,23 +249,21 @@ fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
 fn session_ends_by(end: impl FnOnce(&Terminal), check: impl FnOnce(&str)) {
     kernel_test(|| {
         let state = std::env::temp_dir().join(format!("rtrace-state-{}", std::process::id()));
-        let term = Terminal::start(
-            &[BIN, "-i"],
-            &[("XDG_STATE_HOME", state.to_str().unwrap_or("/tmp"))],
-        );
+        let term = Terminal::start(&[("XDG_STATE_HOME", state.to_str().unwrap_or("/tmp"))]);
         term.wait_text("rtrace>");
-        let rtrace_pid: i32 = term.pane("#{pane_pid}").parse().expect("pane pid");
+        let rtrace_pid = term.rtrace_pid();
         term.line("interval:ms:50 { @ticks = count(); }");
         term.wait_text("probe 1: interval:ms:50");
         let held = common::holdings(rtrace_pid);
         assert!(!held.progs.is_empty(), "rtrace holds no program: {held:?}");
         end(&term);
-        term.wait_for("the pane to be dead", |_| term.pane("#{pane_dead}") == "1");
+        term.wait_for("rtrace to exit", |_| term.exit_status().is_some());
         let s = term.screen();
-        assert_eq!(term.pane("#{pane_dead_status}"), "0", "{s}");
+        assert_eq!(term.exit_status().as_deref(), Some("0"), "{s}");
         assert!(s.contains("@ticks: "), "{s}");
         check(&s);
         common::assert_released(&held);
+        assert_eq!(bpftool_shows(&held), Vec::<String>::new());
         let _ = std::fs::remove_dir_all(&state);
     });
 }
@@ -249,7 +304,7 @@ fn sigterm_ends_the_session_with_the_maps() {
     }
     session_ends_by(
         |t| {
-            let pid: i32 = t.pane("#{pane_pid}").parse().expect("pane pid");
+            let pid = t.rtrace_pid();
             // SAFETY: a signal to the session's own process.
             unsafe { libc::kill(pid, libc::SIGTERM) };
         },

@@ -1,7 +1,8 @@
 //! The thread that owns the session's live run: it prints the probes' output as it arrives
 //! while the prompt waits for a line, and carries out the prompt's requests (load, detach,
 //! print, clear, quit). Fed by the session's loop through a channel and a wake-up pipe; a
-//! probe's exit(), SIGTERM or SIGHUP end the session from here.
+//! probe's exit(), SIGTERM or SIGHUP end the session from here (the prompt then reads end of
+//! file).
 
 use crate::object::Object;
 use crate::output::OutputFormat;
@@ -49,6 +50,8 @@ pub struct Start {
     /// The terminal's settings before the editor changed them, restored when the session ends
     /// from this thread (exit(), a signal) while the prompt is reading.
     pub terminal: Option<libc::termios>,
+    /// The prompt's thread, woken with SIGINT when the session ends from here.
+    pub prompt: libc::pthread_t,
 }
 
 impl Engine {
@@ -156,24 +159,59 @@ fn serve(start: Start, wake: OwnedFd, requests: Receiver<Request>, replies: Send
             report(Err(e));
         }
         if live.exited() || Live::stop_requested() {
-            end_now(live, start.terminal);
+            let r = end_here(live, start.terminal, start.prompt);
+            // The prompt reads end of file now and asks to quit; anything else it asks
+            // before that is answered with the end.
+            loop {
+                match requests.recv() {
+                    Ok(Request::Quit) | Err(_) => {
+                        let _ = replies.send(Reply::Done(r.map(|_| true)));
+                        return;
+                    }
+                    Ok(Request::Discard) => {}
+                    Ok(Request::Add(..)) => {
+                        let _ = replies.send(Reply::Added(Err(ended())));
+                    }
+                    Ok(_) => {
+                        let _ = replies.send(Reply::Done(Err(ended())));
+                    }
+                }
+            }
         }
     }
 }
 
-/// Ends the whole process from this thread while the prompt may be reading a line: the
-/// terminal put back as it was, END and the maps printed on stdout, everything released.
-fn end_now(mut live: Live, terminal: Option<libc::termios>) -> ! {
+fn ended() -> RunError {
+    RunError::Message("the session has ended".into())
+}
+
+/// Ends the session from this thread while the prompt may be reading a line: the terminal is
+/// put back as it was, END and the maps are printed on stdout, everything is released, and
+/// stdin is pointed at /dev/null so that the prompt reads end of file and leaves as Ctrl-D
+/// does (the process ends from its main thread, as after `.quit`). SIGINT wakes the prompt
+/// from its wait on the terminal, which does not end when fd 0 is replaced under it.
+fn end_here(
+    mut live: Live,
+    terminal: Option<libc::termios>,
+    prompt: libc::pthread_t,
+) -> Result<(), RunError> {
     if let Some(t) = terminal {
         // SAFETY: restores settings read from fd 0 by tcgetattr.
         unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) };
     }
     println!();
     live.set_output(Box::new(io::stdout()));
-    let ok = live.finish().is_ok();
+    let r = live.finish();
     drop(live);
     let _ = io::stdout().flush();
-    std::process::exit(if ok { 0 } else { 1 });
+    if let Ok(null) = std::fs::File::open("/dev/null") {
+        // SAFETY: dup2 onto fd 0 of a file we opened; stdin now reads end of file.
+        unsafe { libc::dup2(null.as_raw_fd(), 0) };
+    }
+    // SAFETY: the prompt's thread lives until the session ends; the session's SIGINT handler
+    // only sets a flag.
+    unsafe { libc::pthread_kill(prompt, libc::SIGINT) };
+    r
 }
 
 fn report(r: Result<(), RunError>) {

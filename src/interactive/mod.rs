@@ -7,6 +7,8 @@
 mod editor;
 mod engine;
 mod input;
+#[cfg(test)]
+mod live_tests;
 mod script;
 
 use crate::compile::CompileEnv;
@@ -73,6 +75,8 @@ pub fn run(settings: Settings) -> i32 {
         demangle: settings.demangle,
         output,
         terminal: terminal_settings(),
+        // SAFETY: pthread_self has no preconditions.
+        prompt: unsafe { libc::pthread_self() },
     }) {
         Ok(e) => e,
         Err(e) => {
@@ -136,7 +140,7 @@ pub fn run(settings: Settings) -> i32 {
     match engine.quit() {
         Ok(()) => 0,
         Err(e) => {
-            print_error(&e, None);
+            print_error(&e);
             1
         }
     }
@@ -164,7 +168,7 @@ impl Session<'_> {
             Input::Map(name) => match self.engine.call(Request::Print(name.clone())) {
                 Some(Reply::Done(Ok(true))) => {}
                 Some(Reply::Done(Ok(false))) => eprintln!("{}", no_map(&name, &self.script)),
-                Some(Reply::Done(Err(e))) => print_error(&e, None),
+                Some(Reply::Done(Err(e))) => print_error(&e),
                 _ => return false,
             },
             Input::Command(Command::Quit) => return false,
@@ -182,7 +186,7 @@ impl Session<'_> {
                 Some(Reply::Done(Ok(false))) => {
                     eprintln!("ERROR: no probe {n} is attached (see .probes)")
                 }
-                Some(Reply::Done(Err(e))) => print_error(&e, None),
+                Some(Reply::Done(Err(e))) => print_error(&e),
                 _ => return false,
             },
             Input::Command(Command::Clear(name)) => {
@@ -191,7 +195,7 @@ impl Session<'_> {
                     Some(Reply::Done(Ok(false))) => {
                         eprintln!("{}", no_map(&name, &self.script))
                     }
-                    Some(Reply::Done(Err(e))) => print_error(&e, None),
+                    Some(Reply::Done(Err(e))) => print_error(&e),
                     _ => return false,
                 }
             }
@@ -218,7 +222,7 @@ impl Session<'_> {
             Some(Reply::Added(Err(RunError::Diag(d)))) => {
                 eprint!("{}", self.script.render_for(&prepared, &[d]))
             }
-            Some(Reply::Added(Err(e))) => print_error(&e, None),
+            Some(Reply::Added(Err(e))) => print_error(&e),
             _ => {}
         }
     }
@@ -236,7 +240,7 @@ fn no_map(name: &str, script: &Script) -> String {
     }
 }
 
-fn print_error(e: &RunError, _source: Option<&str>) {
+fn print_error(e: &RunError) {
     match e {
         RunError::Message(m) => eprintln!("ERROR: {m}"),
         RunError::Diag(d) => eprintln!("ERROR: {}", d.message),

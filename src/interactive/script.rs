@@ -26,6 +26,8 @@ pub struct Script {
     chunks: Vec<String>,
     probes: Vec<Typed>,
     maps: BTreeMap<String, MapInfo>,
+    /// Programs compiled from the inputs loaded so far (they count again in every compile).
+    loaded_programs: usize,
 }
 
 /// A probe typed at the prompt.
@@ -67,6 +69,7 @@ impl Script {
             chunks: Vec::new(),
             probes: Vec::new(),
             maps: BTreeMap::new(),
+            loaded_programs: 0,
         }
     }
 
@@ -83,7 +86,12 @@ impl Script {
         let source = Rc::new(Source::new(INPUT_NAME, combined));
         let prepared_source = source.clone();
         let render = |diags: &[Diagnostic]| self.render(&source, base, diags);
-        let object = compile(&source, &self.env).map_err(|d| render(&d))?;
+        // The probe limit is for what one input attaches: earlier inputs are compiled again.
+        let env = CompileEnv {
+            max_probes: self.env.max_probes.saturating_add(self.loaded_programs),
+            ..self.env.clone()
+        };
+        let object = compile(&source, &env).map_err(|d| render(&d))?;
         let typed = parse::parse(&Source::new(INPUT_NAME, text))
             .map_err(|d| diag::render(&Source::new(INPUT_NAME, text), &d))?;
         let mut groups = vec![Vec::new(); typed.probes.len()];
@@ -201,6 +209,7 @@ impl Script {
                 .entry(info.name.clone())
                 .or_insert_with(|| info.clone());
         }
+        self.loaded_programs = prepared.object.programs.len();
         self.chunks.push(prepared.text);
         said
     }
@@ -434,6 +443,26 @@ mod tests {
         let dump = s.dump_bpf(2).unwrap();
         assert!(dump.contains("; 2:3: @y = 2"), "{dump}");
         assert!(s.dump_bpf(3).is_none());
+    }
+
+    #[test]
+    fn the_probe_limit_counts_only_the_new_input() {
+        let mut s = Script::new(CompileEnv {
+            max_probes: 2,
+            ..CompileEnv::default()
+        });
+        let p = s
+            .prepare("interval:s:1 { @a = 1; } interval:s:2 { @b = 1; }")
+            .unwrap();
+        s.accept(p, &[1, 2]);
+        let p = s
+            .prepare("interval:s:3 { @c = 1; } interval:s:4 { @d = 1; }")
+            .unwrap();
+        s.accept(p, &[3, 4]);
+        let err = s
+            .prepare("interval:s:5 {} interval:s:6 {} interval:s:7 {}")
+            .unwrap_err();
+        assert!(err.contains("more than the limit"), "{err}");
     }
 
     #[test]
