@@ -51,6 +51,8 @@ pub struct Options {
     pub no_warnings: bool,
     /// `-V`: print the version and stop.
     pub version: bool,
+    /// `--info`: print what this kernel offers and stop.
+    pub info: bool,
     /// `BPFTRACE_STRLEN` (64 unless set; at most 200).
     pub strlen: u32,
     /// `BPFTRACE_MAP_KEYS_MAX` (4096 unless set).
@@ -82,6 +84,7 @@ impl Default for Options {
             include_dirs: Vec::new(),
             no_warnings: false,
             version: false,
+            info: false,
             strlen: 64,
             map_keys_max: 4096,
             max_probes: 512,
@@ -115,6 +118,7 @@ OPTIONS:
     --no-warnings    do not print warnings
     --dump KIND      print a compiler stage instead of running: ast, types, ir, bpf
     --compile-only   check and compile the program without loading it
+    --info           print what this kernel offers (helpers, map and probe types) and stop
     -h, --help       show this help message
     -V, --version    rtrace version
 
@@ -183,6 +187,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
                 "dump" => o.dump = Some(dump_kind(&value()?)?),
                 "help" => return Err(UsageError(String::new())),
                 "version" => o.version = true,
+                "info" => o.info = true,
                 _ => return Err(UsageError(format!("unknown option '{a}'"))),
             }
             continue;
@@ -218,7 +223,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, UsageError> {
             }
         }
     }
-    if o.version {
+    if o.version || o.info {
         return Ok(o);
     }
     let mut positional = positional.into_iter();

@@ -81,8 +81,8 @@ struct Events<'o> {
 
 impl<'o> Session<'o> {
     /// Sets the run up: maps created, the `-c` command forked and held, relocations applied
-    /// (map fds, `cpid`, the start time of `elapsed`), programs loaded and attached, and
-    /// `Attaching N probes...` printed.
+    /// (map fds, `cpid`, the start time of `elapsed`), programs loaded, `Attaching N
+    /// probes...` printed, BEGIN fired and the other probes attached.
     pub fn start(object: &'o Object, cfg: RunConfig) -> Result<Session<'o>, RunError> {
         signals::install();
         let formats = printf_formats(object)?;
@@ -109,9 +109,7 @@ impl<'o> Session<'o> {
             })
             .collect::<Result<Vec<_>, RunError>>()?;
         let mut programs = Programs::load(&images).map_err(|e| load_error(e, object))?;
-        let probes = programs
-            .attach(cfg.pid)
-            .map_err(|e| load_error(e, object))?;
+        let probes = object.programs.len();
 
         // The ring buffer's reader takes the map; keep the others for dumps.
         let placeholder = KernelMap::create(&crate::sema::layout::MapDef {
@@ -141,8 +139,14 @@ impl<'o> Session<'o> {
             buffering: cfg.buffering,
             source: cfg.source,
         };
+        // As bpftrace: `Attaching N probes...`, then BEGIN, then the other probes attached (so
+        // none of them fires before BEGIN has run).
         events.printer.attached(&mut events.out, probes);
         events.flush()?;
+        programs.run_begin().map_err(|e| load_error(e, object))?;
+        programs
+            .attach(cfg.pid)
+            .map_err(|e| load_error(e, object))?;
         if cfg.notify_attached {
             eprintln!("__BPFTRACE_NOTIFY_PROBES_ATTACHED");
         }
@@ -159,9 +163,6 @@ impl<'o> Session<'o> {
     /// lost events and the maps. Returns the exit code.
     pub fn run(mut self) -> Result<i32, RunError> {
         let object = self.events.object;
-        self.programs
-            .run_begin()
-            .map_err(|e| load_error(e, object))?;
         let watched = match self.child.as_mut() {
             Some(child) => {
                 child
