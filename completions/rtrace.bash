@@ -48,7 +48,7 @@ _rtrace() {
             return ;;
     esac
     if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W '-B -e -l -v -c -p --usdt-file-activation -q -f -o -d -k -I --include --unsafe --no-warnings --dump --compile-only --emit-elf --metrics --flamegraph -i --generate -h --help -V --version' -- "$cur"))
+        COMPREPLY=($(compgen -W '-B -e -l -v -c -p --usdt-file-activation -q -f -o -d -k -I --include --unsafe --no-warnings --dump --compile-only --info --emit-elf --metrics --flamegraph -i --generate -h --help -V --version' -- "$cur"))
     else
         COMPREPLY=($(compgen -f -- "$cur"))
     fi

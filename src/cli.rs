@@ -59,6 +59,8 @@ pub struct Options {
     pub no_warnings: bool,
     /// `-V`: print the version and stop.
     pub version: bool,
+    /// `--info`: print what this kernel offers and stop.
+    pub info: bool,
     /// `BPFTRACE_STRLEN` (64 unless set; at most 200).
     pub strlen: u32,
     /// `BPFTRACE_MAP_KEYS_MAX` (4096 unless set).
@@ -99,6 +101,7 @@ impl Default for Options {
             include_dirs: Vec::new(),
             no_warnings: false,
             version: false,
+            info: false,
             strlen: 64,
             map_keys_max: 4096,
             max_probes: 512,
@@ -205,6 +208,12 @@ pub const FLAGS: &[Flag] = &[
         Some("compile-only"),
         None,
         "check and compile the program without loading it (what this machine lacks is a warning)",
+    ),
+    flag(
+        None,
+        Some("info"),
+        None,
+        "print what this kernel offers (helpers, map and probe types) and stop",
     ),
     flag(
         None,
@@ -436,6 +445,7 @@ pub fn parse_args_at(args: &[String], terminal: bool) -> Result<Options, UsageEr
                 "dump" => o.dump = Some(dump_kind(&value()?)?),
                 "help" => return Err(UsageError(String::new())),
                 "version" => o.version = true,
+                "info" => o.info = true,
                 _ => return Err(UsageError(format!("unknown option '{a}'"))),
             }
             continue;
@@ -475,7 +485,7 @@ pub fn parse_args_at(args: &[String], terminal: bool) -> Result<Options, UsageEr
             }
         }
     }
-    if o.version || o.generate.is_some() {
+    if o.version || o.info || o.generate.is_some() {
         return Ok(o);
     }
     let mut positional = positional.into_iter();

@@ -52,5 +52,9 @@ fn run(args: &[String]) -> i32 {
         );
         return 0;
     }
+    if opts.info {
+        print!("{}", rtrace::bpf::features::report());
+        return 0;
+    }
     rtrace::driver::run(&opts)
 }

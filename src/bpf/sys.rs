@@ -20,6 +20,8 @@ const BPF_MAP_GET_FD_BY_ID: i64 = 14;
 const BPF_OBJ_GET_INFO_BY_FD: i64 = 15;
 const BPF_LINK_GET_FD_BY_ID: i64 = 30;
 const BPF_LINK_GET_NEXT_ID: i64 = 31;
+const BPF_MAP_CREATE: i64 = 0;
+const BPF_MAP_LOOKUP_BATCH: i64 = 24;
 
 /// `BPF_ANY` flag of `BPF_MAP_UPDATE_ELEM`: create or replace.
 pub const BPF_ANY: u64 = 0;
@@ -150,6 +152,58 @@ pub fn prog_load(prog_type: u32, insns: &[u8], name: &str) -> io::Result<OwnedFd
             let text = String::from_utf8_lossy(&log[..end]);
             Err(io::Error::new(e.kind(), format!("{e}: {text}")))
         }
+    }
+}
+
+/// `BPF_PROG_LOAD` of a small fixed program with an attach type and a BTF id to attach to
+/// (fentry, iterators), no log: for probing what the kernel offers (`--info`).
+pub fn prog_load_probe(
+    prog_type: u32,
+    expected_attach_type: u32,
+    attach_btf_id: u32,
+    insns: &[u8],
+) -> io::Result<OwnedFd> {
+    let license = b"GPL\0";
+    let mut a = Attr::default();
+    a.put_u32(0, prog_type);
+    a.put_u32(4, (insns.len() / 8) as u32);
+    a.put_u64(8, ptr(insns));
+    a.put_u64(16, ptr(license));
+    a.put_u32(40, kernel_version());
+    a.put_u32(68, expected_attach_type);
+    a.put_u32(108, attach_btf_id);
+    bpf(BPF_PROG_LOAD, &mut a).map(owned)
+}
+
+/// `BPF_MAP_CREATE` of a map of any type, for probing what the kernel offers (`--info`).
+pub fn map_create(
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    entries: u32,
+) -> io::Result<OwnedFd> {
+    let mut a = Attr::default();
+    a.put_u32(0, map_type);
+    a.put_u32(4, key_size);
+    a.put_u32(8, value_size);
+    a.put_u32(12, entries);
+    bpf(BPF_MAP_CREATE, &mut a).map(owned)
+}
+
+/// Whether `BPF_MAP_LOOKUP_BATCH` works on map `fd` (an empty map answers ENOENT).
+pub fn map_batch_supported(fd: RawFd, key_size: usize, value_size: usize) -> bool {
+    let mut keys = vec![0u8; key_size];
+    let mut values = vec![0u8; value_size];
+    let mut out_batch = [0u8; 8];
+    let mut a = Attr::default();
+    a.put_u64(8, out_batch.as_mut_ptr() as u64);
+    a.put_u64(16, keys.as_mut_ptr() as u64);
+    a.put_u64(24, values.as_mut_ptr() as u64);
+    a.put_u32(32, 1);
+    a.put_u32(36, fd as u32);
+    match bpf(BPF_MAP_LOOKUP_BATCH, &mut a) {
+        Ok(_) => true,
+        Err(e) => e.raw_os_error() == Some(libc::ENOENT),
     }
 }
 

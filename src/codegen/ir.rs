@@ -282,6 +282,8 @@ pub mod helper {
     pub const RINGBUF_SUBMIT: u32 = 132;
     pub const KTIME_GET_BOOT_NS: u32 = 125;
     pub const GET_FUNC_IP: u32 = 173;
+    pub const OVERRIDE_RETURN: u32 = 58;
+    pub const D_PATH: u32 = 147;
 
     /// The kernel's name for a helper, for disassembly (`call bpf_map_lookup_elem#1`).
     pub fn name(n: u32) -> &'static str {
@@ -297,6 +299,8 @@ pub mod helper {
             GET_CURRENT_PID_TGID => "get_current_pid_tgid",
             GET_CURRENT_UID_GID => "get_current_uid_gid",
             GET_CURRENT_COMM => "get_current_comm",
+            OVERRIDE_RETURN => "override_return",
+            D_PATH => "d_path",
             PERF_EVENT_OUTPUT => "perf_event_output",
             GET_STACKID => "get_stackid",
             GET_CURRENT_TASK => "get_current_task",

@@ -42,6 +42,7 @@ fn live(out: &Shared) -> Live {
         format: OutputFormat::Text,
         pid: None,
         output: Box::new(out.clone()),
+        demangle: true,
     })
 }
 

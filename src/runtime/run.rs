@@ -130,8 +130,8 @@ pub(super) struct Tables<'a> {
 
 impl<'o> Session<'o> {
     /// Sets the run up: maps created, the `-c` command forked and held, relocations applied
-    /// (map fds, `cpid`, the start time of `elapsed`), programs loaded and attached, and
-    /// `Attaching N probes...` printed.
+    /// (map fds, `cpid`, the start time of `elapsed`), programs loaded, `Attaching N
+    /// probes...` printed, BEGIN fired and the other probes attached.
     pub fn start(object: &'o Object, cfg: RunConfig) -> Result<Session<'o>, RunError> {
         signals::install();
         let formats = printf_formats(object)?;
@@ -158,9 +158,7 @@ impl<'o> Session<'o> {
             })
             .collect::<Result<Vec<_>, RunError>>()?;
         let mut programs = Programs::load(&images).map_err(|e| load_error(e, object))?;
-        let probes = programs
-            .attach_for(cfg.pid, child.as_ref().map(|c| c.pid() as i32))
-            .map_err(|e| load_error(e, object))?;
+        let probes = object.programs.len();
 
         // The ring buffer's reader takes the map; keep the others for dumps.
         let placeholder = KernelMap::create(&crate::sema::layout::MapDef {
@@ -190,8 +188,14 @@ impl<'o> Session<'o> {
             cfg.demangle,
         );
         sink.source = cfg.source;
+        // As bpftrace: `Attaching N probes...`, then BEGIN, then the other probes attached (so
+        // none of them fires before BEGIN has run).
         sink.printer.attached(&mut sink.out, probes);
         sink.flush()?;
+        programs.run_begin().map_err(|e| load_error(e, object))?;
+        programs
+            .attach_for(cfg.pid, child.as_ref().map(|c| c.pid() as i32))
+            .map_err(|e| load_error(e, object))?;
         if cfg.notify_attached {
             eprintln!("__BPFTRACE_NOTIFY_PROBES_ATTACHED");
         }
@@ -211,9 +215,6 @@ impl<'o> Session<'o> {
     /// lost events and the maps. Returns the exit code.
     pub fn run(mut self) -> Result<i32, RunError> {
         let object = self.events.object;
-        self.programs
-            .run_begin()
-            .map_err(|e| load_error(e, object))?;
         let watched = match self.child.as_mut() {
             Some(child) => {
                 child
