@@ -44,13 +44,16 @@ fn every_tool_compiles() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
-/// Starts `tracer TOOL`, waits until it has attached (`Attaching` on stdout), then sends
-/// Ctrl-C. `None` when it never attached (the output it gave instead), else how it ended.
+/// Starts `tracer TOOL`, waits until every probe is attached, then sends Ctrl-C. An error
+/// (the output it gave instead) when it never attached, else how it ended.
 fn start_and_stop(tracer: &str, tool: &str) -> Result<common::Output, String> {
-    let mut run = Running::start(command(tracer, &[tool]));
+    // Both tracers print this marker on stderr once every probe is attached.
+    let mut cmd = command(tracer, &[tool]);
+    cmd.env("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1");
+    let mut run = Running::start(cmd);
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if run.stdout().contains("Attaching") {
+        if run.stderr().contains("__BPFTRACE_NOTIFY_PROBES_ATTACHED") {
             break;
         }
         if Instant::now() > deadline || run.exited() {

@@ -11,8 +11,8 @@
 use super::decode;
 use super::load::{LoadError, ProgramImage, Programs};
 use super::relocate::{self, RunConsts};
-use super::resolve::SessionSymbols;
-use super::run::{self, MapTable, RunError, Sink, Tables};
+use super::resolve::{MapTable, SessionSymbols};
+use super::run::{self, RunError, Sink, Tables};
 use super::signals;
 use crate::bpf::maps::KernelMap;
 use crate::bpf::ringbuf::EventReader;

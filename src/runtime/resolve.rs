@@ -2,11 +2,21 @@
 //! stack maps the session created, addresses named by the run's `Symbolizer` (read on first
 //! use). Handed to the decoder (`decode.rs`) for every record and map it decodes.
 
-use super::run::MapTable;
 use crate::bpf::maps::KernelMap;
 use crate::object::Object;
 use crate::sema::layout::MapKind;
 use crate::symbols::{Resolver, Symbolizer, UserSymbol};
+
+/// The kernel maps that records name by index (`Object::maps` indices).
+pub(super) trait MapTable {
+    fn map(&self, index: usize) -> Option<&KernelMap>;
+}
+
+impl MapTable for Vec<KernelMap> {
+    fn map(&self, index: usize) -> Option<&KernelMap> {
+        self.get(index)
+    }
+}
 
 /// The session's stack maps and symbols, for one decoding.
 pub struct SessionSymbols<'a> {

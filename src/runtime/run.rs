@@ -7,7 +7,7 @@ use super::child::{self, Child};
 use super::decode;
 use super::load::{LoadError, ProgramImage, Programs};
 use super::relocate::{self, RunConsts};
-use super::resolve::SessionSymbols;
+use super::resolve::{MapTable, SessionSymbols};
 use super::signals;
 use crate::bpf::maps::KernelMap;
 use crate::bpf::ringbuf::EventReader;
@@ -108,17 +108,6 @@ pub(super) struct Sink {
     pub(super) symbols: Symbolizer,
     /// The script, for the locations of run-time warnings (`-k`'s failed helpers).
     pub(super) source: Option<Source>,
-}
-
-/// The kernel maps that records name by index (`Object::maps` indices).
-pub(super) trait MapTable {
-    fn map(&self, index: usize) -> Option<&KernelMap>;
-}
-
-impl MapTable for Vec<KernelMap> {
-    fn map(&self, index: usize) -> Option<&KernelMap> {
-        self.get(index)
-    }
 }
 
 /// What decoding one object's records needs: its tables, its maps and its printf formats.
