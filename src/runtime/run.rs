@@ -61,6 +61,26 @@ pub struct RunConfig {
     pub source: Option<Source>,
 }
 
+impl RunConfig {
+    /// A run writing its output (text) to `output`, with the command line's defaults: no
+    /// `-c`, no `-p`, line buffering, C++ names demangled.
+    pub fn to(output: Box<dyn Write>) -> RunConfig {
+        RunConfig {
+            format: OutputFormat::Text,
+            quiet: false,
+            pid: None,
+            command: None,
+            output,
+            buffering: Buffering::Line,
+            notify_attached: false,
+            metrics: None,
+            demangle: true,
+            flamegraph: None,
+            source: None,
+        }
+    }
+}
+
 /// A run in progress: everything it holds is released (probes detached, programs and maps
 /// closed, a command still held before exec killed) when it is dropped.
 pub struct Session<'o> {
@@ -198,6 +218,14 @@ impl<'o> Session<'o> {
             metrics: cfg.metrics,
             flamegraph: cfg.flamegraph,
         })
+    }
+
+    /// Every user map as it is now, as values (stacks and symbols named): what a program
+    /// using rtrace as a library reads while the probes run.
+    pub fn maps(&mut self) -> Result<Vec<MapDump>, RunError> {
+        let tables = self.events.tables();
+        let mut syms = SessionSymbols::new(tables.object, tables.maps, &mut self.sink.symbols);
+        session_dumps(&tables, &mut syms)
     }
 
     /// Runs until the script exits, a signal arrives or the watched process ends; then END,
