@@ -4,8 +4,9 @@
 //! `probes::parse_attach`, `probes::list` and `sema` (through `sema::check_with`).
 
 use super::elf::Found;
+use super::elf_dwarf::Param;
 use super::usdt::notes::UsdtProbe;
-use super::{format, glob_match, TpFormat};
+use super::{format, glob_match, TpField, TpFormat};
 use crate::btf::Btf;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -85,10 +86,41 @@ pub trait Catalogue {
         Err("no BTF in this catalogue".into())
     }
 
-    /// The parameters of `func` in the ELF file at `path` from its DWARF, as `-lv` prints them
-    /// (`int argc`); `None` when the file has no DWARF.
-    fn function_params(&self, _path: &str, _func: &str) -> Option<Vec<String>> {
+    /// The parameters of `func` in the ELF file at `path` from its DWARF; `None` when the
+    /// file has no DWARF.
+    fn dwarf_params(&self, _path: &str, _func: &str) -> Option<Vec<Param>> {
         None
+    }
+
+    /// The parameters of `func` as `-lv` prints them (`int argc`); `None` without DWARF.
+    fn function_params(&self, path: &str, func: &str) -> Option<Vec<String>> {
+        self.dwarf_params(path, func)
+            .map(|ps| ps.iter().map(Param::decl).collect())
+    }
+
+    /// `args` of a uprobe on `func`: its DWARF parameters as a record laid over the
+    /// registers that carry them (`pt_regs`, the uprobe's context), the first six only;
+    /// `None` without DWARF.
+    fn uprobe_args(&self, path: &str, func: &str) -> Option<TpFormat> {
+        let params = self.dwarf_params(path, func)?;
+        let fields = params
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let offset = super::arch::pt_regs_offset(&format!("arg{i}"))?;
+                matches!(p.size, 1 | 2 | 4 | 8).then(|| TpField {
+                    name: p.name.clone(),
+                    c_type: p.type_name.clone(),
+                    offset,
+                    size: p.size,
+                    signed: p.signed,
+                    data_loc: false,
+                    array_len: None,
+                    pointer: p.pointer,
+                })
+            })
+            .collect();
+        Some(TpFormat { fields })
     }
 
     /// Whether the kernel can load and attach kfunc (fentry/fexit) programs.

@@ -11,10 +11,29 @@ use std::collections::HashMap;
 
 type Reader<'a> = EndianSlice<'a, LittleEndian>;
 
+/// One parameter of a function as its DWARF describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    /// The type as bpftrace 0.17 writes it (`int`, `char*`, `struct Foo*`).
+    pub type_name: String,
+    /// Bytes of the value (0 when unknown, such as a struct passed by value).
+    pub size: u32,
+    pub signed: bool,
+    pub pointer: bool,
+}
+
+impl Param {
+    /// `TYPE NAME`, as `-lv` prints it.
+    pub fn decl(&self) -> String {
+        format!("{} {}", self.type_name, self.name)
+    }
+}
+
 /// Every function's parameters as `TYPE NAME` lines, by function name (the first definition
 /// of a name): `Ok(None)` when the file has no DWARF (bpftrace then warns once per file). Built
 /// in one walk over the units; the catalogue keeps it per file.
-pub fn all_function_params(elf: &Elf) -> Result<Option<HashMap<String, Vec<String>>>, String> {
+pub fn all_function_params(elf: &Elf) -> Result<Option<HashMap<String, Vec<Param>>>, String> {
     for bytes in [Some(elf.bytes()), elf.debug_bytes()].into_iter().flatten() {
         let Ok(file) = object::File::parse(bytes) else {
             continue;
@@ -27,7 +46,7 @@ pub fn all_function_params(elf: &Elf) -> Result<Option<HashMap<String, Vec<Strin
     Ok(None)
 }
 
-fn params_in(file: &object::File<'_>) -> Result<HashMap<String, Vec<String>>, String> {
+fn params_in(file: &object::File<'_>) -> Result<HashMap<String, Vec<Param>>, String> {
     // Sections compressed with SHF_COMPRESSED (debug files usually are) are inflated here.
     let sections = gimli::DwarfSections::load(|id| -> Result<Cow<'_, [u8]>, String> {
         match file.section_by_name(id.name()) {
@@ -39,7 +58,7 @@ fn params_in(file: &object::File<'_>) -> Result<HashMap<String, Vec<String>>, St
     })?;
     let dwarf = sections.borrow(|data| EndianSlice::new(data, LittleEndian));
     let err = |e: gimli::Error| format!("DWARF: {e}");
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let mut out: HashMap<String, Vec<Param>> = HashMap::new();
     let mut units = dwarf.units();
     while let Some(header) = units.next().map_err(err)? {
         let unit = dwarf.unit(header).map_err(err)?;
@@ -70,16 +89,71 @@ fn params_in(file: &object::File<'_>) -> Result<HashMap<String, Vec<String>>, St
                     continue;
                 }
                 let name = name_of(&dwarf, &unit, e).unwrap_or_default();
-                let ty = match e.attr_value(gimli::DW_AT_type).map_err(err)? {
-                    Some(AttributeValue::UnitRef(off)) => type_name(&dwarf, &unit, off, 0),
-                    _ => "<unknown type>".to_string(),
+                let param = match e.attr_value(gimli::DW_AT_type).map_err(err)? {
+                    Some(AttributeValue::UnitRef(off)) => {
+                        let (size, signed, pointer) = value_shape(&unit, off);
+                        Param {
+                            name,
+                            type_name: type_name(&dwarf, &unit, off, 0),
+                            size,
+                            signed,
+                            pointer,
+                        }
+                    }
+                    _ => Param {
+                        name,
+                        type_name: "<unknown type>".into(),
+                        size: 0,
+                        signed: false,
+                        pointer: false,
+                    },
                 };
-                params.push(format!("{ty} {name}"));
+                params.push(param);
             }
             out.insert(func, params);
         }
     }
     Ok(out)
+}
+
+/// Size, signedness and pointer-ness of a type, through typedefs and qualifiers.
+fn value_shape(unit: &Unit<Reader<'_>>, mut off: UnitOffset) -> (u32, bool, bool) {
+    for _ in 0..32 {
+        let Ok(entry) = unit.entry(off) else {
+            break;
+        };
+        let next = match entry.attr_value(gimli::DW_AT_type).ok().flatten() {
+            Some(AttributeValue::UnitRef(o)) => Some(o),
+            _ => None,
+        };
+        match entry.tag() {
+            gimli::DW_TAG_pointer_type => return (8, false, true),
+            gimli::DW_TAG_base_type | gimli::DW_TAG_enumeration_type => {
+                let size = entry
+                    .attr_value(gimli::DW_AT_byte_size)
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.udata_value())
+                    .unwrap_or(0) as u32;
+                let signed = matches!(
+                    entry.attr_value(gimli::DW_AT_encoding).ok().flatten(),
+                    Some(AttributeValue::Encoding(
+                        gimli::DW_ATE_signed | gimli::DW_ATE_signed_char
+                    ))
+                );
+                return (size, signed, false);
+            }
+            gimli::DW_TAG_typedef
+            | gimli::DW_TAG_const_type
+            | gimli::DW_TAG_volatile_type
+            | gimli::DW_TAG_restrict_type => match next {
+                Some(o) => off = o,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    (0, false, false)
 }
 
 fn name_of(
@@ -183,9 +257,13 @@ mod tests {
         let all = all_function_params(&elf)
             .expect("dwarf")
             .expect("has DWARF");
-        assert_eq!(all["main"], ["int argc", "char** argv"]);
+        let decls = |f: &str| all[f].iter().map(Param::decl).collect::<Vec<_>>();
+        assert_eq!(decls("main"), ["int argc", "char** argv"]);
+        let c = &all["f"][1];
+        assert_eq!((c.size, c.signed, c.pointer), (1, true, false));
+        assert!(all["f"][0].pointer);
         assert_eq!(
-            all["f"],
+            decls("f"),
             [
                 "int* n",
                 "char c",

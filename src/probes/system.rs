@@ -5,6 +5,7 @@
 
 use super::catalogue::{no_match, Catalogue};
 use super::elf::{self, Elf, Found};
+use super::elf_dwarf::Param;
 use super::usdt::files;
 use super::usdt::notes::{self, UsdtProbe};
 use super::{elf_paths, format, kprobe, tracefs, tracepoint, TpFormat};
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Each file's function parameters by function name, or `None` without DWARF.
-type DwarfParams = HashMap<String, Option<HashMap<String, Vec<String>>>>;
+type DwarfParams = HashMap<String, Option<HashMap<String, Vec<Param>>>>;
 
 /// The running machine's catalogue, shared by the whole process so each file is read once.
 pub fn catalogue() -> &'static System {
@@ -216,7 +217,7 @@ impl Catalogue for System {
         Ok(self.elf(path)?.symbol_at(addr))
     }
 
-    fn function_params(&self, path: &str, func: &str) -> Option<Vec<String>> {
+    fn dwarf_params(&self, path: &str, func: &str) -> Option<Vec<Param>> {
         let mut cache = self.dwarf.lock().unwrap_or_else(|p| p.into_inner());
         let params = cache.entry(path.to_string()).or_insert_with(|| {
             let elf = self.elf(path).ok()?;

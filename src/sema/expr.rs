@@ -549,21 +549,23 @@ impl Checker<'_> {
             return zero(span);
         };
         let Some(f) = format.fields.iter().find(|f| f.name == field.name).cloned() else {
-            let tp = match &self.ctx.attach {
-                Some(Attach::Tracepoint { category, name }) => format!("{category}:{name}"),
-                _ => String::new(),
+            let what = match &self.ctx.attach {
+                Some(Attach::Tracepoint { category, name }) => {
+                    format!("tracepoint {category}:{name} has no field")
+                }
+                Some(a @ Attach::Uprobe { .. }) => format!("{a} has no argument"),
+                _ => "the probe has no field".to_string(),
             };
             let fields: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
             self.error_diag(
-                crate::diag::Diagnostic::error(
-                    field.span,
-                    format!("tracepoint {tp} has no field '{}'", field.name),
-                )
-                .with_note(format!("its fields are: {}", fields.join(", "))),
+                crate::diag::Diagnostic::error(field.span, format!("{what} '{}'", field.name))
+                    .with_note(format!("its fields are: {}", fields.join(", "))),
             );
             return zero(span);
         };
-        let user = matches!(&self.ctx.attach, Some(Attach::Tracepoint { category, .. }) if category == "syscalls");
+        // Pointers a syscall or a user function received point into user memory.
+        let user = matches!(&self.ctx.attach, Some(Attach::Tracepoint { category, .. }) if category == "syscalls")
+            || matches!(&self.ctx.attach, Some(Attach::Uprobe { .. }));
         let char_array = f.array_len.is_some() && f.c_type.contains("char");
         let ty = if f.data_loc {
             Type::KPTR
@@ -587,6 +589,15 @@ impl Checker<'_> {
                         _ => None,
                     }
                 }
+                // `int *` (a uprobe argument from DWARF): `*args->n` reads an int.
+                Some(name) if !name.contains('*') => builtins::cast_type(&ast::TypeName {
+                    name: name.to_string(),
+                    pointer_depth: 0,
+                    array_len: None,
+                    array_more: Vec::new(),
+                    span,
+                })
+                .map(Box::new),
                 _ => None,
             };
             Type::Ptr { user, to }

@@ -301,6 +301,13 @@ fn expand_attach_points<'p>(
                                     }
                                 }
                             }
+                            // A function's entry: `args` from the file's DWARF, when it has it.
+                            Attach::Uprobe {
+                                path,
+                                symbol: Some(func),
+                                offset: 0,
+                                ret: false,
+                            } => catalogue.uprobe_args(path, func),
                             _ => None,
                         };
                         let text = probes::display_name(&attach, &raw);
