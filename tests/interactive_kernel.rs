@@ -76,8 +76,17 @@ impl Terminal {
         self.tmux(&args);
     }
 
-    /// Types `text` literally, then Enter.
+    /// Waits for an empty prompt, then types `text` literally and Enter. (Keys typed before
+    /// the editor is reading again can be lost, as in any line editor.)
     fn line(&self, text: &str) {
+        self.wait_for("an empty prompt", |s| {
+            s.lines().rev().find(|l| !l.trim().is_empty()) == Some("rtrace>")
+        });
+        self.continue_line(text);
+    }
+
+    /// Types `text` literally and Enter, in the input being edited.
+    fn continue_line(&self, text: &str) {
         self.tmux(&["send-keys", "-t", "t", "-l", text]);
         self.keys(&["Enter"]);
     }
@@ -199,7 +208,7 @@ fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
 
         // A block over two lines.
         term.line("interval:ms:100 {");
-        term.line("  @ticks = count(); }");
+        term.continue_line("  @ticks = count(); }");
         term.wait_text("probe 2: interval:ms:100");
 
         // A type clash with a loaded map is a diagnostic under the line typed.
@@ -208,6 +217,7 @@ fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
         assert!(s.contains("1 │ BEGIN { @calls = \"text\"; }"), "{s}");
 
         // Ctrl-C clears the line; the session goes on.
+        term.wait_for("an empty prompt", |s| s.trim_end().ends_with("rtrace>"));
         term.tmux(&["send-keys", "-t", "t", "-l", "BEGIN { never"]);
         term.keys(&["C-c"]);
         term.line(".probes");
