@@ -8,11 +8,15 @@ mod common;
 use common::kernel_test;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
 const TMUX: &str = "/usr/bin/tmux";
+
+/// Numbers the tmux servers of this test binary.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// A tmux server of this test alone (its own socket), killed when dropped.
 struct Terminal {
@@ -34,7 +38,12 @@ impl Terminal {
     /// `rtrace exited CODE` (the shell, not tmux, reaps it) and stays.
     fn start(env: &[(&str, &str)]) -> Terminal {
         let t = Terminal {
-            socket: format!("rtrace-test-{}", std::process::id()),
+            // Its own server each time: a server being killed must not take the next session.
+            socket: format!(
+                "rtrace-test-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::SeqCst)
+            ),
         };
         let mut args = vec!["new-session", "-d", "-s", "t", "-x", "200", "-y", "50"];
         let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
