@@ -88,10 +88,15 @@ impl Terminal {
     /// Waits for an empty prompt, then types `text` literally and Enter. (Keys typed before
     /// the editor is reading again can be lost, as in any line editor.)
     fn line(&self, text: &str) {
+        self.wait_prompt();
+        self.continue_line(text);
+    }
+
+    /// Waits until the last line on the screen is an empty prompt.
+    fn wait_prompt(&self) {
         self.wait_for("an empty prompt", |s| {
             s.lines().rev().find(|l| !l.trim().is_empty()) == Some("rtrace>")
         });
-        self.continue_line(text);
     }
 
     /// Types `text` literally and Enter, in the input being edited.
@@ -293,7 +298,13 @@ fn ctrl_d_ends_the_session_with_the_maps() {
         println!("skipped: {TMUX} is not installed (apt-get install tmux)");
         return;
     }
-    session_ends_by(|t| t.keys(&["C-d"]), |_| {});
+    session_ends_by(
+        |t| {
+            t.wait_prompt();
+            t.keys(&["C-d"]);
+        },
+        |_| {},
+    );
 }
 
 #[test]
