@@ -8,11 +8,15 @@ mod common;
 use common::kernel_test;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
 const TMUX: &str = "/usr/bin/tmux";
+
+/// Numbers the tmux servers of this test binary.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// A tmux server of this test alone (its own socket), killed when dropped.
 struct Terminal {
@@ -34,7 +38,12 @@ impl Terminal {
     /// `rtrace exited CODE` (the shell, not tmux, reaps it) and stays.
     fn start(env: &[(&str, &str)]) -> Terminal {
         let t = Terminal {
-            socket: format!("rtrace-test-{}", std::process::id()),
+            // Its own server each time: a server being killed must not take the next session.
+            socket: format!(
+                "rtrace-test-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::SeqCst)
+            ),
         };
         let mut args = vec!["new-session", "-d", "-s", "t", "-x", "200", "-y", "50"];
         let vars: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -76,8 +85,22 @@ impl Terminal {
         self.tmux(&args);
     }
 
-    /// Types `text` literally, then Enter.
+    /// Waits for an empty prompt, then types `text` literally and Enter. (Keys typed before
+    /// the editor is reading again can be lost, as in any line editor.)
     fn line(&self, text: &str) {
+        self.wait_prompt();
+        self.continue_line(text);
+    }
+
+    /// Waits until the last line on the screen is an empty prompt.
+    fn wait_prompt(&self) {
+        self.wait_for("an empty prompt", |s| {
+            s.lines().rev().find(|l| !l.trim().is_empty()) == Some("rtrace>")
+        });
+    }
+
+    /// Types `text` literally and Enter, in the input being edited.
+    fn continue_line(&self, text: &str) {
         self.tmux(&["send-keys", "-t", "t", "-l", text]);
         self.keys(&["Enter"]);
     }
@@ -199,7 +222,7 @@ fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
 
         // A block over two lines.
         term.line("interval:ms:100 {");
-        term.line("  @ticks = count(); }");
+        term.continue_line("  @ticks = count(); }");
         term.wait_text("probe 2: interval:ms:100");
 
         // A type clash with a loaded map is a diagnostic under the line typed.
@@ -208,6 +231,7 @@ fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
         assert!(s.contains("1 │ BEGIN { @calls = \"text\"; }"), "{s}");
 
         // Ctrl-C clears the line; the session goes on.
+        term.wait_for("an empty prompt", |s| s.trim_end().ends_with("rtrace>"));
         term.tmux(&["send-keys", "-t", "t", "-l", "BEGIN { never"]);
         term.keys(&["C-c"]);
         term.line(".probes");
@@ -274,7 +298,13 @@ fn ctrl_d_ends_the_session_with_the_maps() {
         println!("skipped: {TMUX} is not installed (apt-get install tmux)");
         return;
     }
-    session_ends_by(|t| t.keys(&["C-d"]), |_| {});
+    session_ends_by(
+        |t| {
+            t.wait_prompt();
+            t.keys(&["C-d"]);
+        },
+        |_| {},
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ mod script;
 
 use crate::compile::CompileEnv;
 use crate::output::OutputFormat;
-use crate::runtime::RunError;
+use crate::runtime::{Live, RunError};
 use editor::Prompt;
 use engine::{Engine, Reply, Request, Start};
 use input::{Command, Input};
@@ -40,6 +40,9 @@ pub fn run(settings: Settings) -> i32 {
         eprintln!("ERROR: loading BPF programs needs root, or CAP_BPF and CAP_PERFMON");
         return 1;
     }
+    // Before the editor: it saves the SIGINT handler while it reads a line and puts the saved
+    // one back after, so ours must be in place first.
+    Live::install_signals();
     let config = Config::builder()
         .auto_add_history(false)
         // Tab completes what all candidates share; a second Tab lists them, as bash does.

@@ -91,10 +91,15 @@ impl MapTable for ChunkMaps<'_> {
 }
 
 impl Live {
-    /// An empty run: nothing is loaded until `add`. SIGTERM and SIGHUP ask it to stop
-    /// (`stop_requested`); SIGINT only interrupts (`take_interrupt`).
-    pub fn new(cfg: LiveConfig) -> Live {
+    /// The session's signal handlers: SIGTERM and SIGHUP ask the run to stop
+    /// (`stop_requested`), SIGINT only interrupts (`take_interrupt`). Installed once, by the
+    /// thread that reads the prompt, before its editor first saves and later restores them.
+    pub fn install_signals() {
         signals::install_session();
+    }
+
+    /// An empty run: nothing is loaded until `add`.
+    pub fn new(cfg: LiveConfig) -> Live {
         Live {
             chunks: Vec::new(),
             maps: Vec::new(),
