@@ -59,6 +59,8 @@ pub struct Options {
     pub map_keys_max: u32,
     /// `BPFTRACE_MAX_PROBES` (or `RTRACE_MAX_PROBES`; 512 unless set).
     pub max_probes: usize,
+    /// `BPFTRACE_MAX_BPF_PROGS`: the most BPF programs a script may generate (512 unless set).
+    pub max_programs: usize,
     /// `-k` (1) or `-kk` (2): report failed helper calls at run time.
     pub helper_check: u8,
 }
@@ -88,6 +90,7 @@ impl Default for Options {
             strlen: 64,
             map_keys_max: 4096,
             max_probes: 512,
+            max_programs: 512,
             helper_check: 0,
         }
     }
@@ -126,6 +129,7 @@ ENVIRONMENT:
     BPFTRACE_STRLEN        bytes of string buffers (default 64, at most 200)
     BPFTRACE_MAP_KEYS_MAX  entries of a map with keys (default 4096)
     BPFTRACE_MAX_PROBES    probes a script may attach (default 512)
+    BPFTRACE_MAX_BPF_PROGS BPF programs a script may generate, one per attach point (default 512)
     BPFTRACE_CAT_BYTES_MAX bytes cat() prints (default 10240)
     BPFTRACE_BTF           BTF file to read kernel types from (default /sys/kernel/btf/vmlinux)
 
@@ -333,6 +337,9 @@ pub fn apply_env(o: &mut Options, vars: &[(String, String)]) -> Result<(), Usage
             o.max_probes = number(name, v)? as usize;
             break;
         }
+    }
+    if let Some(v) = get("BPFTRACE_MAX_BPF_PROGS") {
+        o.max_programs = number("BPFTRACE_MAX_BPF_PROGS", v)? as usize;
     }
     Ok(())
 }

@@ -25,6 +25,8 @@ pub struct CompileEnv {
     pub max_probes: usize,
     /// `--include FILE`: (name, text) of files whose C definitions precede the script's.
     pub includes: Vec<(String, String)>,
+    /// `BPFTRACE_MAX_BPF_PROGS`: the most BPF programs a script may generate.
+    pub max_programs: usize,
     /// `-k` (1) / `-kk` (2): which helper failures the programs report (`codegen::lower`).
     pub helper_check: u8,
 }
@@ -40,6 +42,7 @@ impl Default for CompileEnv {
             strlen: s.strlen,
             map_keys_max: s.map_keys_max,
             max_probes: s.max_probes,
+            max_programs: s.max_programs,
             includes: Vec::new(),
             helper_check: 0,
         }
@@ -56,6 +59,7 @@ impl CompileEnv {
             strlen: self.strlen,
             map_keys_max: self.map_keys_max,
             max_probes: self.max_probes,
+            max_programs: self.max_programs,
         }
     }
 }

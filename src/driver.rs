@@ -70,6 +70,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         strlen: opts.strlen,
         map_keys_max: opts.map_keys_max,
         max_probes: opts.max_probes,
+        max_programs: opts.max_programs,
         helper_check: opts.helper_check,
         includes: opts
             .includes
