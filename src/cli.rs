@@ -72,6 +72,8 @@ pub struct Options {
     pub cpp_demangle: bool,
     /// `-i`, or no program on a terminal: an interactive session.
     pub interactive: bool,
+    /// `BPFTRACE_MAX_BPF_PROGS`: the most BPF programs a script may generate (512 unless set).
+    pub max_programs: usize,
     /// `-k` (1) or `-kk` (2): report failed helper calls at run time.
     pub helper_check: u8,
 }
@@ -107,6 +109,7 @@ impl Default for Options {
             max_probes: 512,
             cpp_demangle: true,
             interactive: false,
+            max_programs: 512,
             helper_check: 0,
         }
     }
@@ -630,6 +633,9 @@ pub fn apply_env(o: &mut Options, vars: &[(String, String)]) -> Result<(), Usage
             o.max_probes = number(name, v)? as usize;
             break;
         }
+    }
+    if let Some(v) = get("BPFTRACE_MAX_BPF_PROGS") {
+        o.max_programs = number("BPFTRACE_MAX_BPF_PROGS", v)? as usize;
     }
     Ok(())
 }

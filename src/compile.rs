@@ -29,6 +29,8 @@ pub struct CompileEnv {
     pub session: bool,
     /// `-p PID`: usdt probes come from the files this process maps.
     pub pid: Option<i32>,
+    /// `BPFTRACE_MAX_BPF_PROGS`: the most BPF programs a script may generate.
+    pub max_programs: usize,
     /// `-k` (1) / `-kk` (2): which helper failures the programs report (`codegen::lower`).
     pub helper_check: u8,
 }
@@ -44,6 +46,7 @@ impl Default for CompileEnv {
             strlen: s.strlen,
             map_keys_max: s.map_keys_max,
             max_probes: s.max_probes,
+            max_programs: s.max_programs,
             includes: Vec::new(),
             session: s.session,
             pid: s.pid,
@@ -64,6 +67,7 @@ impl CompileEnv {
             max_probes: self.max_probes,
             session: self.session,
             pid: self.pid,
+            max_programs: self.max_programs,
         }
     }
 }

@@ -107,6 +107,7 @@ pub fn compile_env(opts: &Options) -> Result<CompileEnv, RunError> {
         map_keys_max: opts.map_keys_max,
         max_probes: opts.max_probes,
         pid: opts.pid,
+        max_programs: opts.max_programs,
         helper_check: opts.helper_check,
         includes: opts
             .includes

@@ -155,7 +155,8 @@ fn a_probe_over_a_million_instructions() {
     );
 }
 
-/// More probes than bpftrace's default limit of 512 get a diagnostic, as in bpftrace.
+/// More probes than bpftrace's default limits of 512 get a diagnostic, as in bpftrace: the
+/// limit on generated programs (one per attach point) first, then the one on probes.
 #[test]
 fn five_thousand_probes_are_over_the_limit() {
     let text: String = (1..=5000)
@@ -164,7 +165,8 @@ fn five_thousand_probes_are_over_the_limit() {
     let out = compile_only("many", &text, Duration::from_secs(20));
     assert_eq!(out.code, Some(1), "5000 probes: {}", out.stderr);
     assert!(
-        out.stderr.contains("more than the limit of 512"),
+        out.stderr.contains("exceeds the current limit of 512")
+            && out.stderr.contains("BPFTRACE_MAX_BPF_PROGS"),
         "{}",
         out.stderr
     );

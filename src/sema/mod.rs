@@ -42,6 +42,9 @@ pub struct Env {
     pub session: bool,
     /// `-p PID`: usdt probes come from the files this process maps.
     pub pid: Option<i32>,
+    /// The most BPF programs one script may generate, one per attach point
+    /// (`BPFTRACE_MAX_BPF_PROGS`).
+    pub max_programs: usize,
 }
 
 impl Default for Env {
@@ -56,6 +59,7 @@ impl Default for Env {
             max_probes: 512,
             session: false,
             pid: None,
+            max_programs: 512,
         }
     }
 }
@@ -135,6 +139,18 @@ pub fn check_with(
             )
             .with_note(format!("put everything {name} does in one {name} probe"))]);
         }
+    }
+    // rtrace generates one program per attach point (after wildcards); bpftrace checks this
+    // limit first, as it generates them.
+    if targets.len() > env.max_programs {
+        let (n, max) = (targets.len(), env.max_programs);
+        return Err(vec![Diagnostic::spanless(format!(
+            "Your program is trying to generate {n} BPF programs, which exceeds the current \
+             limit of {max}"
+        ))
+        .with_note(
+            "You can increase the limit through the BPFTRACE_MAX_BPF_PROGS environment variable",
+        )]);
     }
     let max = env.max_probes;
     if targets.len() > max {
@@ -725,6 +741,27 @@ pub(crate) use crate::builtins::agg_name;
 #[cfg(test)]
 mod tests {
     use super::positional_in_attach;
+
+    #[test]
+    fn generated_programs_are_limited() {
+        let src = crate::source::Source::new("t.bt", "BEGIN { } END { }");
+        let prog = crate::parse::parse(&src).expect("parses");
+        let env = super::Env {
+            max_programs: 1,
+            ..super::Env::default()
+        };
+        let fixture = crate::probes::catalogue::Fixture::default();
+        let err = super::check_with(&prog, &env, &fixture).expect_err("over the limit");
+        assert!(
+            err[0].message.contains("generate 2 BPF programs")
+                && err[0]
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("BPFTRACE_MAX_BPF_PROGS")),
+            "{err:?}"
+        );
+        assert!(super::check_with(&prog, &super::Env::default(), &fixture).is_ok());
+    }
 
     #[test]
     fn positional_parameters_expand_in_attach_points() {
