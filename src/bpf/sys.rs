@@ -248,6 +248,8 @@ pub fn prog_load_log(p: &ProgLoad<'_>, log_level: u32, log: &mut [u8]) -> io::Re
 
 /// `perf_event_attr.type` values, named as the kernel names them.
 pub const PERF_TYPE_SOFTWARE: u32 = 1;
+/// `PERF_TYPE_HARDWARE`: CPU counters, `config` a `PERF_COUNT_HW_*`.
+pub const PERF_TYPE_HARDWARE: u32 = 0;
 pub const PERF_TYPE_TRACEPOINT: u32 = 2;
 /// `perf_event_attr.sample_type` bit for raw tracepoint records.
 pub const PERF_SAMPLE_RAW: u64 = 1 << 10;

@@ -21,6 +21,9 @@ pub enum Attach {
     Profile { period_ns: u64 },
     /// `software:EVENT:COUNT` (cpu-clock, task-clock, page-faults, ...).
     Software { event: String, count: u64 },
+    /// `hardware:EVENT:COUNT` (cpu-cycles, instructions, cache-misses, ...), where the CPU's
+    /// PMU offers them.
+    Hardware { event: String, count: u64 },
     /// `uprobe:PATH:SYMBOL`, `uprobe:PATH:SYMBOL+OFF`, `uprobe:PATH:0xADDR`, `uretprobe:...`.
     /// `path` names the file (a bare `libc` or `bash` already resolved to a full path). With a
     /// symbol, `offset` is bytes past the symbol; without one, it is the ELF virtual address as
@@ -220,6 +223,7 @@ impl Attach {
             Attach::Interval { .. } => &interval::PROVIDER,
             Attach::Profile { .. } => &profile::PROVIDER,
             Attach::Software { .. } => &software::PROVIDER,
+            Attach::Hardware { .. } => &hardware::PROVIDER,
             Attach::Uprobe { ret: false, .. } => &uprobe::UPROBE,
             Attach::Uprobe { ret: true, .. } => &uprobe::URETPROBE,
             Attach::Kprobe { ret: false, .. } => &kprobe::KPROBE,
@@ -309,7 +313,9 @@ impl fmt::Display for Attach {
             Attach::Interval { period_ns } | Attach::Profile { period_ns } => {
                 write!(f, "{kind}:ns:{period_ns}")
             }
-            Attach::Software { event, count } => write!(f, "{kind}:{event}:{count}"),
+            Attach::Software { event, count } | Attach::Hardware { event, count } => {
+                write!(f, "{kind}:{event}:{count}")
+            }
             Attach::Uprobe {
                 path,
                 symbol,

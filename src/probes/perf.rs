@@ -104,6 +104,16 @@ pub(crate) fn software(config: u64, period: u64) -> PerfEvent {
     }
 }
 
+/// A hardware (`PERF_TYPE_HARDWARE`) event firing every `period` counts.
+pub(crate) fn hardware(config: u64, period: u64) -> PerfEvent {
+    PerfEvent {
+        kind: sys::PERF_TYPE_HARDWARE,
+        config,
+        sample_period: period.max(1),
+        ..PerfEvent::default()
+    }
+}
+
 /// One perf event per online CPU, or one for the process `pid` on any CPU.
 pub(crate) fn per_cpu(
     prog_fd: RawFd,

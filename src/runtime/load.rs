@@ -342,9 +342,10 @@ fn prog_type(attach: &Attach) -> Option<u32> {
     Some(match attach {
         Attach::Begin | Attach::End | Attach::RawTracepoint { .. } => BPF_PROG_TYPE_RAW_TRACEPOINT,
         Attach::Tracepoint { .. } => BPF_PROG_TYPE_TRACEPOINT,
-        Attach::Interval { .. } | Attach::Profile { .. } | Attach::Software { .. } => {
-            BPF_PROG_TYPE_PERF_EVENT
-        }
+        Attach::Interval { .. }
+        | Attach::Profile { .. }
+        | Attach::Software { .. }
+        | Attach::Hardware { .. } => BPF_PROG_TYPE_PERF_EVENT,
         Attach::Uprobe { .. } | Attach::Kprobe { .. } | Attach::Usdt { .. } => BPF_PROG_TYPE_KPROBE,
         Attach::Fentry { .. } => return None,
     })

@@ -87,6 +87,7 @@ impl<'a> Lowerer<'a> {
                     | crate::probes::Attach::Interval { .. }
                     | crate::probes::Attach::Profile { .. }
                     | crate::probes::Attach::Software { .. }
+                    | crate::probes::Attach::Hardware { .. }
                     | crate::probes::Attach::RawTracepoint { .. }
             ),
         }
