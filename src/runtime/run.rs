@@ -139,8 +139,8 @@ pub(super) struct Tables<'a> {
 
 impl<'o> Session<'o> {
     /// Sets the run up: maps created, the `-c` command forked and held, relocations applied
-    /// (map fds, `cpid`, the start time of `elapsed`), programs loaded, `Attaching N
-    /// probes...` printed, BEGIN fired and the other probes attached.
+    /// (map fds, `cpid`, the start time of `elapsed`), programs loaded, BEGIN fired, the
+    /// other probes attached and `Attaching N probes...` printed.
     pub fn start(object: &'o Object, cfg: RunConfig) -> Result<Session<'o>, RunError> {
         signals::install();
         let formats = printf_formats(object)?;
@@ -197,14 +197,15 @@ impl<'o> Session<'o> {
             cfg.demangle,
         );
         sink.source = cfg.source;
-        // As bpftrace: `Attaching N probes...`, then BEGIN, then the other probes attached (so
-        // none of them fires before BEGIN has run).
-        sink.printer.attached(&mut sink.out, probes);
-        sink.flush()?;
+        // BEGIN runs before the other probes are attached, as in bpftrace, so none of them
+        // fires before it; its output waits in the ring buffer. `Attaching N probes...` is
+        // printed once they are attached (scripts and tests may take it as the signal).
         programs.run_begin().map_err(|e| load_error(e, object))?;
         programs
             .attach_for(cfg.pid, child.as_ref().map(|c| c.pid() as i32))
             .map_err(|e| load_error(e, object))?;
+        sink.printer.attached(&mut sink.out, probes);
+        sink.flush()?;
         if cfg.notify_attached {
             eprintln!("__BPFTRACE_NOTIFY_PROBES_ATTACHED");
         }
