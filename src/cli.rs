@@ -390,9 +390,11 @@ fn generate_kind(v: &str) -> Result<Generate, UsageError> {
 pub struct UsageError(pub String);
 
 impl UsageError {
-    /// An unknown flag is followed by the usage, as bpftrace does; other mistakes are not.
+    /// An unknown flag (or a mix of flags that cannot go together) is followed by the usage, as
+    /// bpftrace does; other mistakes are not.
     pub fn wants_usage(&self) -> bool {
-        self.0.starts_with("unknown option")
+        // Flags that cannot go together (`-idonotexist` reads as -i, -d, -o) show it too.
+        self.0.starts_with("unknown option") || self.0.starts_with("-i ")
     }
 }
 
