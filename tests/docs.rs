@@ -4,6 +4,7 @@
 //!
 //! An example's fence says how it runs: ```rtrace [FLAGS...] [-c CMD...] runs `rtrace FLAGS -e
 //! EXAMPLE -c CMD`; ```rtrace compile only compiles it (probe types this kernel lacks);
+//! ```rtrace fails expects exit code 1 and a spanned error (what rtrace cannot do here);
 //! ```rtrace if-exists PATH ... runs it only where PATH exists.
 
 mod common;
@@ -112,6 +113,10 @@ fn every_example_runs_as_documented() {
                     continue;
                 }
             }
+            let fails = fence.first().map(String::as_str) == Some("fails");
+            if fails {
+                fence.remove(0);
+            }
             let mut args: Vec<String> = Vec::new();
             let mut cmd: Option<String> = None;
             let mut it = fence.iter();
@@ -131,7 +136,17 @@ fn every_example_runs_as_documented() {
             let argv: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = common::run(command(BIN, &argv));
             no_panic(&out);
-            let problem = if out.code != Some(0) {
+            let problem = if fails {
+                (out.code != Some(1)
+                    || !out.stderr.contains("error:")
+                    || !out.stderr.contains("┌─"))
+                .then(|| {
+                    format!(
+                        "expected a spanned error, got {:?}: {}",
+                        out.code, out.stderr
+                    )
+                })
+            } else if out.code != Some(0) {
                 Some(format!("exit code {:?}: {}", out.code, out.stderr))
             } else {
                 match &ex.output {
