@@ -564,8 +564,9 @@ impl Checker<'_> {
             return zero(span);
         };
         // Pointers a syscall or a user function received point into user memory.
+        let is_uprobe = matches!(&self.ctx.attach, Some(Attach::Uprobe { .. }));
         let user = matches!(&self.ctx.attach, Some(Attach::Tracepoint { category, .. }) if category == "syscalls")
-            || matches!(&self.ctx.attach, Some(Attach::Uprobe { .. }));
+            || is_uprobe;
         let char_array = f.array_len.is_some() && f.c_type.contains("char");
         let ty = if f.data_loc {
             Type::KPTR
@@ -590,14 +591,16 @@ impl Checker<'_> {
                     }
                 }
                 // `int *` (a uprobe argument from DWARF): `*args->n` reads an int.
-                Some(name) if !name.contains('*') => builtins::cast_type(&ast::TypeName {
-                    name: name.to_string(),
-                    pointer_depth: 0,
-                    array_len: None,
-                    array_more: Vec::new(),
-                    span,
-                })
-                .map(Box::new),
+                Some(name) if !name.contains('*') && is_uprobe => {
+                    builtins::cast_type(&ast::TypeName {
+                        name: name.to_string(),
+                        pointer_depth: 0,
+                        array_len: None,
+                        array_more: Vec::new(),
+                        span,
+                    })
+                    .map(Box::new)
+                }
                 _ => None,
             };
             Type::Ptr { user, to }
