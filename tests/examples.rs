@@ -194,16 +194,18 @@ fn biolatency_times_direct_writes() {
 #[test]
 fn tcpstates_follows_a_loopback_connection() {
     kernel_test(|| {
-        let py = "import socket\ns=socket.socket()\ns.bind((\"127.0.0.1\",0))\ns.listen()\n\
-                  c=socket.create_connection(s.getsockname())\na,_=s.accept()\n\
-                  print(\"port\",s.getsockname()[1],flush=True)\nc.close()\na.close()\ns.close()";
+        // The port goes to a file: the workload's stdout interleaves with rtrace's.
+        let port_file = temp_path("tcpstates-port");
+        let py = format!(
+            "import socket\ns=socket.socket()\ns.bind((\"127.0.0.1\",0))\ns.listen()\n\
+             c=socket.create_connection(s.getsockname())\na,_=s.accept()\n\
+             open(\"{}\",\"w\").write(str(s.getsockname()[1]))\nc.close()\na.close()\ns.close()",
+            port_file.display()
+        );
         let out = run_tool("tcpstates", &format!("/usr/bin/python3 -c '{py}'"));
-        let port = out
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("port "))
-            .unwrap_or_else(|| panic!("no port in:\n{}", out.stdout))
-            .to_string();
+        let port = std::fs::read_to_string(&port_file)
+            .unwrap_or_else(|e| panic!("no port from the workload ({e}):\n{}", out.stdout));
+        let _ = std::fs::remove_file(&port_file);
         let transitions: Vec<String> = rows(&out)
             .into_iter()
             // Loopback delivery may run in softirq context under another comm.
