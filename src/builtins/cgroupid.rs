@@ -2,7 +2,6 @@
 //! script is compiled (the path may be a literal or `str($N)`), to compare with `cgroup`.
 
 use super::api::*;
-use crate::ast::ExprKind;
 use crate::sema::typed::{TExpr, TExprKind};
 use crate::sema::types::Type;
 
@@ -15,17 +14,7 @@ pub const ENTRIES: &[Builtin] = &[Builtin {
 
 fn check(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
     let arg = &call.args[0];
-    let path = match &arg.kind {
-        ExprKind::Str(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
-        // str($1): the parameter's text.
-        ExprKind::Call { name, args } if name.name == "str" && args.len() == 1 => {
-            match args[0].kind {
-                ExprKind::PosParam(n) => cx.param(n),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
+    let path = super::text_argument(cx, arg);
     let Some(path) = path else {
         cx.error(
             arg.span,

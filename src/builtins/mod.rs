@@ -141,6 +141,23 @@ pub fn parse_int(s: &str) -> Option<u64> {
     Some(if neg { v.wrapping_neg() } else { v })
 }
 
+/// The text of an argument that must be known when the script is compiled: a string literal,
+/// or `str($N)` of a positional parameter (`kaddr("sym")`, `cgroupid(str($1))`).
+pub fn text_argument(cx: &mut dyn CheckCx, arg: &crate::ast::Expr) -> Option<String> {
+    use crate::ast::ExprKind;
+    match &arg.kind {
+        ExprKind::Str(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        // str($1): the parameter's text.
+        ExprKind::Call { name, args } if name.name == "str" && args.len() == 1 => {
+            match args[0].kind {
+                ExprKind::PosParam(n) => cx.param(n),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
