@@ -6,7 +6,6 @@
 
 use super::api::*;
 use crate::ast::ExprKind;
-use crate::codegen::ir::{Inst, Operand, Size};
 use crate::output::value::Value;
 use crate::sema::types::{Formatted, Type};
 use std::os::unix::fs::MetadataExt;
@@ -19,20 +18,12 @@ pub const ENTRIES: &[Builtin] = &[Builtin {
     check,
     lower: Lower::Mem(|cx, call, base, off, size| {
         let v = cx.int(&call.args[0]);
-        cx.emit(Inst::Store {
-            base,
-            off: off as i16,
-            src: Operand::Reg(v),
-            size: Size::DW,
-        });
-        cx.zero(base, off + 8, size.saturating_sub(8));
+        super::userspace_values::store(cx, v, base, off, size);
     }),
     format: Some(|bytes, filter, _| {
-        let mut w = [0u8; 8];
-        let n = bytes.len().min(8);
-        w[..n].copy_from_slice(&bytes[..n]);
         let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-        let text = cgroup_paths(u64::from_le_bytes(w), filter.unwrap_or("*"), &mounts);
+        let id = super::userspace_values::word(bytes);
+        let text = cgroup_paths(id, filter.unwrap_or("*"), &mounts);
         Value::Str(text.into_bytes())
     }),
     ..Builtin::PLAIN

@@ -104,7 +104,8 @@ fn store_arg(cx: &mut dyn LowerCx, call: &TCall<'_>, base: Base, off: i32, size:
     store(cx, v, base, off, size);
 }
 
-fn store(cx: &mut dyn LowerCx, v: crate::codegen::ir::VReg, base: Base, off: i32, size: u32) {
+/// Stores a 64-bit value in a record slot, zeroing the rest of the slot.
+pub(super) fn store(cx: &mut dyn LowerCx, v: crate::codegen::ir::VReg, base: Base, off: i32, size: u32) {
     cx.emit(Inst::Store {
         base,
         off: off as i16,
@@ -114,7 +115,8 @@ fn store(cx: &mut dyn LowerCx, v: crate::codegen::ir::VReg, base: Base, off: i32
     cx.zero(base, off + 8, size.saturating_sub(8));
 }
 
-fn word(bytes: &[u8]) -> u64 {
+/// The little-endian 64-bit word at the start of `bytes` (zero-padded).
+pub(super) fn word(bytes: &[u8]) -> u64 {
     let mut w = [0u8; 8];
     let n = bytes.len().min(8);
     w[..n].copy_from_slice(&bytes[..n]);
