@@ -15,6 +15,9 @@ pub struct Diagnostic {
     pub label: Option<String>,
     /// Extra lines: hints, the verifier's log tail, ...
     pub notes: Vec<String>,
+    /// Found in the script's C definitions: headed `error:` as a C compiler heads it (and
+    /// bpftrace, whose C definitions clang reads), not `ERROR:` as bpftrace heads its own.
+    pub in_c: bool,
 }
 
 impl Diagnostic {
@@ -24,6 +27,7 @@ impl Diagnostic {
             span: Some(span),
             label: None,
             notes: Vec::new(),
+            in_c: false,
         }
     }
 
@@ -33,6 +37,7 @@ impl Diagnostic {
             span: None,
             label: None,
             notes: Vec::new(),
+            in_c: false,
         }
     }
 
@@ -45,6 +50,12 @@ impl Diagnostic {
         self.notes.push(note.into());
         self
     }
+
+    /// Marks a problem in the script's C definitions (see `in_c`).
+    pub fn in_c_definitions(mut self) -> Diagnostic {
+        self.in_c = true;
+        self
+    }
 }
 
 /// Lines longer than this are shown as a window around the problem.
@@ -52,14 +63,16 @@ const LONG_LINE: usize = 240;
 /// Bytes of context kept on each side of the problem in a long line.
 const WINDOW: usize = 80;
 
-/// Renders diagnostics as text: `error: msg`, then `┌─ FILE:LINE:COL`, the source line and a caret
+/// Renders diagnostics as text: `ERROR: msg` (bpftrace's tag; `error:` for the C definitions'
+/// problems, see `Diagnostic::in_c`), then `┌─ FILE:LINE:COL`, the source line and a caret
 /// underline. Plain text (no colour) so that tests and pipes see the same bytes. A very long
 /// line is cut to a window around the problem, still reported at its true line and column.
 pub fn render(source: &Source, diags: &[Diagnostic]) -> String {
     let file = SimpleFile::new(source.name.as_str(), source.text.as_str());
-    let mut out = String::new();
+    let mut all = String::new();
     let config = Config::default();
     for d in diags {
+        let mut out = String::new();
         let mut cs = CsDiagnostic::error().with_message(&d.message);
         let mut window = None;
         if let Some(span) = d.span {
@@ -87,10 +100,17 @@ pub fn render(source: &Source, diags: &[Diagnostic]) -> String {
         };
         if r.is_err() {
             // Rendering into memory cannot fail for clamped spans; keep the message regardless.
-            out.push_str(&format!("error: {}\n", d.message));
+            out = format!("error: {}\n", d.message);
         }
+        // codespan heads every error `error`; bpftrace heads its own `ERROR`.
+        if !d.in_c {
+            if let Some(rest) = out.strip_prefix("error") {
+                out = format!("ERROR{rest}");
+            }
+        }
+        all.push_str(&out);
     }
-    out
+    all
 }
 
 /// 1-based line and byte column of `offset`, as bpftrace's locations count them.
@@ -242,7 +262,7 @@ mod tests {
                 "unknown function 'cnt'",
             )],
         );
-        assert!(out.contains("error: unknown function 'cnt'"), "{out}");
+        assert!(out.starts_with("ERROR: unknown function 'cnt'"), "{out}");
         assert!(out.contains("t.bt:1:9"), "{out}");
         assert!(out.contains("BEGIN { cnt(); }"), "{out}");
         assert!(out.contains("^^^"), "{out}");

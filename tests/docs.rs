@@ -138,7 +138,7 @@ fn every_example_runs_as_documented() {
             no_panic(&out);
             let problem = if fails {
                 (out.code != Some(1)
-                    || !out.stderr.contains("error:")
+                    || !out.stderr.to_lowercase().contains("error:")
                     || !out.stderr.contains("┌─"))
                 .then(|| {
                     format!(

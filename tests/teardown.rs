@@ -187,7 +187,7 @@ fn attach_failure_half_way_releases_everything() {
             out.stderr
         );
         assert_eq!(
-            out.stderr.matches("error:").count(),
+            out.stderr.to_lowercase().matches("error:").count(),
             1,
             "one message: {}",
             out.stderr

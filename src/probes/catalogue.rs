@@ -436,7 +436,7 @@ fn fixture_symbol(name: &str, i: usize) -> Found {
     }
 }
 
-/// The message for a tracepoint that does not exist.
+/// The message for a tracepoint that does not exist (bpftrace 0.17's words).
 pub(crate) fn no_match(category: &str, name: &str) -> String {
-    format!("no tracepoint matches '{category}:{name}'")
+    format!("tracepoint not found: {category}:{name}")
 }

@@ -70,7 +70,7 @@ fn special_and_tracepoints() {
     );
     assert_eq!(
         parse("tracepoint:syscalls:sys_enter_nope"),
-        Err("no tracepoint matches 'syscalls:sys_enter_nope'".into())
+        Err("tracepoint not found: syscalls:sys_enter_nope".into())
     );
     assert_eq!(
         parse("tracepoint:nope*:x*"),
@@ -455,7 +455,7 @@ fn fixture_catalogue_needs_no_machine() {
     );
     assert_eq!(
         parse_attach("t:syscalls:nope", &cat),
-        Err("no tracepoint matches 'syscalls:nope'".into())
+        Err("tracepoint not found: syscalls:nope".into())
     );
     let f = cat.format("syscalls", "sys_enter_openat").expect("format");
     assert_eq!(f.fields[1].name, "filename");
