@@ -1,5 +1,6 @@
 //! The tools of bpftrace's package (/usr/sbin/*.bt): every one compiles with `--compile-only`
-//! (what this machine lacks, such as kprobes, is a warning there), and every one that starts
+//! (what this machine lacks, such as kprobes, is a warning there; a member this kernel's
+//! structs no longer have is an error in both tracers), and every one that starts
 //! under bpftrace 0.17 here and needs nothing this kernel lacks also starts under rtrace and
 //! stops cleanly on Ctrl-C (as root).
 
@@ -38,11 +39,33 @@ fn every_tool_compiles() {
             &["--compile-only", &tool.display().to_string()],
         ));
         no_panic(&out);
-        if out.code != Some(0) {
+        if out.code != Some(0) && !stale_for_this_kernel(&tool, &out.stderr) {
             failed.push(format!("{}:\n{}", tool.display(), out.stderr));
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// Whether a tool failed only because it reads a kernel struct member that this kernel's BTF
+/// no longer has (runqlen's `cfs_rq.nr_running`, `nr_queued` since Linux 6.13), which
+/// bpftrace 0.17 also refuses here, naming the same member.
+fn stale_for_this_kernel(tool: &std::path::Path, stderr: &str) -> bool {
+    let Some(member) = stderr
+        .lines()
+        .find_map(|l| l.split_once(" has no member '"))
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(m, _)| m.to_string())
+    else {
+        return false;
+    };
+    let reference = common::run(command(
+        "timeout",
+        &["10", "bpftrace", &tool.display().to_string()],
+    ));
+    reference.code != Some(0)
+        && reference
+            .stderr
+            .contains(&format!("does not contain a field named '{member}'"))
 }
 
 /// Starts `tracer TOOL`, waits until every probe is attached, then sends Ctrl-C. An error

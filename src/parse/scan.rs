@@ -28,6 +28,11 @@ pub fn tokenize(text: &str) -> Result<Vec<Spanned>, Vec<Diagnostic>> {
         mode: Mode::Top,
         out: Vec::new(),
         errors: Vec::new(),
+        defined: PREDEFINED
+            .iter()
+            .map(|n| (n.to_string(), "1".into()))
+            .collect(),
+        conditionals: Vec::new(),
     };
     if text.starts_with("#!") {
         // A `#!/usr/bin/env rtrace` line is for the shell, not for the script.
@@ -46,6 +51,12 @@ pub fn tokenize(text: &str) -> Result<Vec<Spanned>, Vec<Diagnostic>> {
             scanner.token();
         }
     }
+    if let Some(&(open, _)) = scanner.conditionals.last() {
+        scanner.errors.push(Diagnostic::error(
+            open,
+            "unterminated conditional directive",
+        ));
+    }
     if scanner.errors.is_empty() {
         Ok(scanner.out)
     } else {
@@ -59,6 +70,62 @@ struct Scanner<'a> {
     mode: Mode,
     out: Vec<Spanned>,
     errors: Vec<Diagnostic>,
+    /// `#define`d names and their values, for the conditionals.
+    defined: std::collections::HashMap<String, String>,
+    /// Open conditionals: the `#if` line and whether a group of it was taken.
+    conditionals: Vec<(Span, bool)>,
+}
+
+/// The names defined before the script's first line. rtrace takes kernel types from BTF, so
+/// scripts see `BPFTRACE_HAVE_BTF` as in bpftrace on a kernel with BTF (tools then skip
+/// their fallback definitions for kernels without it).
+const PREDEFINED: &[&str] = &["BPFTRACE_HAVE_BTF"];
+
+/// `#  ifdef X` -> ("ifdef", "X").
+fn split_directive(line: &str) -> (&str, &str) {
+    let body = line.strip_prefix('#').unwrap_or("").trim_start();
+    let n = body
+        .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .unwrap_or(body.len());
+    (&body[..n], &body[n..])
+}
+
+/// `#if EXPR`: `A || B`, `A && B`, `!A`, `defined(X)`, `defined X`, an integer or a macro
+/// name; `None` for anything else.
+fn eval_condition(expr: &str, defined: &std::collections::HashMap<String, String>) -> Option<bool> {
+    let expr = expr.trim();
+    if let Some((a, b)) = expr.split_once("||") {
+        return Some(eval_condition(a, defined)? | eval_condition(b, defined)?);
+    }
+    if let Some((a, b)) = expr.split_once("&&") {
+        return Some(eval_condition(a, defined)? & eval_condition(b, defined)?);
+    }
+    if let Some(inner) = expr.strip_prefix('!') {
+        return eval_condition(inner, defined).map(|v| !v);
+    }
+    if let Some(inner) = expr.strip_prefix('(').and_then(|e| e.strip_suffix(')')) {
+        return eval_condition(inner, defined);
+    }
+    if let Some(name) = expr.strip_prefix("defined") {
+        let name = name.trim();
+        let name = name
+            .strip_prefix('(')
+            .and_then(|n| n.strip_suffix(')'))
+            .unwrap_or(name)
+            .trim();
+        let ident = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        return ident.then(|| defined.contains_key(name));
+    }
+    if let Some(v) = crate::builtins::parse_int(expr) {
+        return Some(v != 0);
+    }
+    if !expr.is_empty() && expr.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Some(match defined.get(expr) {
+            Some(v) => crate::builtins::parse_int(v).is_some_and(|v| v != 0),
+            None => false,
+        });
+    }
+    None
 }
 
 fn starts_attach(c: char) -> bool {
@@ -104,16 +171,163 @@ impl Scanner<'_> {
         matches!(&rest[..word_len], "struct" | "union" | "enum")
     }
 
-    /// A `#` line before the probes: `#include <linux/sched.h>`, `#define X 1`, ...
+    /// A `#` line before the probes: `#include <linux/sched.h>`, `#define X 1`, ... The
+    /// conditionals (`#ifdef`, `#ifndef`, `#if`, `#elif`, `#else`, `#endif`) are done here,
+    /// as the C preprocessor does them: a group whose condition fails is skipped whole.
     fn directive(&mut self) {
         let start = self.pos;
-        let end = self.text[start..]
-            .find('\n')
-            .map_or(self.text.len(), |n| start + n);
+        let end = self.line_end(start);
         let line = self.text[start..end].trim_end().to_string();
         self.pos = end;
-        self.out
-            .push((start, Tok::Directive(line.clone()), start + line.len()));
+        let span = Span::new(start, start + line.len());
+        let (word, rest) = split_directive(&line);
+        match word {
+            "ifdef" | "ifndef" | "if" => {
+                let taken = match self.condition(word, rest, span) {
+                    Some(t) => t,
+                    None => return,
+                };
+                self.conditionals.push((span, taken));
+                if !taken {
+                    self.skip_group(span);
+                }
+            }
+            "elif" | "else" => match self.conditionals.last() {
+                // The group before was taken, so this one and those after it are not.
+                Some(&(open, true)) => {
+                    self.skip_to_endif(open);
+                }
+                // Reached only by `skip_group` stopping here: the earlier groups were not taken.
+                Some(&(open, false)) => {
+                    let taken = word == "else" || self.condition("if", rest, span) == Some(true);
+                    if let Some(top) = self.conditionals.last_mut() {
+                        top.1 = taken;
+                    }
+                    if !taken {
+                        self.skip_group(open);
+                    }
+                }
+                None => self
+                    .errors
+                    .push(Diagnostic::error(span, format!("#{word} without #if"))),
+            },
+            "endif" => {
+                if self.conditionals.pop().is_none() {
+                    self.errors
+                        .push(Diagnostic::error(span, "#endif without #if"));
+                }
+            }
+            _ => {
+                if word == "define" {
+                    let mut parts = rest.trim_start().splitn(2, char::is_whitespace);
+                    if let Some(name) = parts.next().filter(|n| !n.is_empty()) {
+                        let value = parts.next().unwrap_or("").trim().to_string();
+                        self.defined.insert(name.to_string(), value);
+                    }
+                } else if word == "undef" {
+                    self.defined.remove(rest.trim());
+                }
+                self.out
+                    .push((start, Tok::Directive(line.clone()), start + line.len()));
+            }
+        }
+    }
+
+    /// The end of the line at `pos` (its newline, or the end of the text).
+    fn line_end(&self, pos: usize) -> usize {
+        self.text[pos..]
+            .find('\n')
+            .map_or(self.text.len(), |n| pos + n)
+    }
+
+    /// Whether `#ifdef X`, `#ifndef X` or `#if EXPR` holds. `#if` knows integers, macro names
+    /// (their integer value; 0 when undefined), `defined(X)`, `defined X`, `!`, `&&` and `||`.
+    fn condition(&mut self, word: &str, rest: &str, span: Span) -> Option<bool> {
+        let rest = rest.trim();
+        let holds = match word {
+            "ifdef" => Some(self.defined.contains_key(rest)),
+            "ifndef" => Some(!self.defined.contains_key(rest)),
+            _ => eval_condition(rest, &self.defined),
+        };
+        if holds.is_none() {
+            self.errors.push(
+                Diagnostic::error(span, format!("cannot evaluate '#{word} {rest}'")).with_note(
+                    "rtrace's #if understands integers, macro names, defined(NAME), !, && and ||",
+                ),
+            );
+        }
+        holds
+    }
+
+    /// Skips the lines of a group whose condition failed, up to the `#elif`, `#else` or
+    /// `#endif` that ends it (nested conditionals skipped whole); that line is then read as
+    /// any directive. `open` is the `#if` line, for the error when the text ends first.
+    fn skip_group(&mut self, open: Span) {
+        let mut depth = 0u32;
+        while self.pos < self.text.len() {
+            let start = self.skip_blanks(self.pos + 1);
+            let end = self.line_end(start);
+            let line = &self.text[start..end];
+            let (word, _) = split_directive(line);
+            if line.starts_with('#') {
+                match word {
+                    "if" | "ifdef" | "ifndef" => depth += 1,
+                    "endif" if depth > 0 => depth -= 1,
+                    "elif" | "else" | "endif" if depth == 0 => {
+                        self.pos = start;
+                        self.directive();
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+            self.pos = end;
+        }
+        self.errors.push(Diagnostic::error(
+            open,
+            "unterminated conditional directive",
+        ));
+    }
+
+    /// Skips every remaining group of a conditional whose taken group just ended, through
+    /// its `#endif`.
+    fn skip_to_endif(&mut self, open: Span) {
+        if let Some(top) = self.conditionals.last_mut() {
+            // No later group may be taken: read them all as failed ones.
+            top.1 = true;
+        }
+        let mut depth = 0u32;
+        while self.pos < self.text.len() {
+            let start = self.skip_blanks(self.pos + 1);
+            let end = self.line_end(start);
+            let line = &self.text[start..end];
+            let (word, _) = split_directive(line);
+            if line.starts_with('#') {
+                match word {
+                    "if" | "ifdef" | "ifndef" => depth += 1,
+                    "endif" if depth > 0 => depth -= 1,
+                    "endif" => {
+                        self.conditionals.pop();
+                        self.pos = end;
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+            self.pos = end;
+        }
+        self.errors.push(Diagnostic::error(
+            open,
+            "unterminated conditional directive",
+        ));
+    }
+
+    /// Blanks (not newlines) from `pos`.
+    fn skip_blanks(&self, pos: usize) -> usize {
+        let pos = pos.min(self.text.len());
+        pos + self.text[pos..]
+            .find(|c: char| c != ' ' && c != '\t')
+            .unwrap_or(self.text.len() - pos)
     }
 
     /// One attach point such as `uprobe:/bin/bash:readline` or `kprobe : vfs_read`; `/` is part
@@ -230,6 +444,46 @@ mod tests {
 
     fn attach(s: &str) -> Tok {
         Tok::Attach(s.to_string())
+    }
+
+    fn directives(text: &str) -> Vec<String> {
+        toks(text)
+            .into_iter()
+            .filter_map(|t| match t {
+                Tok::Directive(d) => Some(d),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn conditionals_keep_the_groups_whose_condition_holds() {
+        let text = "#ifndef BPFTRACE_HAVE_BTF\n#include <linux/sched.h>\nstruct x { int y; };\n\
+                    #else\n#define A 1\n#endif\n\
+                    #if !defined(A) || 0\n#define B 2\n#elif A && defined B\n#define B 3\n\
+                    #elif A\n#define B 4\n#else\n#define B 5\n#endif\n\
+                    #ifdef NOPE\n#if 1\n#define C 1\n#else\n#define C 2\n#endif\n#endif\n\
+                    #undef A\n#if A\n#define D 1\n#endif\nBEGIN { }";
+        assert_eq!(directives(text), ["#define A 1", "#define B 4", "#undef A"]);
+        assert!(!toks(text).iter().any(|t| matches!(t, Tok::Struct)));
+    }
+
+    #[test]
+    fn broken_conditionals_are_errors_on_their_line() {
+        for (text, msg) in [
+            ("#ifdef X\nBEGIN { }", "unterminated conditional directive"),
+            (
+                "#ifndef X\n#define Y 1\nBEGIN { }",
+                "unterminated conditional directive",
+            ),
+            ("#endif\nBEGIN { }", "#endif without #if"),
+            ("#else\nBEGIN { }", "#else without #if"),
+            ("#if f(1)\n#endif\nBEGIN { }", "cannot evaluate '#if f(1)'"),
+        ] {
+            let e = tokenize(text).expect_err(text);
+            assert_eq!(e[0].message, msg, "{text}");
+            assert_eq!(e[0].span.map(|s| s.start), Some(0), "{text}");
+        }
     }
 
     #[test]
