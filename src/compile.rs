@@ -33,6 +33,8 @@ pub struct CompileEnv {
     pub max_programs: usize,
     /// `-k` (1) / `-kk` (2): which helper failures the programs report (`codegen::lower`).
     pub helper_check: u8,
+    /// `-I DIR`: where `#include` looks first.
+    pub include_dirs: Vec<String>,
 }
 
 impl Default for CompileEnv {
@@ -51,6 +53,7 @@ impl Default for CompileEnv {
             session: s.session,
             pid: s.pid,
             helper_check: 0,
+            include_dirs: Vec::new(),
         }
     }
 }
@@ -72,11 +75,50 @@ impl CompileEnv {
     }
 }
 
+/// `#include` lines whose header is nowhere (see `sema::headers::found`): an error each, on
+/// the line, as the C preprocessor reports them.
+fn missing_headers(
+    source: &Source,
+    program: &crate::ast::Program,
+    dirs: &[String],
+) -> Result<(), Vec<Diagnostic>> {
+    let missing: Vec<Diagnostic> = program
+        .structs
+        .iter()
+        .filter(|d| d.fields.is_empty() && !d.name.name.starts_with('#'))
+        .filter_map(|d| {
+            let line = source
+                .text
+                .get(d.span.start as usize..d.span.end as usize)?;
+            let quoted = line.contains('"');
+            let path = &d.name.name;
+            if sema::headers::found(path, quoted, dirs) {
+                return None;
+            }
+            Some(
+                Diagnostic::error(d.span, format!("'{path}' file not found"))
+                    .with_note(
+                        "rtrace looks in the -I directories, then /usr/local/include and \
+                         /usr/include; kernel headers (linux/, net/, asm/, ...) need not be \
+                         installed: their types come from the kernel's BTF",
+                    )
+                    .in_c_definitions(),
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
+    }
+}
+
 /// Compiles a script. Pure: no fork, no file descriptor, no clock and no kernel access beyond
 /// what checking reads (tracepoint formats, uprobe targets). Maps and run-time constants are
 /// left as relocations for the runtime. Every error comes back as diagnostics on `source`.
 pub fn compile(source: &Source, env: &CompileEnv) -> Result<Object, Vec<Diagnostic>> {
     let mut program = parse::parse(source)?;
+    missing_headers(source, &program, &env.include_dirs)?;
     let mut defs = Vec::new();
     for (name, text) in &env.includes {
         let included = parse::parse(&Source::new(name.clone(), text.clone())).map_err(|d| {

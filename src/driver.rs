@@ -122,6 +122,7 @@ pub fn compile_env(opts: &Options) -> Result<CompileEnv, RunError> {
             })
             .collect::<Result<_, _>>()?,
         session: opts.interactive,
+        include_dirs: opts.include_dirs.clone(),
     })
 }
 

@@ -1,6 +1,75 @@
-//! Constants that scripts take from the kernel's headers with `#include`: rtrace reads no
-//! header (types come from BTF, which has no macros), so the object-like macros bpftrace's tools
-//! use are listed here, per header, with the values the headers define.
+//! `#include` lines: rtrace reads no header (types come from BTF, which has no macros), so
+//! the object-like macros bpftrace's tools use are listed here, per header, with the values
+//! the headers define; and a header that is nowhere to be found is an error, as in bpftrace.
+
+use std::path::Path;
+
+/// Top directories of the kernel's include trees (include/, include/uapi/, arch/*/include/):
+/// their headers declare kernel types, which come from BTF, so they need not be installed.
+const KERNEL_DIRS: &[&str] = &[
+    "acpi",
+    "asm",
+    "asm-generic",
+    "clocksource",
+    "crypto",
+    "drm",
+    "dt-bindings",
+    "generated",
+    "keys",
+    "kunit",
+    "kvm",
+    "linux",
+    "math-emu",
+    "media",
+    "memory",
+    "misc",
+    "net",
+    "pcmcia",
+    "ras",
+    "rdma",
+    "scsi",
+    "soc",
+    "sound",
+    "target",
+    "trace",
+    "uapi",
+    "ufs",
+    "vdso",
+    "video",
+    "xen",
+];
+
+/// The C compiler's own headers (bpftrace carries clang's): there without any package.
+const COMPILER_HEADERS: &[&str] = &[
+    "float.h",
+    "iso646.h",
+    "limits.h",
+    "stdalign.h",
+    "stdarg.h",
+    "stdatomic.h",
+    "stdbool.h",
+    "stddef.h",
+    "stdint.h",
+    "stdnoreturn.h",
+    "__stddef_max_align_t.h",
+];
+
+/// Whether `#include <path>` (or `"path"` when `quoted`) names a header rtrace accepts: one
+/// of the kernel's or the compiler's, or a file in `dirs` (`-I`), then (quoted) the current
+/// directory, then /usr/local/include and /usr/include with its multiarch directory.
+pub fn found(path: &str, quoted: bool, dirs: &[String]) -> bool {
+    let top = path.split('/').next().unwrap_or(path);
+    if (path.contains('/') && KERNEL_DIRS.contains(&top)) || COMPILER_HEADERS.contains(&path) {
+        return true;
+    }
+    let multiarch = format!("/usr/include/{}-linux-gnu", std::env::consts::ARCH);
+    let local = if quoted { Some(".") } else { None };
+    let mut search = dirs.iter().map(String::as_str).chain(local);
+    search.any(|d| Path::new(d).join(path).is_file())
+        || ["/usr/local/include", multiarch.as_str(), "/usr/include"]
+            .iter()
+            .any(|d| Path::new(d).join(path).is_file())
+}
 
 /// `#define`s a script gets by including `header`.
 pub fn macros(header: &str) -> &'static [(&'static str, i64)] {
@@ -88,5 +157,21 @@ mod tests {
         assert!(super::macros("linux/sched.h").contains(&("TASK_RUNNING", 0)));
         assert!(super::macros("errno.h").contains(&("EPERM", 1)));
         assert!(super::macros("linux/nope.h").is_empty());
+    }
+
+    #[test]
+    fn kernel_and_compiler_headers_need_no_file_others_do() {
+        use super::found;
+        assert!(found("linux/sched.h", false, &[]));
+        assert!(found("net/sock.h", false, &[]));
+        assert!(found("stddef.h", false, &[]));
+        assert!(!found("lol/no.h", false, &[]));
+        assert!(!found("linux.h", false, &[]));
+        let dir = std::env::temp_dir().join(format!("rtrace-headers-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("lol")).unwrap();
+        std::fs::write(dir.join("lol/no.h"), "").unwrap();
+        let dirs = [dir.display().to_string()];
+        assert!(found("lol/no.h", false, &dirs));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
