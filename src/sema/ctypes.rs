@@ -50,10 +50,29 @@ impl Checker<'_> {
                 .declare_record(SCRIPT_STRUCTS + i as u32, &name, def.union, 0, 1);
             self.structs.insert(name, ty);
         }
+        // As in bpftrace 0.17: when the script redefines a struct the kernel's BTF has, BTF
+        // gives the script's definitions nothing, so a member held by value must be of a
+        // type the script defines (a pointer may still point to a kernel type).
+        let btf = if defs.is_empty() {
+            None
+        } else {
+            self.catalogue.btf().ok()
+        };
+        let redefined = btf.and_then(|btf| {
+            defs.iter()
+                .map(|d| record_key(d))
+                .find(|n| btf.find_record(n).is_some())
+        });
         for def in defs {
             let name = record_key(def);
             let mut decls = Vec::new();
             for f in &def.fields {
+                if let Some(kernel) = &redefined {
+                    if let Some(d) = self.incomplete_member(&f.ty, kernel) {
+                        self.error_diag(d);
+                        continue;
+                    }
+                }
                 let Some(ty) = self.resolve_type(&f.ty) else {
                     continue;
                 };
@@ -68,6 +87,25 @@ impl Checker<'_> {
                 self.structs.insert(name, ty);
             }
         }
+    }
+
+    /// The error for a member held by value whose struct the script does not define, while
+    /// the script redefines `redefined` (a kernel struct): the C compiler's "incomplete type".
+    fn incomplete_member(&self, ty: &ast::TypeName, redefined: &str) -> Option<Diagnostic> {
+        let name = ty.name.split_whitespace().collect::<Vec<_>>().join(" ");
+        let is_record = name.starts_with("struct ") || name.starts_with("union ");
+        if ty.pointer_depth > 0 || !is_record || self.structs.contains_key(&struct_name(&name)) {
+            return None;
+        }
+        Some(
+            Diagnostic::error(ty.span, format!("field has incomplete type '{name}'"))
+                .with_note(format!(
+                    "the script defines {redefined}, which the kernel's BTF also has; as in \
+                     bpftrace, its C definitions then take no type from BTF: define {name} \
+                     in the script too, or hold it by pointer"
+                ))
+                .in_c_definitions(),
+        )
     }
 
     /// `#define NAME VALUE` lines of the script: an integer or a string constant by name.

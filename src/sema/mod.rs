@@ -5,7 +5,7 @@ mod call;
 mod ctypes;
 pub mod dump;
 mod expr;
-mod headers;
+pub(crate) mod headers;
 pub mod layout;
 mod stmt;
 pub mod typed;
@@ -110,6 +110,10 @@ pub fn check_with(
     };
     checker.report = true;
     checker.define_structs(prog);
+    // The C definitions come first, as a C compiler reads them: their errors alone.
+    if checker.diags.iter().any(|d| d.in_c) {
+        return Err(checker.diags);
+    }
     checker.report = false;
     if prog.probes.is_empty() {
         let end = prog.span.end as usize;
