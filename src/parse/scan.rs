@@ -263,54 +263,36 @@ impl Scanner<'_> {
     /// `#endif` that ends it (nested conditionals skipped whole); that line is then read as
     /// any directive. `open` is the `#if` line, for the error when the text ends first.
     fn skip_group(&mut self, open: Span) {
-        let mut depth = 0u32;
-        while self.pos < self.text.len() {
-            let start = self.skip_blanks(self.pos + 1);
-            let end = self.line_end(start);
-            let line = &self.text[start..end];
-            let (word, _) = split_directive(line);
-            if line.starts_with('#') {
-                match word {
-                    "if" | "ifdef" | "ifndef" => depth += 1,
-                    "endif" if depth > 0 => depth -= 1,
-                    "elif" | "else" | "endif" if depth == 0 => {
-                        self.pos = start;
-                        self.directive();
-                        return;
-                    }
-                    _ => {}
-                }
-            }
-            self.pos = end;
+        if let Some(start) = self.find_group_end(open, true) {
+            self.pos = start;
+            self.directive();
         }
-        self.errors.push(Diagnostic::error(
-            open,
-            "unterminated conditional directive",
-        ));
     }
 
     /// Skips every remaining group of a conditional whose taken group just ended, through
     /// its `#endif`.
     fn skip_to_endif(&mut self, open: Span) {
-        if let Some(top) = self.conditionals.last_mut() {
-            // No later group may be taken: read them all as failed ones.
-            top.1 = true;
+        if let Some(start) = self.find_group_end(open, false) {
+            self.conditionals.pop();
+            self.pos = self.line_end(start);
         }
+    }
+
+    /// The start of the line after `pos` that ends the current group (`#elif`, `#else` or
+    /// `#endif` when `any`, else only `#endif`), nested conditionals passed over; `pos` is
+    /// left there. The error on `open` when the text ends first.
+    fn find_group_end(&mut self, open: Span, any: bool) -> Option<usize> {
         let mut depth = 0u32;
         while self.pos < self.text.len() {
             let start = self.skip_blanks(self.pos + 1);
             let end = self.line_end(start);
             let line = &self.text[start..end];
-            let (word, _) = split_directive(line);
             if line.starts_with('#') {
-                match word {
+                match split_directive(line).0 {
                     "if" | "ifdef" | "ifndef" => depth += 1,
                     "endif" if depth > 0 => depth -= 1,
-                    "endif" => {
-                        self.conditionals.pop();
-                        self.pos = end;
-                        return;
-                    }
+                    "endif" => return Some(start),
+                    "elif" | "else" if depth == 0 && any => return Some(start),
                     _ => {}
                 }
             }
@@ -320,6 +302,7 @@ impl Scanner<'_> {
             open,
             "unterminated conditional directive",
         ));
+        None
     }
 
     /// Blanks (not newlines) from `pos`.
