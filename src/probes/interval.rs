@@ -17,13 +17,9 @@ pub static PROVIDER: Provider = Provider {
     list: Some(list),
 };
 
-/// `-l interval:...`: nothing is listed, but a pattern without both parts is refused as bpftrace
-/// 0.17 refuses it.
+/// `-l interval:...`: see `list_timed`.
 fn list(q: &super::Query<'_>, _: &dyn Catalogue, _: &mut String) -> Result<(), String> {
-    if q.named && q.rest.split(':').count() != 2 {
-        return Err("interval probe type requires 2 arguments".into());
-    }
-    Ok(())
+    super::perf::list_timed("interval", q)
 }
 
 /// `interval:UNIT:N`.

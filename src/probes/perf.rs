@@ -65,6 +65,15 @@ pub fn software_event(name: &str) -> Option<&'static SoftwareEvent> {
         .find(|e| e.name == name || e.alias == Some(name))
 }
 
+/// `-l interval:...` and `-l profile:...`: nothing is listed, but a pattern without both parts
+/// is refused as bpftrace 0.17 refuses it.
+pub(crate) fn list_timed(kind: &str, q: &super::Query<'_>) -> Result<(), String> {
+    if q.named && q.rest.split(':').count() != 2 {
+        return Err(format!("{kind} probe type requires 2 arguments"));
+    }
+    Ok(())
+}
+
 /// `UNIT:N` of an interval or profile probe, as nanoseconds between events.
 pub(crate) fn period_ns(kind: &str, rest: &str) -> Result<u64, String> {
     let Some((unit, n)) = rest.split_once(':').filter(|(_, n)| !n.contains(':')) else {
