@@ -175,23 +175,10 @@ pub fn write(compiled: &Compiled) -> Result<Vec<u8>, String> {
             )
             .map_err(|e| format!("cannot write a relocation: {e}"))?;
         }
-        let code = insns.concat();
-        let size = code.len() as u64;
-        obj.set_section_data(id, code, 8);
-        obj.add_symbol(Symbol {
-            name: p.code.name.as_bytes().to_vec(),
-            value: 0,
-            size,
-            kind: SymbolKind::Text,
-            scope: SymbolScope::Linkage,
-            weak: false,
-            section: SymbolSection::Section(id),
-            flags: SymbolFlags::None,
-        });
+        crate::runtime::elf::add_code(&mut obj, id, &p.code.name, insns.concat());
     }
 
-    let license = obj.add_section(Vec::new(), b"license".to_vec(), SectionKind::Data);
-    obj.set_section_data(license, b"GPL\0".to_vec(), 1);
+    crate::runtime::elf::add_license(&mut obj);
     let btf_section = obj.add_section(Vec::new(), b".BTF".to_vec(), SectionKind::Metadata);
     obj.set_section_data(btf_section, btf.finish(), 4);
     obj.write()

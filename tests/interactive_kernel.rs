@@ -184,10 +184,18 @@ fn getppid_times(n: usize) {
     }
 }
 
+/// Whether tmux is missing (the test is then skipped, saying so).
+fn tmux_missing() -> bool {
+    let missing = !Path::new(TMUX).exists();
+    if missing {
+        println!("skipped: {TMUX} is not installed (apt-get install tmux)");
+    }
+    missing
+}
+
 #[test]
 fn a_session_in_a_terminal_attaches_prints_detaches_and_leaves_nothing() {
-    if !Path::new(TMUX).exists() {
-        println!("skipped: {TMUX} is not installed (apt-get install tmux)");
+    if tmux_missing() {
         return;
     }
     kernel_test(|| {
@@ -294,8 +302,7 @@ fn session_ends_by(end: impl FnOnce(&Terminal), check: impl FnOnce(&str)) {
 
 #[test]
 fn ctrl_d_ends_the_session_with_the_maps() {
-    if !Path::new(TMUX).exists() {
-        println!("skipped: {TMUX} is not installed (apt-get install tmux)");
+    if tmux_missing() {
         return;
     }
     session_ends_by(
@@ -309,8 +316,7 @@ fn ctrl_d_ends_the_session_with_the_maps() {
 
 #[test]
 fn exit_in_a_typed_probe_ends_the_session_with_end_and_the_maps() {
-    if !Path::new(TMUX).exists() {
-        println!("skipped: {TMUX} is not installed (apt-get install tmux)");
+    if tmux_missing() {
         return;
     }
     session_ends_by(
@@ -328,8 +334,7 @@ fn exit_in_a_typed_probe_ends_the_session_with_end_and_the_maps() {
 
 #[test]
 fn sigterm_ends_the_session_with_the_maps() {
-    if !Path::new(TMUX).exists() {
-        println!("skipped: {TMUX} is not installed (apt-get install tmux)");
+    if tmux_missing() {
         return;
     }
     session_ends_by(

@@ -1,7 +1,7 @@
 //! An in-memory BPF ELF object (one executable section and one global FUNC symbol per program,
 //! plus a `license` section) for aya's loader; fed by `runtime::load` with encoded instructions.
 
-use object::write::{Object, Symbol, SymbolSection};
+use object::write::{Object, SectionId, Symbol, SymbolSection};
 use object::{
     Architecture, BinaryFormat, Endianness, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
 };
@@ -24,22 +24,34 @@ pub fn write(programs: &[ElfProgram<'_>]) -> Result<Vec<u8>, String> {
     let mut obj = Object::new(BinaryFormat::Elf, Architecture::Bpf, Endianness::Little);
     for p in programs {
         let id = obj.add_section(Vec::new(), p.section.as_bytes().to_vec(), SectionKind::Text);
-        obj.set_section_data(id, p.code.clone(), 8);
-        obj.add_symbol(Symbol {
-            name: p.symbol.as_bytes().to_vec(),
-            value: 0,
-            size: p.code.len() as u64,
-            kind: SymbolKind::Text,
-            scope: SymbolScope::Linkage,
-            weak: false,
-            section: SymbolSection::Section(id),
-            flags: SymbolFlags::None,
-        });
+        add_code(&mut obj, id, p.symbol, p.code.clone());
     }
-    let license = obj.add_section(Vec::new(), b"license".to_vec(), SectionKind::Data);
-    obj.set_section_data(license, LICENSE.to_vec(), 1);
+    add_license(&mut obj);
     obj.write()
         .map_err(|e| format!("cannot write the BPF object: {e}"))
+}
+
+/// Fills a program's section `id` with its instructions and names them with a global FUNC
+/// symbol (also for `--emit-elf`'s objects).
+pub fn add_code(obj: &mut Object, id: SectionId, symbol: &str, code: Vec<u8>) {
+    let size = code.len() as u64;
+    obj.set_section_data(id, code, 8);
+    obj.add_symbol(Symbol {
+        name: symbol.as_bytes().to_vec(),
+        value: 0,
+        size,
+        kind: SymbolKind::Text,
+        scope: SymbolScope::Linkage,
+        weak: false,
+        section: SymbolSection::Section(id),
+        flags: SymbolFlags::None,
+    });
+}
+
+/// The `license` section.
+pub fn add_license(obj: &mut Object) {
+    let license = obj.add_section(Vec::new(), b"license".to_vec(), SectionKind::Data);
+    obj.set_section_data(license, LICENSE.to_vec(), 1);
 }
 
 #[cfg(test)]

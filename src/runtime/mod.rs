@@ -5,7 +5,7 @@
 
 mod child;
 mod decode;
-mod elf;
+pub(crate) mod elf;
 mod live;
 mod load;
 #[cfg(test)]
