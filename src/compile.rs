@@ -132,8 +132,12 @@ pub fn compile(source: &Source, env: &CompileEnv) -> Result<Object, Vec<Diagnost
     let checked = sema::check(&program, &env.sema_env())?;
     let funcs = codegen::lower::lower(&checked, env.helper_check);
     let mut programs = Vec::with_capacity(funcs.len());
+    // Programs whose values overflow the stack share one per-CPU scratch map, after the others.
+    let scratch = codegen::ir::MapId(checked.maps.len() as u32);
+    let mut scratch_bytes = 0;
     for (ir, probe) in funcs.into_iter().zip(&checked.probes) {
-        let code = codegen::compile(&ir).map_err(|d| vec![d])?;
+        let (code, bytes) = codegen::compile_spilling(&ir, scratch).map_err(|d| vec![d])?;
+        scratch_bytes = scratch_bytes.max(bytes);
         programs.push(Program {
             attach: probe.attach.clone(),
             attach_text: probe.attach_text.clone(),
@@ -142,9 +146,21 @@ pub fn compile(source: &Source, env: &CompileEnv) -> Result<Object, Vec<Diagnost
             code,
         });
     }
+    let mut maps = checked.maps;
+    if scratch_bytes > 0 {
+        // Named by size: an interactive session reuses a map of the same name, which must
+        // then be as large.
+        maps.push(sema::internal_map(
+            &format!("scratch{scratch_bytes}"),
+            sema::layout::MapKind::PerCpuArray,
+            4,
+            scratch_bytes,
+            1,
+        ));
+    }
     Ok(Object {
         programs,
-        maps: checked.maps,
+        maps,
         printfs: checked.printfs,
         ringbuf: checked.ringbuf,
         lost: checked.lost,

@@ -547,3 +547,32 @@ fn the_command_does_not_outlive_the_run() {
         );
     });
 }
+
+#[test]
+fn values_over_the_stack_run_from_scratch_space() {
+    kernel_test(|| {
+        let long: Vec<String> = (0..3).map(|i| format!("{i}").repeat(199)).collect();
+        let mut cmd = command(
+            BIN,
+            &[
+                "-e",
+                "BEGIN { @[str($1), str($2), str($3)] = count(); \
+                 printf(\"%s %s %s %d\\n\", str($1), str($2), str($3), strncmp(str($1), str($2), 199)); \
+                 @t = (str($3), 7, str($1)); exit(); }",
+                &long[0],
+                &long[1],
+                &long[2],
+            ],
+        );
+        cmd.env("BPFTRACE_STRLEN", "200");
+        let out = common::run(cmd);
+        out.expect_code(0);
+        let (a, b, c) = (&long[0], &long[1], &long[2]);
+        assert_eq!(
+            out.stdout,
+            format!(
+                "Attaching 1 probe...\n{a} {b} {c} 1\n\n\n@[{a}, {b}, {c}]: 1\n@t: ({c}, 7, {a})\n"
+            )
+        );
+    });
+}

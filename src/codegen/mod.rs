@@ -14,6 +14,7 @@ pub mod ir;
 pub mod liveness;
 pub mod lower;
 pub mod regalloc;
+pub mod scratch;
 #[cfg(test)]
 mod testvm;
 
@@ -78,6 +79,22 @@ fn vreg_count(func: &ir::Function) -> usize {
 /// also what `--dump bpf` shows.
 pub fn compile(func: &ir::Function) -> Result<Encoded, Diagnostic> {
     compile_with(func, true)
+}
+
+/// `compile`, or when the stack slots do not fit the kernel's 512 bytes, `compile` of the
+/// function with its slots moved to the scratch space of map `scratch` (`scratch::move_slots`);
+/// also the bytes of scratch space the program needs (0: none).
+pub fn compile_spilling(
+    func: &ir::Function,
+    scratch: ir::MapId,
+) -> Result<(Encoded, u32), Diagnostic> {
+    match compile(func) {
+        Err(d) if frame::overflowed(&d) && !func.slots.is_empty() => {
+            let (moved, bytes) = scratch::move_slots(func, scratch)?;
+            Ok((compile(&moved)?, bytes))
+        }
+        other => other.map(|e| (e, 0)),
+    }
 }
 
 /// `compile`, placing call arguments straight into their registers when `call_preferences`

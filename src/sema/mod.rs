@@ -257,7 +257,14 @@ fn stack_map_index(user_maps: usize, limits: &[u32], limit: u32) -> u32 {
 /// Type-learning passes before the reporting pass, at most (each widening takes one).
 const MAX_TYPE_PASSES: usize = 8;
 
-fn internal_map(name: &str, kind: MapKind, key: u32, value: u32, entries: u32) -> MapInfo {
+/// A map of rtrace's own (ring buffer, lost counter, stacks, scratch space): never printed.
+pub(crate) fn internal_map(
+    name: &str,
+    kind: MapKind,
+    key: u32,
+    value: u32,
+    entries: u32,
+) -> MapInfo {
     MapInfo {
         name: name.to_string(),
         keys: Vec::new(),
