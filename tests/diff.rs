@@ -191,6 +191,7 @@ diff_tests! {
     printf_formats,
     printf_long,
     quiet,
+    records_json,
     regs_vars,
     signed_compare,
     sizeof,

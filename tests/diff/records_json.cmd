@@ -1,0 +1,1 @@
+/usr/bin/sleep 0.25
