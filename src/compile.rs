@@ -165,6 +165,7 @@ pub fn compile(source: &Source, env: &CompileEnv) -> Result<Object, Vec<Diagnost
         ringbuf: checked.ringbuf,
         lost: checked.lost,
         types: checked.types,
+        warnings: checked.warnings,
     })
 }
 

@@ -18,6 +18,8 @@ pub struct Diagnostic {
     /// Found in the script's C definitions: headed `error:` as a C compiler heads it (and
     /// bpftrace, whose C definitions clang reads), not `ERROR:` as bpftrace heads its own.
     pub in_c: bool,
+    /// A warning (headed `WARNING:`, as bpftrace heads its warnings), not an error.
+    pub warning: bool,
 }
 
 impl Diagnostic {
@@ -28,6 +30,7 @@ impl Diagnostic {
             label: None,
             notes: Vec::new(),
             in_c: false,
+            warning: false,
         }
     }
 
@@ -38,6 +41,7 @@ impl Diagnostic {
             label: None,
             notes: Vec::new(),
             in_c: false,
+            warning: false,
         }
     }
 
@@ -49,6 +53,14 @@ impl Diagnostic {
     pub fn with_note(mut self, note: impl Into<String>) -> Diagnostic {
         self.notes.push(note.into());
         self
+    }
+
+    /// A warning at `span`: the script runs, but may not do what was meant.
+    pub fn warning(span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            warning: true,
+            ..Diagnostic::error(span, message)
+        }
     }
 
     /// Marks a problem in the script's C definitions (see `in_c`).
@@ -73,7 +85,12 @@ pub fn render(source: &Source, diags: &[Diagnostic]) -> String {
     let config = Config::default();
     for d in diags {
         let mut out = String::new();
-        let mut cs = CsDiagnostic::error().with_message(&d.message);
+        let mut cs = if d.warning {
+            CsDiagnostic::warning()
+        } else {
+            CsDiagnostic::error()
+        }
+        .with_message(&d.message);
         let mut window = None;
         if let Some(span) = d.span {
             let len = source.text.len();
@@ -102,10 +119,13 @@ pub fn render(source: &Source, diags: &[Diagnostic]) -> String {
             // Rendering into memory cannot fail for clamped spans; keep the message regardless.
             out = format!("error: {}\n", d.message);
         }
-        // codespan heads every error `error`; bpftrace heads its own `ERROR`.
+        // codespan heads every error `error`; bpftrace heads its own `ERROR` (and warnings
+        // `WARNING`).
         if !d.in_c {
             if let Some(rest) = out.strip_prefix("error") {
                 out = format!("ERROR{rest}");
+            } else if let Some(rest) = out.strip_prefix("warning") {
+                out = format!("WARNING{rest}");
             }
         }
         all.push_str(&out);

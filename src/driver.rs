@@ -157,6 +157,7 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
     }
     let object = compile(source, &env).map_err(|d| reported(source, &d))?;
     if !opts.no_warnings {
+        eprint!("{}", crate::diag::render(source, &object.warnings));
         for note in crate::probes::system::catalogue().take_notes() {
             eprintln!("warning: {note}; compiled anyway, it cannot run on this machine");
         }

@@ -28,6 +28,8 @@ pub struct Object {
     pub lost: MapIdx,
     /// The C structs, unions and enums of the values above, for decoding them.
     pub types: TypeTable,
+    /// The compiler's warnings about the script (printed unless `--no-warnings`).
+    pub warnings: Vec<crate::diag::Diagnostic>,
 }
 
 /// One probe's program.

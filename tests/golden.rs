@@ -211,3 +211,19 @@ fn args_fields_from_a_fixture_catalogue() {
         "{diags:?}"
     );
 }
+
+#[test]
+fn no_warnings_silences_the_warnings() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/errors");
+    let output = Command::new(env!("CARGO_BIN_EXE_rtrace"))
+        .args(["--compile-only", "--no-warnings", "warnings.bt"])
+        .current_dir(&dir)
+        .env(
+            "RTRACE_TRACEFS",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tracefs"),
+        )
+        .output()
+        .expect("rtrace runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}

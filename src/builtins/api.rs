@@ -213,6 +213,10 @@ pub trait CheckCx {
     /// Records an error (only in the reporting pass).
     fn error(&mut self, span: Span, msg: String);
     fn diag(&mut self, d: Diagnostic);
+    /// Records one of bpftrace's warnings (only in the reporting pass, each once).
+    fn warn(&mut self, span: Span, msg: String);
+    /// Whether the call is inside a `while` loop.
+    fn in_loop(&self) -> bool;
     /// Whether this is the reporting pass (earlier passes only learn types).
     fn reporting(&self) -> bool;
     /// The probe being checked.

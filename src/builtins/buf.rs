@@ -46,8 +46,21 @@ fn check(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
                 cx.error(l.span, format!("buf()'s length must be 1 to {MAX_CONST_LEN}"));
                 return Checked::Error;
             }
-            // A string's buffer is read to its padded end, as bpftrace reads it.
-            Some(n) => natural.map_or(n, |m| n.min(m.div_ceil(8) * 8)),
+            // A string's buffer is read to its padded end, as bpftrace reads it; no buffer is
+            // longer than BPFTRACE_STRLEN.
+            Some(n) => {
+                let strlen = u64::from(cx.strlen());
+                if n > strlen {
+                    cx.warn(
+                        call.span,
+                        format!(
+                            "buf() length is too long and will be shortened to {strlen} bytes \
+                             (see BPFTRACE_STRLEN)"
+                        ),
+                    );
+                }
+                natural.map_or(n, |m| n.min(m.div_ceil(8) * 8)).min(strlen)
+            }
             None => {
                 let len = cx.expr(l);
                 if !len.ty.is_int() {

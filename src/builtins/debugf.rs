@@ -23,6 +23,12 @@ fn check(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
     let Some((format, args)) = format_args(cx, call) else {
         return Checked::Error;
     };
+    cx.warn(
+        call.span,
+        "The debugf() builtin is not recommended for production use. For more information see \
+         bpf_trace_printk in bpf-helpers(7)."
+            .into(),
+    );
     let bytes = format.into_bytes();
     let mut data = vec![bytes.len() as u64];
     data.extend(bytes.chunks(8).map(|c| {

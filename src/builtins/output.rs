@@ -4,7 +4,8 @@
 use super::api::*;
 use crate::ast::ExprKind;
 use crate::output::printf::{self as fmt, ArgKind, ArgType};
-use crate::sema::typed::{event, TExpr};
+use crate::output::value::AggKind;
+use crate::sema::typed::{event, MapValueType, TExpr};
 use crate::output::value::Value;
 use crate::sema::types::Type;
 
@@ -156,10 +157,25 @@ fn check_print(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
                 }
             }
             let map = cx.whole_map(m);
+            if let Some(MapValueType::Agg {
+                kind: AggKind::Stats,
+                ..
+            }) = cx.map_value(map)
+            {
+                cx.warn(
+                    call.span,
+                    "print()'s top and div arguments are ignored when used on stats() maps."
+                        .into(),
+                );
+            }
+            warn_in_loop(cx, call);
             let id = cx.map_print_record(map, nums[0], nums[1].max(1));
             Checked::action(Vec::new(), vec![u64::from(event::PRINT_MAP_TOP), u64::from(id)])
         }
-        ExprKind::Map(m) if m.keys.is_empty() => map_event(cx, call, event::PRINT_MAP),
+        ExprKind::Map(m) if m.keys.is_empty() => {
+            warn_in_loop(cx, call);
+            map_event(cx, call, event::PRINT_MAP)
+        }
         ExprKind::Map(_) => {
             cx.error(
                 arg.span,
@@ -184,6 +200,19 @@ fn check_print(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
             let id = cx.call_record(call.id, String::new(), std::slice::from_ref(&v));
             Checked::action(vec![v], vec![u64::from(event::CALL), u64::from(id)])
         }
+    }
+}
+
+/// bpftrace's warning for a map printed in a loop: the printing happens later, in user space.
+/// (A value printed is copied into its event, so rtrace warns only for maps.)
+fn warn_in_loop(cx: &mut dyn CheckCx, call: &Call<'_>) {
+    if cx.in_loop() {
+        cx.warn(
+            call.span,
+            "Due to it's asynchronous nature using 'print()' in a loop can lead to unexpected \
+             behavior. The map will likely be updated before the runtime can 'print' it."
+                .into(),
+        );
     }
 }
 

@@ -82,6 +82,19 @@ fn check_reg(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
 /// `sargN`: the word at `sp + 8 * (N + STACK_ARGS_FROM)`, in the memory the probe traces.
 fn check_sarg(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
     let n: u32 = call.name.name[4..].parse().unwrap_or(0);
+    let at_offset = match cx.attach() {
+        Attach::Uprobe { symbol, offset, .. } => symbol.is_none() || *offset != 0,
+        Attach::Kprobe { offset, .. } => *offset != 0,
+        _ => false,
+    };
+    if at_offset {
+        // The stack pointer moved since the function's entry: bpftrace warns the same.
+        cx.warn(
+            call.span,
+            "Using an address offset with the sargX built-in can lead to unexpected behavior"
+                .into(),
+        );
+    }
     let user = cx.attach().is_user();
     let off = 8 * (n + arch::STACK_ARGS_FROM);
     let sp = register(arch::sp_offset(), call.span);

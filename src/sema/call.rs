@@ -157,6 +157,14 @@ impl CheckCx for Checker<'_> {
         self.report
     }
 
+    fn warn(&mut self, span: Span, msg: String) {
+        Checker::warn(self, span, msg);
+    }
+
+    fn in_loop(&self) -> bool {
+        self.loop_depth > 0
+    }
+
     fn attach(&self) -> &Attach {
         Checker::attach(self)
     }

@@ -358,6 +358,7 @@ impl Checker<'_> {
             if (same_in_memory || l.ty.is_str() && r.ty.is_str())
                 && matches!(op, BinOp::Eq | BinOp::Ne)
             {
+                self.warn_literal_too_long(&l, &r, span);
                 return mk(
                     TExprKind::StrEq {
                         lhs: Box::new(l),
@@ -392,6 +393,7 @@ impl Checker<'_> {
         {
             return self.pointer_arith(op, l, r, span);
         }
+        self.warn_signs(op, &l, &r, span);
         let signed = l.ty.is_signed() && r.ty.is_signed();
         if matches!(op, BinOp::And | BinOp::Or) {
             return mk(
@@ -416,6 +418,63 @@ impl Checker<'_> {
             },
             ty,
         )
+    }
+
+    /// bpftrace's warning for a string compared with a literal longer than it can hold.
+    fn warn_literal_too_long(&mut self, l: &TExpr, r: &TExpr, span: Span) {
+        let (lit, other) = match (&l.kind, &r.kind) {
+            (TExprKind::Str(b) | TExprKind::StackStr(b), _) => (b, r),
+            (_, TExprKind::Str(b) | TExprKind::StackStr(b)) => (b, l),
+            _ => return,
+        };
+        if matches!(other.kind, TExprKind::Str(_) | TExprKind::StackStr(_)) {
+            return;
+        }
+        if let Type::Str { size } = other.ty {
+            if lit.len() as u32 > size {
+                self.warn(
+                    span,
+                    format!(
+                        "The literal is longer than the variable string (size={size}), \
+                         condition will always be false"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// bpftrace's warning for integers of different signs compared or combined (a literal
+    /// that is not negative counts as unsigned, as there).
+    fn warn_signs(&mut self, op: BinOp, l: &TExpr, r: &TExpr, span: Span) {
+        let signed = |e: &TExpr| e.ty.is_signed() && !matches!(e.kind, TExprKind::Int(v) if v >= 0);
+        let ints = matches!(l.ty, Type::Int { .. }) && matches!(r.ty, Type::Int { .. });
+        if !ints || signed(l) == signed(r) || l.ty.is_signed() == r.ty.is_signed() {
+            return;
+        }
+        let what = match op {
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
+                "comparison of"
+            }
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => "arithmetic on",
+            _ => return,
+        };
+        let name = |t: &Type| match t {
+            Type::Int { size, signed: true } => format!("int{}", size * 8),
+            Type::Int {
+                size,
+                signed: false,
+            } => format!("unsigned int{}", size * 8),
+            other => other.to_string(),
+        };
+        self.warn(
+            span,
+            format!(
+                "{what} integers of different signs: '{}' and '{}' can lead to undefined \
+                 behavior",
+                name(&l.ty),
+                name(&r.ty)
+            ),
+        );
     }
 
     fn call(&mut self, name: &ast::Ident, args: &[ast::Expr], span: Span) -> TExpr {

@@ -89,6 +89,7 @@ pub fn check_with(
         env,
         catalogue,
         diags: Vec::new(),
+        warnings: Vec::new(),
         report: false,
         map_ids: names
             .iter()
@@ -232,6 +233,7 @@ pub fn check_with(
     }
     Ok(Checked {
         probes,
+        warnings: checker.warnings,
         maps,
         printfs: checker.printfs,
         ringbuf,
@@ -507,6 +509,8 @@ pub(crate) struct Checker<'a> {
     /// The machine's facts: kernel types come from its BTF.
     catalogue: &'a dyn Catalogue,
     diags: Vec<Diagnostic>,
+    /// Warnings of the reporting pass, each once.
+    warnings: Vec<Diagnostic>,
     /// Pass 2: report errors. Pass 1 only learns types.
     report: bool,
     map_ids: HashMap<String, u32>,
@@ -536,6 +540,14 @@ impl Checker<'_> {
     fn error(&mut self, span: Span, msg: impl Into<String>) {
         if self.report {
             self.diags.push(Diagnostic::error(span, msg));
+        }
+    }
+
+    /// Records a warning (only in the reporting pass, and each once).
+    fn warn(&mut self, span: Span, msg: impl Into<String>) {
+        let d = Diagnostic::warning(span, msg);
+        if self.report && !self.warnings.contains(&d) {
+            self.warnings.push(d);
         }
     }
 

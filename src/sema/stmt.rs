@@ -25,7 +25,16 @@ const UNROLL_MAX: u64 = 100;
 impl Checker<'_> {
     pub(super) fn block(&mut self, b: &ast::Block) -> Vec<TStmt> {
         let mut out = Vec::new();
-        for s in &b.stmts {
+        for (i, s) in b.stmts.iter().enumerate() {
+            let jump = match s.kind {
+                StmtKind::Return => Some("return"),
+                StmtKind::Break => Some("break"),
+                StmtKind::Continue => Some("continue"),
+                _ => None,
+            };
+            if let Some(jump) = jump.filter(|_| i + 1 < b.stmts.len()) {
+                self.warn(s.span, format!("All code after a '{jump}' is unreachable."));
+            }
             self.stmt(s, &mut out);
         }
         out

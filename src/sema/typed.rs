@@ -4,6 +4,7 @@
 use super::layout::MapDef;
 use super::types::{Type, TypeTable};
 use crate::ast::BinOp;
+use crate::diag::Diagnostic;
 use crate::output::value::AggKind;
 use crate::probes::Attach;
 use crate::source::Span;
@@ -26,6 +27,8 @@ pub struct Checked {
     pub lost: MapIdx,
     /// The C structs, unions and enums the program's types name.
     pub types: TypeTable,
+    /// bpftrace's warnings that apply (printed unless `--no-warnings`).
+    pub warnings: Vec<Diagnostic>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
