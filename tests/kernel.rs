@@ -435,12 +435,17 @@ fn cgroupid_names_the_cgroup_a_process_runs_in() {
             cg.display(),
             root.display()
         );
-        // The command moves itself into the cgroup, then runs true, which exits there.
-        let cmd = format!(
-            "/bin/sh -c 'echo $$ > {}/cgroup.procs; exec /bin/true'",
-            cg.display()
-        );
+        // The command moves itself into the cgroup, then runs true, which exits there (from a
+        // file: `-c` splits on spaces, with no quoting).
+        let file = common::temp_path("cgroup.sh");
+        std::fs::write(
+            &file,
+            format!("echo $$ > {}/cgroup.procs; exec /bin/true\n", cg.display()),
+        )
+        .expect("write the command");
+        let cmd = format!("/bin/sh {}", file.display());
         let out = rtrace(&["-e", &script, "-c", &cmd]);
+        let _ = std::fs::remove_file(&file);
         let _ = std::fs::remove_dir(&cg);
         let _ = std::process::Command::new("umount").arg(&root).status();
         let _ = std::fs::remove_dir(&root);
