@@ -323,9 +323,10 @@ impl<'o> Session<'o> {
             // the count reported, so that END's output follows without waiting for it.
             skipped += self.reader.drain(|_| {});
             self.sink.flush()?;
-            if skipped > 0 {
+            // Nobody reads a closed output: no word about it then.
+            if skipped > 0 && signals::signalled() {
                 eprintln!(
-                    "WARNING: {skipped} event{} not handled: the run was stopped first",
+                    "WARNING: {skipped} event{} not handled: a signal stopped the run",
                     if skipped == 1 { " was" } else { "s were" }
                 );
             }
