@@ -2,7 +2,7 @@
 complete -c rtrace -s B -x -a 'full line none' -d 'output buffering mode (\'full\', \'line\', \'none\')'
 complete -c rtrace -s e -x -d 'execute this program'
 complete -c rtrace -s l -d 'list probes (an optional search pattern follows)'
-complete -c rtrace -s v -d 'verbose messages (with -l: probe arguments)'
+complete -c rtrace -s v -d 'verbose messages: each program\'s verifier log (with -l: probe arguments)'
 complete -c rtrace -s c -x -d 'run CMD and enable the cpid builtin; the run ends when CMD exits'
 complete -c rtrace -s p -x -d 'enable USDT/uprobe probes on PID; the run ends when PID exits'
 complete -c rtrace -l usdt-file-activation -d 'activate usdt semaphores in every process mapping the file (always done: the kernel counts them)'

@@ -76,6 +76,10 @@ pub struct Options {
     pub max_programs: usize,
     /// `-k` (1) or `-kk` (2): report failed helper calls at run time.
     pub helper_check: u8,
+    /// `BPFTRACE_LOG_SIZE`: bytes of the verifier log buffer (1000000 unless set).
+    pub log_size: usize,
+    /// `BPFTRACE_PERF_RB_PAGES`: pages per CPU for the event ring buffer (a power of two).
+    pub perf_rb_pages: Option<u64>,
 }
 
 impl Default for Options {
@@ -111,6 +115,8 @@ impl Default for Options {
             interactive: false,
             max_programs: 512,
             helper_check: 0,
+            log_size: 1_000_000,
+            perf_rb_pages: None,
         }
     }
 }
@@ -151,7 +157,12 @@ pub const FLAGS: &[Flag] = &[
     },
     flag(Some('e'), None, Some("PROGRAM"), "execute this program"),
     flag(Some('l'), None, None, "list probes (an optional search pattern follows)"),
-    flag(Some('v'), None, None, "verbose messages (with -l: probe arguments)"),
+    flag(
+        Some('v'),
+        None,
+        None,
+        "verbose messages: each program's verifier log (with -l: probe arguments)",
+    ),
     flag(
         Some('c'),
         None,
@@ -275,6 +286,18 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     (
         "BPFTRACE_NO_CPP_DEMANGLE",
         "1: print C++ names in user stacks and symbols as mangled",
+    ),
+    (
+        "BPFTRACE_MAX_BPF_PROGS",
+        "BPF programs a script may generate (default 512)",
+    ),
+    (
+        "BPFTRACE_LOG_SIZE",
+        "bytes of the verifier log buffer, as -v shows it (default 1000000)",
+    ),
+    (
+        "BPFTRACE_PERF_RB_PAGES",
+        "pages per CPU for the event ring buffer, a power of two (default 64)",
     ),
 ];
 
@@ -639,6 +662,26 @@ pub fn apply_env(o: &mut Options, vars: &[(String, String)]) -> Result<(), Usage
     if let Some(v) = get("BPFTRACE_MAX_BPF_PROGS") {
         o.max_programs = number("BPFTRACE_MAX_BPF_PROGS", v)? as usize;
     }
+    if let Some(v) = get("BPFTRACE_LOG_SIZE") {
+        let n = number("BPFTRACE_LOG_SIZE", v)?;
+        // The kernel refuses a larger buffer (EINVAL).
+        let max = u64::from(u32::MAX >> 2);
+        if n > max {
+            return Err(UsageError(format!(
+                "BPFTRACE_LOG_SIZE is {n}, but the kernel takes a verifier log of at most {max} bytes"
+            )));
+        }
+        o.log_size = n as usize;
+    }
+    if let Some(v) = get("BPFTRACE_PERF_RB_PAGES") {
+        let n = number("BPFTRACE_PERF_RB_PAGES", v)?;
+        if !n.is_power_of_two() {
+            return Err(UsageError(format!(
+                "BPFTRACE_PERF_RB_PAGES must be a power of two (pages per CPU for the event ring buffer), not {n}"
+            )));
+        }
+        o.perf_rb_pages = Some(n);
+    }
     Ok(())
 }
 
@@ -757,6 +800,36 @@ mod tests {
         assert_eq!((o.strlen, o.map_keys_max), (200, 9));
         assert!(apply_env(&mut o, &vars(&[("BPFTRACE_STRLEN", "201")])).is_err());
         assert!(apply_env(&mut o, &vars(&[("BPFTRACE_STRLEN", "x")])).is_err());
+    }
+
+    #[test]
+    fn log_size_and_ring_pages_from_the_environment() {
+        let vars = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let mut o = Options::default();
+        assert_eq!((o.log_size, o.perf_rb_pages), (1_000_000, None));
+        apply_env(
+            &mut o,
+            &vars(&[("BPFTRACE_LOG_SIZE", "1"), ("BPFTRACE_PERF_RB_PAGES", "8")]),
+        )
+        .unwrap();
+        assert_eq!((o.log_size, o.perf_rb_pages), (1, Some(8)));
+        let err = |name: &str, value: &str| {
+            let mut o = Options::default();
+            match apply_env(&mut o, &vars(&[(name, value)])) {
+                Err(UsageError(m)) => m,
+                Ok(()) => panic!("{name}={value} accepted"),
+            }
+        };
+        assert!(err("BPFTRACE_LOG_SIZE", "0").contains("positive integer"));
+        assert!(err("BPFTRACE_LOG_SIZE", "x").contains("positive integer"));
+        assert!(err("BPFTRACE_LOG_SIZE", "1073741824").contains("at most 1073741823"));
+        assert!(err("BPFTRACE_PERF_RB_PAGES", "3").contains("power of two"));
+        assert!(err("BPFTRACE_PERF_RB_PAGES", "0").contains("positive integer"));
+        assert!(err("BPFTRACE_PERF_RB_PAGES", "-1").contains("positive integer"));
     }
 
     #[test]

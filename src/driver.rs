@@ -200,6 +200,9 @@ fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
         flamegraph: opts.flamegraph.as_ref().map(std::path::PathBuf::from),
         demangle: opts.cpp_demangle,
         source: Some(source.clone()),
+        verbose: opts.verbose,
+        log_size: opts.log_size,
+        perf_rb_pages: opts.perf_rb_pages,
     };
     Session::start(&object, cfg)?.run()
 }

@@ -162,6 +162,7 @@ diff_tests! {
     int_suffixes,
     interval_count,
     join_argv,
+    join_command_quotes,
     join_json,
     json_maps,
     json_misc,

@@ -63,10 +63,11 @@ fn hist_total(out: &Output, header: &str) -> u64 {
 fn execsnoop_shows_the_command_line_and_parent() {
     kernel_test(|| {
         let marker = format!("rtrace-execsnoop-{}", std::process::id());
-        let out = run_tool(
-            "execsnoop",
-            &format!("/bin/sh -c \"/bin/echo {marker} >/dev/null\""),
-        );
+        // `-c` splits on spaces with no quoting: the shell reads its command from a file.
+        let file = temp_path("execsnoop.sh");
+        std::fs::write(&file, format!("/bin/echo {marker} >/dev/null\n")).expect("write");
+        let out = run_tool("execsnoop", &format!("/bin/sh {}", file.display()));
+        let _ = std::fs::remove_file(&file);
         let rows = rows(&out);
         assert!(
             rows.iter()
@@ -79,7 +80,7 @@ fn execsnoop_shows_the_command_line_and_parent() {
                 .find(|r| r.len() > 3 && r[3..].join(" ") == args.join(" "))
                 .unwrap_or_else(|| panic!("no execve of {args:?} in:\n{}", out.stdout))
         };
-        let sh = find(&["/bin/sh", "-c", &format!("/bin/echo {marker} >/dev/null")]);
+        let sh = find(&["/bin/sh", &file.display().to_string()]);
         let echo = find(&["/bin/echo", &marker]);
         // The shell runs echo as its child.
         assert_eq!(echo[2], sh[1], "{}", out.stdout);
@@ -202,7 +203,14 @@ fn tcpstates_follows_a_loopback_connection() {
              open(\"{}\",\"w\").write(str(s.getsockname()[1]))\nc.close()\na.close()\ns.close()",
             port_file.display()
         );
-        let out = run_tool("tcpstates", &format!("/usr/bin/python3 -c '{py}'"));
+        // From a file: `-c` splits on spaces, with no quoting.
+        let py_file = temp_path("tcpstates.py");
+        std::fs::write(&py_file, py).expect("write the workload");
+        let out = run_tool(
+            "tcpstates",
+            &format!("/usr/bin/python3 {}", py_file.display()),
+        );
+        let _ = std::fs::remove_file(&py_file);
         let port = std::fs::read_to_string(&port_file)
             .unwrap_or_else(|e| panic!("no port from the workload ({e}):\n{}", out.stdout));
         let _ = std::fs::remove_file(&port_file);

@@ -11,10 +11,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
 const CALLS: u64 = 1_000_000;
 
 /// Two processes, each pinned to its own CPU, make the calls under a comm name of their own,
-/// so the per-CPU lost counters must be summed.
-fn workload(comm: &str) -> String {
-    format!(
-        "/usr/bin/python3 -c 'import os, ctypes
+/// so the per-CPU lost counters must be summed. The `-c` command runs the program from a file (`-c` splits on spaces, with no quoting),
+/// returned with the command.
+fn workload(comm: &str) -> (String, std::path::PathBuf) {
+    let code = format!(
+        "import os, ctypes
 libc = ctypes.CDLL(None)
 cpus = sorted(os.sched_getaffinity(0))
 kids = []
@@ -26,9 +27,13 @@ for i in range(2):
         for _ in range({half}): os.getpid()
         os._exit(0)
     kids.append(pid)
-for k in kids: os.waitpid(k, 0)'",
+for k in kids: os.waitpid(k, 0)
+",
         half = CALLS / 2
-    )
+    );
+    let path = common::temp_path(&format!("flood-{comm}.py"));
+    std::fs::write(&path, code).expect("write the workload");
+    (format!("/usr/bin/python3 {}", path.display()), path)
 }
 
 /// Printed events and the count of every event: both in the same probe body, so the count
@@ -47,14 +52,13 @@ fn flood(format: &str) -> (Output, String) {
     common::adopt_orphans();
     let before = common::rtrace_objects();
     let comm = format!("rtfl{}{}", &format[..1], std::process::id());
+    let (cmd, file) = workload(&comm);
     let run = Running::start_reading_after(
-        command(
-            BIN,
-            &["-f", format, "-e", &script(&comm), "-c", &workload(&comm)],
-        ),
+        command(BIN, &["-f", format, "-e", &script(&comm), "-c", &cmd]),
         Duration::from_secs(2),
     );
     let out = run.finish();
+    let _ = std::fs::remove_file(&file);
     common::assert_no_leaks(&before);
     out.expect_code(0);
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);

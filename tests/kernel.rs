@@ -128,6 +128,51 @@ fn stops_on_signal(sig: i32) {
     });
 }
 
+/// A backlog that would take a minute to handle (each record a system() call) must not hold a
+/// signal back: the run ends at once, with END's output, and the events dropped are counted.
+#[test]
+fn sigint_ends_a_run_with_a_long_backlog_at_once() {
+    kernel_test(|| {
+        let gate = common::temp_path("backlog-gate");
+        let workload = common::getpid_workload(&gate, 100_000);
+        let mut run = Running::start(command(
+            BIN,
+            &[
+                "--unsafe",
+                "-e",
+                "tracepoint:syscalls:sys_enter_getpid /pid == cpid/ { system(\"true\"); } \
+                 END { printf(\"end\\n\"); }",
+                "-c",
+                &workload,
+            ],
+        ));
+        run.wait_for_stdout("Attaching 2 probes...\n");
+        std::fs::write(&gate, "").expect("open the gate");
+        std::thread::sleep(Duration::from_millis(500));
+        let signalled = Instant::now();
+        run.signal(libc::SIGINT);
+        let out = run.finish();
+        let took = signalled.elapsed();
+        let _ = std::fs::remove_file(&gate);
+        let _ = std::fs::remove_file(gate.with_extension("py"));
+        out.expect_code(0);
+        no_panic(&out);
+        assert!(took < Duration::from_secs(2), "the end took {took:?}");
+        // END's line, then (the ring buffer overflowed) the lost events, then no map.
+        assert!(
+            out.stdout.starts_with("Attaching 2 probes...\nend\n")
+                && out.stdout.ends_with("\n\n\n"),
+            "{}",
+            out.stdout
+        );
+        assert!(
+            out.stderr.contains("events were not handled"),
+            "{}",
+            out.stderr
+        );
+    });
+}
+
 #[test]
 fn sigint_detaches_and_prints_maps() {
     stops_on_signal(libc::SIGINT);
@@ -435,12 +480,17 @@ fn cgroupid_names_the_cgroup_a_process_runs_in() {
             cg.display(),
             root.display()
         );
-        // The command moves itself into the cgroup, then runs true, which exits there.
-        let cmd = format!(
-            "/bin/sh -c 'echo $$ > {}/cgroup.procs; exec /bin/true'",
-            cg.display()
-        );
+        // The command moves itself into the cgroup, then runs true, which exits there (from a
+        // file: `-c` splits on spaces, with no quoting).
+        let file = common::temp_path("cgroup.sh");
+        std::fs::write(
+            &file,
+            format!("echo $$ > {}/cgroup.procs; exec /bin/true\n", cg.display()),
+        )
+        .expect("write the command");
+        let cmd = format!("/bin/sh {}", file.display());
         let out = rtrace(&["-e", &script, "-c", &cmd]);
+        let _ = std::fs::remove_file(&file);
         let _ = std::fs::remove_dir(&cg);
         let _ = std::process::Command::new("umount").arg(&root).status();
         let _ = std::fs::remove_dir(&root);

@@ -44,16 +44,8 @@ fn object(text: &str, env: &CompileEnv) -> Object {
 fn config(format: OutputFormat, command: Option<&str>, out: &Captured) -> RunConfig {
     RunConfig {
         format,
-        quiet: false,
-        pid: None,
         command: command.map(str::to_string),
-        output: Box::new(out.clone()),
-        buffering: rtrace::output::Buffering::Line,
-        notify_attached: false,
-        metrics: None,
-        demangle: true,
-        flamegraph: None,
-        source: None,
+        ..RunConfig::to(Box::new(out.clone()))
     }
 }
 

@@ -154,7 +154,7 @@ fn traced_strings_are_not_format_strings() {
         let name = format!("/tmp/rtrace-{}-x%s%n%d%p%x%%", std::process::id());
         std::fs::write(&name, "data\n").expect("create the file");
         let script = "tracepoint:syscalls:sys_enter_openat /pid == cpid/ { printf(\"<%s>\\n\", str(args->filename)); }";
-        let cat = format!("/usr/bin/cat '{name}'");
+        let cat = format!("/usr/bin/cat {name}");
         let text = rtrace(&["-e", script, "-c", &cat]);
         let json = rtrace(&["-f", "json", "-e", script, "-c", &cat]);
         let _ = std::fs::remove_file(&name);

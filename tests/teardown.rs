@@ -217,6 +217,7 @@ fn full_map_keeps_the_run_going() {
         std::fs::write(&gate, "").expect("open the gate");
         let out = run.finish();
         let _ = std::fs::remove_file(&gate);
+        let _ = std::fs::remove_file(gate.with_extension("py"));
         out.expect_code(0);
         no_panic(&out);
         let entries = out.stdout.lines().filter(|l| l.starts_with("@m[")).count();

@@ -47,10 +47,21 @@ impl EventReader {
     /// Hands every record available now to `f`, in order, straight from the mapped pages
     /// (no copy, no allocation). Returns how many records it handed over.
     pub fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
+        self.drain_while(|rec| {
+            f(rec);
+            true
+        })
+    }
+
+    /// `drain`, stopping after the first record for which `f` returns false (that record is
+    /// consumed). Returns how many records it handed over.
+    pub fn drain_while(&mut self, mut f: impl FnMut(&[u8]) -> bool) -> usize {
         let mut n = 0;
         while let Some(item) = self.ring.next() {
-            f(&item);
             n += 1;
+            if !f(&item) {
+                break;
+            }
         }
         n
     }

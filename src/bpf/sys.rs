@@ -246,6 +246,18 @@ pub fn prog_load_log(p: &ProgLoad<'_>, log_level: u32, log: &mut [u8]) -> io::Re
     bpf(BPF_PROG_LOAD, &mut a).map(owned)
 }
 
+/// The kernel's id of a loaded program (`bpf_prog_info.id`), as `bpftool prog` lists it.
+pub fn prog_id(prog_fd: RawFd) -> io::Result<u32> {
+    // `bpf_prog_info` starts with `type` and `id`; the kernel fills only `info_len` bytes.
+    let mut info = [0u8; 8];
+    let mut a = Attr::default();
+    a.put_u32(0, prog_fd as u32);
+    a.put_u32(4, info.len() as u32);
+    a.put_u64(8, info.as_mut_ptr() as u64);
+    bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a)?;
+    Ok(u32_at(&info, 4))
+}
+
 /// `perf_event_attr.type` values, named as the kernel names them.
 pub const PERF_TYPE_SOFTWARE: u32 = 1;
 /// `PERF_TYPE_HARDWARE`: CPU counters, `config` a `PERF_COUNT_HW_*`.

@@ -40,6 +40,14 @@ pub enum LoadError {
         insn: Option<usize>,
         log: String,
     },
+    /// `-v`: the verifier log did not fit in its buffer of `size` bytes (`BPFTRACE_LOG_SIZE`),
+    /// so the kernel refused the program (ENOSPC); `log` is what the buffer kept. Triggered by
+    /// `BPFTRACE_LOG_SIZE=1 rtrace -v -e 'BEGIN { }'`.
+    LogTooSmall {
+        program: usize,
+        size: usize,
+        log: String,
+    },
     /// Attaching failed: missing tracepoint or uprobe target, kprobes or fentry unavailable
     /// on this kernel, permission. Triggered by `kprobe:vfs_read` on a kernel without
     /// CONFIG_KPROBES.
@@ -61,6 +69,10 @@ impl fmt::Display for LoadError {
                     None => Ok(()),
                 }
             }
+            LoadError::LogTooSmall { program, size, .. } => write!(
+                f,
+                "the verifier log of program {program} did not fit in its {size}-byte buffer"
+            ),
             LoadError::Attach { message, .. } => f.write_str(message),
             LoadError::Other(message) => f.write_str(message),
         }
@@ -68,6 +80,40 @@ impl fmt::Display for LoadError {
 }
 
 impl std::error::Error for LoadError {}
+
+/// bpftrace 0.17's verifier log buffer, in bytes (`BPFTRACE_LOG_SIZE` unset).
+pub const DEFAULT_LOG_SIZE: usize = 1_000_000;
+
+/// How programs are loaded: bpftrace's `-v` and `BPFTRACE_LOG_SIZE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `-v`: every program is loaded with the verifier log on (level 1, as bpftrace 0.17
+    /// does), in one buffer of `log_size` bytes; a log that does not fit fails the load
+    /// (`LoadError::LogTooSmall`), as it does there.
+    pub verbose: bool,
+    /// `BPFTRACE_LOG_SIZE`: bytes of the verifier log buffer; without `-v`, the first buffer
+    /// asked for when a load fails (a larger one follows when the log did not fit).
+    pub log_size: usize,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions {
+            verbose: false,
+            log_size: DEFAULT_LOG_SIZE,
+        }
+    }
+}
+
+/// What the verifier said about a program it accepted, kept when loading with `-v`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifierLog {
+    /// Index of the program in the images given to `load_with`.
+    pub program: usize,
+    /// The kernel's id of the program (`bpftool prog show id N`), when it could be read.
+    pub id: Option<u32>,
+    pub log: String,
+}
 
 /// One program of a session.
 struct Loaded {
@@ -86,6 +132,8 @@ pub struct Programs {
     /// The fentry/fexit programs, loaded by aya with the kernel's BTF; `None` without any.
     btf_programs: Option<Ebpf>,
     closed: bool,
+    /// `-v`: the verifier's log of every program loaded directly, in load order.
+    logs: Vec<VerifierLog>,
 }
 
 /// `enum bpf_prog_type` values, named as the kernel names them.
@@ -96,13 +144,21 @@ const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
 
 /// The verifier log asked for after a failed load: `BPF_LOG_LEVEL1 | BPF_LOG_STATS`.
 const LOG_LEVEL: u32 = 1 | 4;
-/// Verifier log buffer sizes: the first try, and the retry when the log did not fit.
-const LOG_SIZES: [usize; 2] = [1 << 20, 16 << 20];
+/// The verifier log of `-v`: `BPF_LOG_LEVEL1`, as bpftrace 0.17 asks for it.
+const VERBOSE_LOG_LEVEL: u32 = 1;
+/// The log buffer of the retry after a failed load whose log did not fit the first buffer.
+const RETRY_LOG_SIZE: usize = 16 << 20;
 
 impl Programs {
     /// Verifies every program with `BPF_PROG_LOAD` (fentry/fexit ones through aya, which needs
     /// the kernel's BTF). Nothing is attached yet.
     pub fn load(images: &[ProgramImage]) -> Result<Programs, LoadError> {
+        Programs::load_with(images, &LoadOptions::default())
+    }
+
+    /// `load`, with the verifier log as `opts` asks (`-v`, `BPFTRACE_LOG_SIZE`). A program
+    /// refused here leaves nothing loaded: the ones before it are closed on return.
+    pub fn load_with(images: &[ProgramImage], opts: &LoadOptions) -> Result<Programs, LoadError> {
         check_names(images)?;
         let needs_version = images
             .iter()
@@ -113,10 +169,20 @@ impl Programs {
             0
         };
         let mut programs = Vec::with_capacity(images.len());
+        let mut logs = Vec::new();
         for (i, im) in images.iter().enumerate() {
             let fd = match prog_type(&im.attach) {
                 Some(prog_type) => {
-                    Some(load_one(im, prog_type, kern_version).map_err(|e| e.at(i, im))?)
+                    let (fd, log) =
+                        load_one(im, prog_type, kern_version, opts).map_err(|e| e.at(i, im))?;
+                    if let Some(log) = log {
+                        logs.push(VerifierLog {
+                            program: i,
+                            id: sys::prog_id(fd.as_raw_fd()).ok(),
+                            log,
+                        });
+                    }
+                    Some(fd)
                 }
                 None => None,
             };
@@ -132,7 +198,26 @@ impl Programs {
             programs,
             btf_programs,
             closed: false,
+            logs,
         })
+    }
+
+    /// `-v`: the verifier's log of every program loaded directly (all but fentry/fexit), in
+    /// load order; empty without `-v`.
+    pub fn verifier_logs(&self) -> &[VerifierLog] {
+        &self.logs
+    }
+
+    /// Detaches every probe now (perf events and links closed as `release` closes them); the
+    /// programs stay loaded, so END can still fire. fentry/fexit programs, whose links aya
+    /// keeps, stay attached until the drop.
+    pub fn detach(&mut self) {
+        let links: Vec<OwnedFd> = self
+            .programs
+            .iter_mut()
+            .flat_map(|p| std::mem::take(&mut p.links))
+            .collect();
+        close_all(links);
     }
 
     /// Attaches every program except BEGIN/END. Returns the probe count bpftrace prints in
@@ -271,10 +356,17 @@ const MAX_CLOSERS: usize = 16;
 /// (a tracepoint's BPF programs run from its program array whether or not the event is
 /// enabled), and neither does closing through a BPF link or closing the program fd first.
 fn release(mut programs: Vec<Loaded>) {
-    let mut links: Vec<OwnedFd> = programs
+    let links: Vec<OwnedFd> = programs
         .iter_mut()
         .flat_map(|p| std::mem::take(&mut p.links))
         .collect();
+    close_all(links);
+    drop(programs);
+}
+
+/// Closes perf events and links from up to `MAX_CLOSERS` threads (see `release`), all of
+/// them closed when it returns.
+fn close_all(mut links: Vec<OwnedFd>) {
     let threads = links.len().min(MAX_CLOSERS);
     if threads > 1 {
         let queue = std::sync::Mutex::new(std::mem::take(&mut links));
@@ -304,7 +396,6 @@ fn release(mut programs: Vec<Loaded>) {
         });
     }
     drop(links);
-    drop(programs);
 }
 
 fn closed() -> LoadError {
@@ -353,7 +444,13 @@ fn prog_type(attach: &Attach) -> Option<u32> {
 
 /// Loads one program without a verifier log (the fast path); when the kernel refuses it,
 /// loads it again asking for the log, so the failing instruction and the reason reach the user.
-fn load_one(im: &ProgramImage, prog_type: u32, kern_version: u32) -> Result<OwnedFd, Failure> {
+/// With `-v`, loads it once with the log on and returns the log too.
+fn load_one(
+    im: &ProgramImage,
+    prog_type: u32,
+    kern_version: u32,
+    opts: &LoadOptions,
+) -> Result<(OwnedFd, Option<String>), Failure> {
     let insns = im.insns.concat();
     let req = sys::ProgLoad {
         prog_type,
@@ -362,27 +459,64 @@ fn load_one(im: &ProgramImage, prog_type: u32, kern_version: u32) -> Result<Owne
         name: &im.name,
         kern_version,
     };
+    if opts.verbose {
+        let mut log = vec![0u8; opts.log_size];
+        let r = sys::prog_load_log(&req, VERBOSE_LOG_LEVEL, &mut log);
+        let text = log_text(&log);
+        return match r {
+            Ok(fd) => Ok((fd, Some(text))),
+            Err(e) if log_did_not_fit(&e, opts.log_size, &text) => Err(Failure::LogTooSmall {
+                log: text,
+                size: opts.log_size,
+            }),
+            Err(e) if text.trim().is_empty() => Err(Failure::Verifier {
+                log: format!("BPF_PROG_LOAD: {e}"),
+            }),
+            Err(_) => Err(Failure::Verifier { log: text }),
+        };
+    }
     let first = match sys::prog_load_log(&req, 0, &mut []) {
-        Ok(fd) => return Ok(fd),
+        Ok(fd) => return Ok((fd, None)),
         Err(e) => e,
     };
-    let mut log_text = String::new();
-    for size in LOG_SIZES {
+    let mut text = String::new();
+    let mut sizes = vec![opts.log_size.max(1)];
+    if opts.log_size < RETRY_LOG_SIZE {
+        sizes.push(RETRY_LOG_SIZE);
+    }
+    for size in sizes {
         let mut log = vec![0u8; size];
         let r = sys::prog_load_log(&req, LOG_LEVEL, &mut log);
-        let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-        log_text = String::from_utf8_lossy(&log[..end]).into_owned();
+        text = log_text(&log);
         match r {
             // Loaded when asked with a log: keep it (a transient failure, such as memory).
-            Ok(fd) => return Ok(fd),
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => continue,
+            Ok(fd) => return Ok((fd, None)),
+            // The larger buffer next.
+            Err(e) if log_did_not_fit(&e, size, &text) => continue,
             Err(_) => break,
         }
     }
-    if log_text.trim().is_empty() {
-        log_text = format!("BPF_PROG_LOAD: {first}");
+    if text.trim().is_empty() {
+        text = format!("BPF_PROG_LOAD: {first}");
     }
-    Err(Failure::Verifier { log: log_text })
+    Err(Failure::Verifier { log: text })
+}
+
+/// Whether a load failed because its log buffer of `size` bytes was too small: a 6.4+ kernel
+/// refuses a program whose log did not fit (ENOSPC, keeping the log's tail); an older one
+/// refuses a buffer under 128 bytes (EINVAL, writing nothing).
+fn log_did_not_fit(e: &std::io::Error, size: usize, text: &str) -> bool {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) => true,
+        Some(libc::EINVAL) => size < 128 && text.is_empty(),
+        _ => false,
+    }
+}
+
+/// The text of a verifier log buffer: up to its first NUL.
+fn log_text(log: &[u8]) -> String {
+    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    String::from_utf8_lossy(&log[..end]).into_owned()
 }
 
 /// Loads the fentry/fexit programs, if any, through aya: one in-memory ELF of just those
@@ -431,6 +565,7 @@ fn section_name(im: &ProgramImage) -> String {
 /// A load failure before its program index is known.
 enum Failure {
     Verifier { log: String },
+    LogTooSmall { log: String, size: usize },
     Attach(String),
     Other(String),
 }
@@ -443,6 +578,7 @@ impl Failure {
                 insn: failing_insn(&log, im.insns.len()),
                 log,
             },
+            Failure::LogTooSmall { log, size } => LoadError::LogTooSmall { program, size, log },
             Failure::Attach(message) => LoadError::Attach { program, message },
             Failure::Other(message) => LoadError::Other(message),
         }

@@ -6,7 +6,7 @@
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::Duration;
 
-use super::load::{LoadError, ProgramImage, Programs};
+use super::load::{LoadError, LoadOptions, ProgramImage, Programs};
 use crate::bpf::sys;
 use crate::probes::Attach;
 use aya::maps::MapData;
@@ -739,4 +739,127 @@ fn hash_maps_take_bursts_of_new_keys_with_interrupts_off() {
         let want: Vec<Vec<u8>> = (1..=6u64).map(|k| k.to_ne_bytes().to_vec()).collect();
         assert_eq!(keys, want, "{kind:?}: keys after the first tick");
     }
+}
+
+fn verbose(log_size: usize) -> LoadOptions {
+    LoadOptions {
+        verbose: true,
+        log_size,
+    }
+}
+
+fn ret0() -> Vec<[u8; 8]> {
+    vec![insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)]
+}
+
+fn reads_unset_r5() -> Vec<[u8; 8]> {
+    vec![
+        insn(MOV64_IMM, 0, 0, 0, 0),
+        insn(MOV64_REG, 0, 5, 0, 0), // r0 = r5: r5 was never written
+        insn(EXIT, 0, 0, 0, 0),
+    ]
+}
+
+#[test]
+fn verbose_load_keeps_every_programs_log_and_id() {
+    if !as_root() {
+        return;
+    }
+    let images = [
+        image("ld_v_one", Attach::Begin, ret0()),
+        image("ld_v_two", Attach::End, ret0()),
+    ];
+    let s = Programs::load_with(&images, &verbose(1_000_000)).expect("load");
+    let logs = s.verifier_logs();
+    assert_eq!(logs.len(), 2);
+    for (i, name) in ["ld_v_one", "ld_v_two"].iter().enumerate() {
+        assert_eq!(logs[i].program, i);
+        assert_eq!(logs[i].id.map(|id| vec![id]), Some(prog_ids(name)));
+        assert!(logs[i].log.contains("processed 2 insns"), "{}", logs[i].log);
+    }
+    let quiet = Programs::load(&[image("ld_v_quiet", Attach::Begin, ret0())]).expect("load");
+    assert!(quiet.verifier_logs().is_empty(), "no log without -v");
+}
+
+#[test]
+fn verbose_load_with_a_log_too_small_fails_and_leaves_nothing() {
+    if !as_root() {
+        return;
+    }
+    let images = [
+        image("ld_small_a", Attach::Begin, ret0()),
+        image("ld_small_b", Attach::End, ret0()),
+    ];
+    // Each log ("processed 2 insns (limit 1000000) ...") is longer than 40 bytes: the first
+    // program already fails, and nothing stays loaded.
+    match Programs::load_with(&images, &verbose(40)) {
+        Err(LoadError::LogTooSmall { program, size, .. }) => {
+            assert_eq!((program, size), (0, 40));
+        }
+        Err(e) => panic!("expected LogTooSmall, got {e:?}"),
+        Ok(_) => panic!("a 40-byte log buffer was enough"),
+    }
+    assert!(prog_ids("ld_small_a").is_empty() && prog_ids("ld_small_b").is_empty());
+    match Programs::load_with(&images, &verbose(1)) {
+        Err(LoadError::LogTooSmall { program: 0, .. }) => {}
+        other => panic!("expected LogTooSmall, got {:?}", other.err()),
+    }
+}
+
+#[test]
+fn rejection_shows_the_reason_with_and_without_verbose_and_any_log_size() {
+    if !as_root() {
+        return;
+    }
+    let images = [image("ld_v_bad", Attach::Begin, reads_unset_r5())];
+    let opts = [
+        verbose(1_000_000),
+        LoadOptions {
+            verbose: false,
+            log_size: 1,
+        },
+        LoadOptions::default(),
+    ];
+    for o in opts {
+        match Programs::load_with(&images, &o) {
+            Err(LoadError::Verifier { program, insn, log }) => {
+                assert_eq!((program, insn), (0, Some(1)), "{o:?}: {log}");
+                assert!(log.contains("R5 !read_ok"), "{o:?}: {log}");
+            }
+            Err(e) => panic!("{o:?}: expected a verifier error, got {e:?}"),
+            Ok(_) => panic!("{o:?}: the verifier accepted an uninitialised read"),
+        }
+    }
+}
+
+#[test]
+fn detach_stops_the_probes_and_end_still_fires() {
+    if !as_root() {
+        return;
+    }
+    ensure_tracefs();
+    let ctr = Counter::new("ld_det_ctr");
+    let end = Counter::new("ld_det_end");
+    let images = [
+        image("ld_det_getpid", getpid_tp(), count_insns(ctr.fd())),
+        image("ld_det_end", Attach::End, count_insns(end.fd())),
+    ];
+    let mut s = Programs::load(&images).expect("load");
+    s.attach(None).expect("attach");
+    // SAFETY: getpid has no preconditions.
+    unsafe { libc::getpid() };
+    assert!(ctr.get() >= 1);
+    s.detach();
+    let after = ctr.get();
+    for _ in 0..5 {
+        // SAFETY: as above.
+        unsafe { libc::getpid() };
+    }
+    assert_eq!(ctr.get(), after, "a detached probe still counts");
+    assert!(
+        !prog_ids("ld_det_getpid").is_empty(),
+        "detach keeps the programs loaded"
+    );
+    s.run_end().expect("END after detach");
+    assert_eq!(end.get(), 1);
 }

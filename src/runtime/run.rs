@@ -5,7 +5,7 @@
 
 use super::child::{self, Child};
 use super::decode;
-use super::load::{LoadError, ProgramImage, Programs};
+use super::load::{LoadError, LoadOptions, ProgramImage, Programs, VerifierLog};
 use super::relocate::{self, RunConsts};
 use super::resolve::{MapTable, SessionSymbols};
 use super::signals;
@@ -25,6 +25,7 @@ use crate::source::{Source, Span};
 use crate::symbols::{Resolver, Symbolizer};
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, Instant};
 
 /// How a run ended badly: a diagnostic on the script, or a plain message.
 #[derive(Debug)]
@@ -59,6 +60,14 @@ pub struct RunConfig {
     pub flamegraph: Option<std::path::PathBuf>,
     /// The script, for the locations of run-time warnings (`-k`'s failed helpers).
     pub source: Option<Source>,
+    /// `-v`: programs loaded with the verifier log on; each log is printed on stdout after
+    /// `Attaching N probes...`, and a refused program's whole log on stderr.
+    pub verbose: bool,
+    /// `BPFTRACE_LOG_SIZE`: bytes of the verifier log buffer (bpftrace's 1000000 unless set).
+    pub log_size: usize,
+    /// `BPFTRACE_PERF_RB_PAGES`: pages per online CPU for the event ring buffer (a power of
+    /// two); unset, the ring holds 64 pages per CPU and at least 1 MiB.
+    pub perf_rb_pages: Option<u64>,
 }
 
 impl RunConfig {
@@ -77,6 +86,9 @@ impl RunConfig {
             demangle: true,
             flamegraph: None,
             source: None,
+            verbose: false,
+            log_size: super::load::DEFAULT_LOG_SIZE,
+            perf_rb_pages: None,
         }
     }
 }
@@ -128,6 +140,9 @@ pub(super) struct Sink {
     pub(super) symbols: Symbolizer,
     /// The script, for the locations of run-time warnings (`-k`'s failed helpers).
     pub(super) source: Option<Source>,
+    /// When the output was last written out (line buffering writes at least every
+    /// `FLUSH_INTERVAL` while records keep coming).
+    last_flush: Instant,
 }
 
 /// What decoding one object's records needs: its tables, its maps and its printf formats.
@@ -152,7 +167,9 @@ impl<'o> Session<'o> {
             cpid: child.as_ref().map_or(0, |c| u64::from(c.pid())),
             start_ns: relocate::monotonic_ns(),
         };
-        let mut maps = create_maps(object)?;
+        let ring_bytes = ring_buffer_bytes(cfg.perf_rb_pages, online_cpus(), page_size())
+            .map_err(RunError::Message)?;
+        let mut maps = create_maps(object, ring_bytes)?;
         let images = object
             .programs
             .iter()
@@ -166,7 +183,16 @@ impl<'o> Session<'o> {
                 })
             })
             .collect::<Result<Vec<_>, RunError>>()?;
-        let mut programs = Programs::load(&images).map_err(|e| load_error(e, object))?;
+        let load = LoadOptions {
+            verbose: cfg.verbose,
+            log_size: cfg.log_size,
+        };
+        let mut programs = Programs::load_with(&images, &load).map_err(|e| {
+            if cfg.verbose {
+                print_error_log(&e);
+            }
+            load_error(e, object)
+        })?;
         let probes = object.programs.len();
 
         // The ring buffer's reader takes the map; keep the others for dumps.
@@ -206,6 +232,7 @@ impl<'o> Session<'o> {
             .map_err(|e| load_error(e, object))?;
         sink.printer.attached(&mut sink.out, probes);
         sink.flush()?;
+        print_verifier_logs(programs.verifier_logs());
         if cfg.notify_attached {
             eprintln!("__BPFTRACE_NOTIFY_PROBES_ATTACHED");
         }
@@ -250,8 +277,12 @@ impl<'o> Session<'o> {
         }
         let metrics_fd = self.metrics.as_ref().map(|l| l.as_raw_fd());
 
+        // Records taken but not handled because a signal stopped the run.
+        let mut skipped = 0;
         loop {
-            self.sink.drain(&mut self.reader, &self.events.tables())?;
+            skipped +=
+                self.sink
+                    .drain_until(&mut self.reader, &self.events.tables(), signals::stopped)?;
             if signals::take_print_maps() {
                 self.sink.print_maps(&self.events.tables())?;
             }
@@ -274,11 +305,32 @@ impl<'o> Session<'o> {
                 });
             }
             if ended {
-                self.sink.drain(&mut self.reader, &self.events.tables())?;
+                skipped += self.sink.drain_until(
+                    &mut self.reader,
+                    &self.events.tables(),
+                    signals::stopped,
+                )?;
                 break;
             }
         }
 
+        // As in bpftrace, every probe is detached before END fires: END and the maps printed
+        // at exit see the maps as the probes left them.
+        self.programs.detach();
+        if signals::stopped() {
+            // A signal (or a closed output) stops the handling of events at once, as in
+            // bpftrace 0.17: what the probes wrote before they were detached is dropped, and
+            // the count reported, so that END's output follows without waiting for it.
+            skipped += self.reader.drain(|_| {});
+            self.sink.flush()?;
+            // Nobody reads a closed output: no word about it then.
+            if skipped > 0 && signals::signalled() {
+                eprintln!(
+                    "WARNING: {skipped} event{} not handled: a signal stopped the run",
+                    if skipped == 1 { " was" } else { "s were" }
+                );
+            }
+        }
         self.programs.run_end().map_err(|e| load_error(e, object))?;
         self.sink.drain(&mut self.reader, &self.events.tables())?;
         let tables = self.events.tables();
@@ -347,13 +399,18 @@ pub(super) fn user_map_dumps<'a>(
     Ok(dumps)
 }
 
-/// Creates every map of the object.
-fn create_maps(object: &Object) -> Result<Vec<KernelMap>, RunError> {
+/// Creates every map of the object, the event ring buffer with `ring_bytes` bytes.
+fn create_maps(object: &Object, ring_bytes: u32) -> Result<Vec<KernelMap>, RunError> {
     object
         .maps
         .iter()
-        .map(|m| {
-            KernelMap::create(&m.def).map_err(|e| {
+        .enumerate()
+        .map(|(i, m)| {
+            let mut def = m.def.clone();
+            if i == object.ringbuf as usize && def.kind == MapKind::RingBuf {
+                def.max_entries = ring_bytes;
+            }
+            KernelMap::create(&def).map_err(|e| {
                 let hint = if m.def.kind == MapKind::StackTrace {
                     stack_map_hint(&e, m.def.value_size / 8)
                 } else {
@@ -363,6 +420,80 @@ fn create_maps(object: &Object) -> Result<Vec<KernelMap>, RunError> {
             })
         })
         .collect()
+}
+
+/// The event ring buffer's size in bytes. bpftrace 0.17 gives each online CPU a perf buffer of
+/// `BPFTRACE_PERF_RB_PAGES` pages (64 unless set); rtrace's one ring buffer, shared by the
+/// CPUs, holds as many pages in all, rounded up to a power of two as the kernel wants. Unset,
+/// it is never smaller than 1 MiB (`sema::RINGBUF_BYTES`). The variable's value was checked
+/// (a power of two) when the command line was read.
+pub(super) fn ring_buffer_bytes(
+    pages_per_cpu: Option<u64>,
+    cpus: u64,
+    page_size: u64,
+) -> Result<u32, String> {
+    /// The largest ring buffer: `max_entries` is a u32 and a power of two.
+    const MAX: u64 = 1 << 31;
+    let pages = pages_per_cpu.unwrap_or(DEFAULT_PERF_RB_PAGES);
+    let bytes = pages
+        .checked_mul(cpus.max(1))
+        .and_then(|n| n.checked_mul(page_size))
+        .and_then(u64::checked_next_power_of_two)
+        .filter(|&n| n <= MAX)
+        .ok_or_else(|| {
+            format!(
+                "BPFTRACE_PERF_RB_PAGES={pages}: {pages} pages on each of {cpus} CPUs make a ring \
+                 buffer larger than the kernel's largest ({} GiB)",
+                MAX >> 30
+            )
+        })?;
+    let bytes = match pages_per_cpu {
+        Some(_) => bytes,
+        None => bytes.max(u64::from(crate::sema::RINGBUF_BYTES)),
+    };
+    Ok(bytes as u32)
+}
+
+/// bpftrace 0.17's `BPFTRACE_PERF_RB_PAGES` default: pages per CPU.
+const DEFAULT_PERF_RB_PAGES: u64 = 64;
+
+fn online_cpus() -> u64 {
+    crate::bpf::sys::online_cpus().map_or(1, |c| c.len().max(1) as u64)
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as u64
+    } else {
+        4096
+    }
+}
+
+/// `-v`: each verifier log, as bpftrace 0.17 prints it on stdout once its programs load.
+fn print_verifier_logs(logs: &[VerifierLog]) {
+    if logs.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    for l in logs {
+        if let Some(id) = l.id {
+            text.push_str(&format!("\nProgram ID: {id}\n"));
+        }
+        text.push_str(&format!("\nThe verifier log: \n{}\n", l.log));
+    }
+    let mut out = io::stdout().lock();
+    // A closed stdout ends the run later, when its output is written.
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+/// `-v`: a refused program's whole verifier log, on stderr before the error (as bpftrace's
+/// "Error log:").
+fn print_error_log(e: &LoadError) {
+    if let LoadError::Verifier { log, .. } | LoadError::LogTooSmall { log, .. } = e {
+        eprintln!("\nError log: \n{log}");
+    }
 }
 
 /// Why a stack map of `limit` frames may not be created: the kernel's frame limit
@@ -430,6 +561,17 @@ pub(super) fn load_error(err: LoadError, object: &Object) -> RunError {
                 d = d.with_note(note.trim_end().to_string());
             }
             RunError::Diag(d.with_note(verifier_hint(&summary)))
+        }
+        LoadError::LogTooSmall { program, size, .. } => {
+            let probe = object
+                .programs
+                .get(program)
+                .map_or_else(|| format!("program {program}"), |p| p.attach.to_string());
+            RunError::Message(format!(
+                "Error loading program: {probe}: the verifier log did not fit in its \
+                 {size}-byte buffer; try increasing the BPFTRACE_LOG_SIZE environment variable \
+                 beyond the current value of {size} bytes"
+            ))
         }
         LoadError::Attach { program, message } => match object.programs.get(program) {
             Some(p) => RunError::Diag(Diagnostic::error(p.attach_span, message)),
@@ -529,6 +671,9 @@ fn run_command(cmd: &[u8]) -> Vec<u8> {
 
 /// Output is written out at least this often while events are read.
 const FLUSH_BYTES: usize = 64 * 1024;
+/// With line buffering, output is also written out at least this often while records keep
+/// coming (a ring buffer that never empties would otherwise hold it until `FLUSH_BYTES`).
+const FLUSH_INTERVAL: Duration = Duration::from_millis(10);
 
 impl Sink {
     pub(super) fn new(
@@ -546,11 +691,13 @@ impl Sink {
             buffering,
             symbols: Symbolizer::new(demangle),
             source: None,
+            last_flush: Instant::now(),
         }
     }
 
     /// Writes out the pending output. A closed pipe (`| head`) ends the run quietly.
     pub(super) fn flush(&mut self) -> Result<(), RunError> {
+        self.last_flush = Instant::now();
         if self.out.is_empty() {
             return Ok(());
         }
@@ -569,33 +716,57 @@ impl Sink {
         }
     }
 
-    /// Handles every waiting record. Output is written out every `FLUSH_BYTES`, so that a
-    /// ring buffer that never empties (events arrive as fast as they are read) cannot pile
-    /// text up in memory.
+    /// Handles every waiting record. Output is written out every `FLUSH_BYTES` (and, line
+    /// buffered, every `FLUSH_INTERVAL`), so that a ring buffer that never empties (events
+    /// arrive as fast as they are read) cannot pile text up in memory or hold it back.
     pub(super) fn drain(
         &mut self,
         reader: &mut EventReader,
         tables: &Tables<'_>,
     ) -> Result<(), RunError> {
+        self.drain_until(reader, tables, || false).map(|_| ())
+    }
+
+    /// `drain`, stopping as soon as `stop()` says so, before the next record is handled:
+    /// a signal must not wait for a backlog that may never end (each record may run a
+    /// command). Returns how many records were taken without being handled (0 or 1; the
+    /// caller drops the rest).
+    pub(super) fn drain_until(
+        &mut self,
+        reader: &mut EventReader,
+        tables: &Tables<'_>,
+        stop: impl Fn() -> bool,
+    ) -> Result<usize, RunError> {
         let mut err = None;
-        reader.drain(|rec| {
-            if err.is_some() {
-                return;
+        let mut skipped = 0;
+        reader.drain_while(|rec| {
+            if stop() {
+                skipped = 1;
+                return false;
             }
             let r = self.handle(rec, tables).and_then(|_| {
-                if self.out.len() >= FLUSH_BYTES || self.buffering == Buffering::None {
+                let due = match self.buffering {
+                    Buffering::None => true,
+                    Buffering::Line => self.last_flush.elapsed() >= FLUSH_INTERVAL,
+                    Buffering::Full => false,
+                };
+                if due || self.out.len() >= FLUSH_BYTES {
                     self.flush()
                 } else {
                     Ok(())
                 }
             });
-            if let Err(e) = r {
-                err = Some(e);
+            match r {
+                Ok(()) => true,
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
             }
         });
         match err {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(skipped),
         }
     }
 
@@ -756,5 +927,24 @@ impl Sink {
             _ => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ring_buffer_bytes;
+
+    #[test]
+    fn ring_buffer_holds_the_pages_of_every_cpu() {
+        // Unset: 64 pages per CPU, at least 1 MiB.
+        assert_eq!(ring_buffer_bytes(None, 2, 4096), Ok(1 << 20));
+        assert_eq!(ring_buffer_bytes(None, 16, 4096), Ok(4 << 20));
+        // Set: exactly as many pages, rounded up to a power of two.
+        assert_eq!(ring_buffer_bytes(Some(1), 2, 4096), Ok(8192));
+        assert_eq!(ring_buffer_bytes(Some(4), 3, 4096), Ok(64 << 10));
+        assert_eq!(ring_buffer_bytes(Some(1 << 19), 1, 4096), Ok(1 << 31));
+        let e = ring_buffer_bytes(Some(1 << 19), 2, 4096).unwrap_err();
+        assert!(e.contains("BPFTRACE_PERF_RB_PAGES=524288"), "{e}");
+        assert!(ring_buffer_bytes(Some(u64::MAX), 4, 4096).is_err());
     }
 }

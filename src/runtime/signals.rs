@@ -6,6 +6,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// SIGINT, SIGTERM or SIGHUP asked for the stop (not a closed output).
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
 static INTERRUPT: AtomicBool = AtomicBool::new(false);
 static PRINT_MAPS: AtomicBool = AtomicBool::new(false);
 
@@ -13,6 +15,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
     if sig == libc::SIGUSR1 {
         PRINT_MAPS.store(true, Ordering::SeqCst);
     } else {
+        SIGNALLED.store(true, Ordering::SeqCst);
         STOP.store(true, Ordering::SeqCst);
     }
 }
@@ -57,6 +60,11 @@ fn handle(signals: &[libc::c_int], handler: extern "C" fn(libc::c_int)) {
 /// Whether a stop was requested.
 pub fn stopped() -> bool {
     STOP.load(Ordering::SeqCst)
+}
+
+/// Whether the stop came from a signal (SIGINT, SIGTERM, SIGHUP), not from `stop()`.
+pub fn signalled() -> bool {
+    SIGNALLED.load(Ordering::SeqCst)
 }
 
 /// Whether SIGUSR1 asked for the maps since the last call (the request is taken).

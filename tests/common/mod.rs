@@ -486,13 +486,19 @@ pub fn assert_released(held: &Holdings) {
     }
 }
 
-/// A `-c` command (for rtrace's own quoting) running python: it waits until `gate` exists,
-/// then calls getpid() `n` times and exits.
+/// A `-c` command running python: it waits until `gate` exists, then calls getpid() `n` times
+/// and exits. The program is written to `GATE.py` (`-c` splits on spaces, with no quoting).
 pub fn getpid_workload(gate: &Path, n: u64) -> String {
-    format!(
-        "/usr/bin/python3 -c 'import os, time\nwhile not os.path.exists(\"{}\"): time.sleep(0.005)\nfor _ in range({n}): os.getpid()'",
-        gate.display()
+    let file = gate.with_extension("py");
+    std::fs::write(
+        &file,
+        format!(
+            "import os, time\nwhile not os.path.exists(\"{}\"): time.sleep(0.005)\nfor _ in range({n}): os.getpid()\n",
+            gate.display()
+        ),
     )
+    .expect("write the workload");
+    format!("/usr/bin/python3 {}", file.display())
 }
 
 /// A fresh path in the temp dir, unique to this process and `tag`, removed if it exists.

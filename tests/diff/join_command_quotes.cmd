@@ -1,0 +1,1 @@
+/usr/bin/true 'A' "b" c\d
