@@ -13,6 +13,7 @@ pub const ENTRIES: &[Builtin] = &[
         check: |_, _| Checked::action(Vec::new(), Vec::new()),
         lower: Lower::Stmt(|cx, _| {
             // Userspace stops reading after this event; the probe ends here.
+            cx.mark_exited();
             cx.event(event::EXIT, 0);
             cx.end_program();
         }),

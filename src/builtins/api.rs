@@ -316,6 +316,9 @@ pub trait LowerCx {
     fn map_delete(&mut self, map: MapIdx, keys: &[TExpr]);
     /// Ends the program (after the current statement's side effects).
     fn end_program(&mut self);
+    /// exit(): marks the run as ended, so that events lost from now on are not counted
+    /// (user space drops every later event anyway).
+    fn mark_exited(&mut self);
     /// Builds the key of `@map[keys]` in a fresh slot, with `extra` bytes after it for the
     /// caller to write (a bucket index); returns the slot and the user key's size.
     fn map_key(&mut self, map: MapIdx, keys: &[TExpr], extra: u32) -> (SlotId, u32);

@@ -134,6 +134,8 @@ pub(super) struct Sink {
     pub(super) out: Vec<u8>,
     /// exit() was called.
     pub(super) exit: bool,
+    /// Records after the exit() record are dropped (until END fires).
+    pub(super) exit_drops: bool,
     args: Vec<Value>,
     pub(super) buffering: Buffering,
     /// Kernel and user symbols, read the first time a stack or symbol is printed.
@@ -317,6 +319,12 @@ impl<'o> Session<'o> {
         // As in bpftrace, every probe is detached before END fires: END and the maps printed
         // at exit see the maps as the probes left them.
         self.programs.detach();
+        if self.sink.exit {
+            // Records written after the exit() record: not handled, as in bpftrace 0.17.
+            self.reader.drain(|_| {});
+        }
+        // END's records are all handled, even after an exit() of its own.
+        self.sink.exit_drops = false;
         if signals::stopped() {
             // A signal (or a closed output) stops the handling of events at once, as in
             // bpftrace 0.17: what the probes wrote before they were detached is dropped, and
@@ -334,6 +342,7 @@ impl<'o> Session<'o> {
         self.programs.run_end().map_err(|e| load_error(e, object))?;
         self.sink.drain(&mut self.reader, &self.events.tables())?;
         let tables = self.events.tables();
+        // (Events lost after exit() are not counted: the programs stop counting then.)
         let lost = tables.maps.map(object.lost as usize).map_or(0, lost_events);
         let mut syms = SessionSymbols::new(object, tables.maps, &mut self.sink.symbols);
         let dumps = session_dumps(&tables, &mut syms)?;
@@ -687,6 +696,7 @@ impl Sink {
             writer,
             out: Vec::with_capacity(1 << 16),
             exit: false,
+            exit_drops: true,
             args: Vec::new(),
             buffering,
             symbols: Symbolizer::new(demangle),
@@ -742,6 +752,10 @@ impl Sink {
         reader.drain_while(|rec| {
             if stop() {
                 skipped = 1;
+                return false;
+            }
+            if self.exit && self.exit_drops {
+                // After exit(), what the probes wrote later is dropped, as in bpftrace 0.17.
                 return false;
             }
             let r = self.handle(rec, tables).and_then(|_| {

@@ -217,7 +217,8 @@ pub fn check_with(
         RINGBUF_BYTES,
     ));
     let lost = maps.len() as u32;
-    maps.push(internal_map("lost", MapKind::Array, 4, 8, 1));
+    // The events lost, then whether exit() was called (events lost after it are not).
+    maps.push(internal_map("lost", MapKind::Array, 4, 16, 1));
     for &limit in &checker.stack_limits {
         debug_assert_eq!(
             maps.len() as u32,

@@ -208,6 +208,10 @@ impl LowerCx for Lowerer<'_> {
         Lowerer::jmp(self, end);
     }
 
+    fn mark_exited(&mut self) {
+        Lowerer::mark_exited(self);
+    }
+
     fn map_key(&mut self, map: MapIdx, keys: &[TExpr], extra: u32) -> (SlotId, u32) {
         let user = self.checked.maps[map as usize].user_key_size();
         (self.key(map, keys, extra), user)

@@ -606,7 +606,8 @@ impl Lowerer<'_> {
         self.place_label(l_ok);
     }
 
-    /// Adds one, atomically, to the `lost` counter (a direct map-value pointer: no lookup).
+    /// Adds one, atomically, to the `lost` counter (a direct map-value pointer: no lookup),
+    /// unless exit() was called (the second word of the `lost` value is then set).
     fn count_lost(&mut self) {
         let lost = self.checked.lost;
         let counter = self.reg();
@@ -615,12 +616,38 @@ impl Lowerer<'_> {
             map: MapId(lost),
             off: 0,
         });
+        let exited = self.reg();
+        self.emit(Inst::Load {
+            dst: exited,
+            base: Base::Reg(counter),
+            off: 8,
+            size: Size::DW,
+        });
+        let l_done = self.label();
+        self.jmp_if(Cond::Ne, exited, Operand::Imm(0), l_done);
         let one = self.reg();
         self.mov_imm(one, 1);
         self.emit(Inst::AtomicAdd {
             base: Base::Reg(counter),
             off: 0,
             src: one,
+            size: Size::DW,
+        });
+        self.place_label(l_done);
+    }
+
+    /// Sets the second word of the `lost` value: exit() was called.
+    pub(super) fn mark_exited(&mut self) {
+        let value = self.reg();
+        self.emit(Inst::LdMapValue {
+            dst: value,
+            map: MapId(self.checked.lost),
+            off: 0,
+        });
+        self.emit(Inst::Store {
+            base: Base::Reg(value),
+            off: 8,
+            src: Operand::Imm(1),
             size: Size::DW,
         });
     }
