@@ -30,6 +30,7 @@ pub fn run(opts: &Options) -> i32 {
                 format: opts.format,
                 pid: opts.pid,
                 demangle: opts.cpp_demangle,
+                warnings: !opts.no_warnings,
             }),
             Err(e) => {
                 if let RunError::Message(m) = e {

@@ -32,6 +32,8 @@ pub struct Settings {
     pub pid: Option<i32>,
     /// C++ names in user stacks and symbols are demangled.
     pub demangle: bool,
+    /// The compiler's warnings about each input are printed (not `--no-warnings`).
+    pub warnings: bool,
 }
 
 /// Runs the session until `.quit`, Ctrl-D, a probe's exit() or SIGTERM; returns the exit code.
@@ -92,6 +94,7 @@ pub fn run(settings: Settings) -> i32 {
     );
     let mut session = Session {
         script: Script::new(settings.env),
+        warnings: settings.warnings,
         engine: &engine,
     };
     let mut pending = String::new();
@@ -153,6 +156,7 @@ pub fn run(settings: Settings) -> i32 {
 struct Session<'e> {
     script: Script,
     engine: &'e Engine,
+    warnings: bool,
 }
 
 impl Session<'_> {
@@ -216,6 +220,9 @@ impl Session<'_> {
                 return;
             }
         };
+        if self.warnings {
+            eprint!("{}", prepared.warnings);
+        }
         let object = Box::new(prepared.object.clone());
         match self
             .engine

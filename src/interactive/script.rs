@@ -57,6 +57,8 @@ pub struct Prepared {
     pub groups: Vec<Vec<usize>>,
     /// Each new probe's text.
     probe_texts: Vec<String>,
+    /// The compiler's warnings about the new input, rendered against it.
+    pub warnings: String,
 }
 
 impl Script {
@@ -148,7 +150,15 @@ impl Script {
         if !clashes.is_empty() {
             return Err(render(&clashes));
         }
+        let new: Vec<Diagnostic> = object
+            .warnings
+            .iter()
+            .filter(|d| d.span.is_some_and(|s| s.start as usize >= base))
+            .cloned()
+            .collect();
+        let warnings = self.render(&prepared_source, base, &new);
         Ok(Prepared {
+            warnings,
             source: prepared_source,
             base,
             text: text.to_string(),
@@ -382,6 +392,20 @@ mod tests {
         assert_eq!(p.object.programs[1].attach_text, "BEGIN");
         s.accept(p, &[2]);
         assert_eq!(s.map_names(), vec!["@n".to_string(), "@s".to_string()]);
+    }
+
+    #[test]
+    fn warnings_are_of_the_new_input_only() {
+        let mut s = script();
+        let p = s.prepare("BEGIN { debugf(\"x\\n\"); }").unwrap();
+        assert!(
+            p.warnings.contains("WARNING: The debugf() builtin"),
+            "{}",
+            p.warnings
+        );
+        s.accept(p, &[1]);
+        let p = s.prepare("BEGIN { @n = 1; }").unwrap();
+        assert_eq!(p.warnings, "");
     }
 
     #[test]
