@@ -535,6 +535,19 @@ impl Checker<'_> {
         }
     }
 
+    /// The type of argument `name` of the function the current uprobe traces, from the
+    /// traced file's DWARF.
+    fn uprobe_param(&mut self, name: &str) -> Option<Type> {
+        let Some(Attach::Uprobe {
+            symbol: Some(func), ..
+        }) = self.ctx.attach.clone()
+        else {
+            return None;
+        };
+        let dwarf = self.probe_dwarf()?;
+        dwarf.param_type(&func, name, &mut self.types)
+    }
+
     fn tracepoint_field(&mut self, field: &ast::Ident, span: Span) -> TExpr {
         let Some(format) = &self.ctx.format else {
             let what = match &self.ctx.attach {
@@ -584,6 +597,14 @@ impl Checker<'_> {
                 .collect::<Vec<_>>()
                 .join(" ");
             let to = match pointee.strip_suffix('*').map(str::trim) {
+                // A uprobe's argument: its type from the file's DWARF (`struct Foo *`,
+                // `char **`), records given their members when used.
+                _ if is_uprobe && self.uprobe_param(&f.name).is_some() => {
+                    match self.uprobe_param(&f.name) {
+                        Some(Type::Ptr { to, .. }) => to,
+                        _ => None,
+                    }
+                }
                 Some(name) if name.starts_with("struct ") && !name.contains('*') => {
                     match self.kernel_type(name) {
                         Some(Type::Ptr { to, .. }) => to,

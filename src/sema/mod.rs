@@ -107,6 +107,7 @@ pub fn check_with(
         structs: HashMap::new(),
         defines: HashMap::new(),
         stack_limits: Vec::new(),
+        dwarves: HashMap::new(),
     };
     checker.report = true;
     checker.define_structs(prog);
@@ -519,6 +520,9 @@ pub(crate) struct Checker<'a> {
     /// Frames of each stack map kstack and ustack write to, in first-use order: the maps
     /// follow the ring buffer and the lost counter (`stack_map_index`).
     stack_limits: Vec<u32>,
+    /// The DWARF files types were read from, by their id: a record declared from one gets
+    /// its members from it when it is used, in any probe.
+    dwarves: HashMap<u32, std::sync::Arc<probes::elf_dwarf::Dwarf>>,
 }
 
 impl Checker<'_> {

@@ -76,6 +76,10 @@ pub struct TypeTable {
     /// declared once, and a record's members are filled in only when a script uses them, so
     /// the kernel's whole type graph is never converted.
     sources: HashMap<u32, Type>,
+    /// Records and enums declared from an ELF file's DWARF, by (the file's id, the entry's
+    /// key), each once, as for BTF; and the entry each such record came from.
+    dwarf_sources: HashMap<(u32, u64), Type>,
+    dwarf_records: HashMap<u32, (u32, u64)>,
 }
 
 /// A struct or union with its C layout.
@@ -235,6 +239,54 @@ impl TypeTable {
             rec.fields = fields;
             rec.complete = true;
         }
+    }
+
+    /// The type declared for entry `key` of DWARF file `file`, if any.
+    pub fn declared_dwarf(&self, file: u32, key: u64) -> Option<&Type> {
+        self.dwarf_sources.get(&(file, key))
+    }
+
+    /// The DWARF file and entry record `r` was declared from, if it was.
+    pub fn dwarf_source_of(&self, r: &RecordRef) -> Option<(u32, u64)> {
+        self.dwarf_records.get(&r.id).copied()
+    }
+
+    /// Declares a record of DWARF file `file` (entry `key`) whose members come later
+    /// (`fill_record`), as `declare_record` does for BTF.
+    pub fn declare_dwarf_record(
+        &mut self,
+        (file, key): (u32, u64),
+        name: &str,
+        union: bool,
+        size: u32,
+        align: u32,
+    ) -> Type {
+        if let Some(t) = self.dwarf_sources.get(&(file, key)) {
+            return t.clone();
+        }
+        let t = self.add_record(Record {
+            name: name.into(),
+            union,
+            size,
+            align,
+            fields: Vec::new(),
+            complete: false,
+        });
+        if let Type::Record(r) = &t {
+            self.dwarf_records.insert(r.id, (file, key));
+        }
+        self.dwarf_sources.insert((file, key), t.clone());
+        t
+    }
+
+    /// Declares an enum of DWARF file `file` (entry `key`) once.
+    pub fn declare_dwarf_enum(&mut self, (file, key): (u32, u64), e: Enum) -> Type {
+        if let Some(t) = self.dwarf_sources.get(&(file, key)) {
+            return t.clone();
+        }
+        let t = self.add_enum(e);
+        self.dwarf_sources.insert((file, key), t.clone());
+        t
     }
 
     /// Declares an enum from an outside source once (see `declare_record`).

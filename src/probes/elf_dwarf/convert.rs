@@ -1,0 +1,453 @@
+//! DWARF types into rtrace's C type table (`sema::types`), one type at a time as BTF's are
+//! (`btf/convert.rs`): structs, unions and enums are declared once per entry, a record's
+//! members are converted only when `fill_record` is asked; typedefs and qualifiers are looked
+//! through, arrays of `char` are strings, bitfields keep their bits. Asked by sema for the
+//! arguments and casts of uprobes on a file with DWARF.
+
+use crate::probes::elf_dwarf::{is_declaration, is_transparent, udata, Die, Dwarf, Entry};
+use crate::sema::types::{Bitfield, Enum, Field, RecordRef, Type, TypeTable};
+use gimli::AttributeValue;
+
+/// Pointers and arrays nested deeper than this are taken as unknown: only a malformed file
+/// goes this deep, and the limit keeps a cycle of entries from recursing.
+const MAX_DEPTH: u32 = 32;
+
+/// A type rtrace cannot use in expressions (floats, 128-bit integers), kept as opaque bytes
+/// so that the records holding it keep their layout: `uint8[size]`.
+fn opaque(size: u32) -> Type {
+    Type::Array {
+        elem: Box::new(Type::Int {
+            size: 1,
+            signed: false,
+        }),
+        len: size,
+    }
+}
+
+impl Dwarf {
+    /// The type of parameter `name` of function `func`, when the function has it.
+    pub fn param_type(&self, func: &str, name: &str, table: &mut TypeTable) -> Option<Type> {
+        let (_, ty) = self.param_dies(func).into_iter().find(|(n, _)| n == name)?;
+        Some(ty.map_or(Type::Void, |d| self.convert(d, table, 0)))
+    }
+
+    /// A top-level type by its C name: `struct Foo`, `union U`, `enum E`, a typedef's name,
+    /// or a struct by its bare name (as bpftrace 0.17 finds a cast's type).
+    pub fn named_type(&self, name: &str, table: &mut TypeTable) -> Option<Type> {
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        let die = match self.types.get(&name) {
+            Some(d) => *d,
+            None if !name.contains(' ') => *self.types.get(&format!("struct {name}"))?,
+            None => return None,
+        };
+        Some(self.convert(die, table, 0))
+    }
+
+    /// Whether `name` is a typedef this file defines (so that a cast to it is a cast to its
+    /// type, not an unknown name).
+    pub fn has_type(&self, name: &str) -> bool {
+        self.types.contains_key(name.trim())
+    }
+
+    /// Type `die` as an rtrace type: integers by their encoding (booleans and characters are
+    /// integers; floats and wider integers opaque bytes), pointers with their pointee (none
+    /// for `void *` and function pointers), arrays (of `char`: strings), and records and enums
+    /// declared in `table` once per entry; a record's forward declaration becomes the file's
+    /// definition of that name when there is one. Anything else is `Void`.
+    fn convert(&self, die: Die, table: &mut TypeTable, depth: u32) -> Type {
+        let Some((_, entry)) = self.entry(die) else {
+            return Type::Void;
+        };
+        let size = udata(&entry, gimli::DW_AT_byte_size).unwrap_or(0) as u32;
+        let inner = self.type_of(die.unit, &entry);
+        match entry.tag() {
+            gimli::DW_TAG_base_type => match (integer_signedness(&entry), size) {
+                (Some(signed), 1 | 2 | 4 | 8) => Type::Int {
+                    size: size as u8,
+                    signed,
+                },
+                _ => opaque(size),
+            },
+            tag if is_transparent(tag) => match inner {
+                Some(d) if depth < MAX_DEPTH => self.convert(d, table, depth + 1),
+                _ => Type::Void,
+            },
+            gimli::DW_TAG_pointer_type
+            | gimli::DW_TAG_reference_type
+            | gimli::DW_TAG_rvalue_reference_type => {
+                let to = inner
+                    .filter(|_| depth < MAX_DEPTH)
+                    .map(|d| self.convert(d, table, depth + 1))
+                    .filter(|t| *t != Type::Void)
+                    .map(Box::new);
+                Type::Ptr { user: false, to }
+            }
+            gimli::DW_TAG_array_type => {
+                let Some(elem) = inner.filter(|_| depth < MAX_DEPTH) else {
+                    return opaque(size);
+                };
+                let chars = self.is_char(elem);
+                let mut t = match self.convert(elem, table, depth + 1) {
+                    Type::Void => opaque(0),
+                    t => t,
+                };
+                let dims = self.dimensions(die);
+                // `int y[2][3]` is an array of 2 arrays of 3: the innermost dimension wraps
+                // first, and only it becomes a string.
+                for (i, &len) in dims.iter().enumerate().rev() {
+                    t = match t {
+                        Type::Int { size: 1, .. } if chars && len > 0 && i + 1 == dims.len() => {
+                            Type::Str { size: len }
+                        }
+                        elem => Type::Array {
+                            elem: Box::new(elem),
+                            len,
+                        },
+                    };
+                }
+                t
+            }
+            tag @ (gimli::DW_TAG_structure_type
+            | gimli::DW_TAG_class_type
+            | gimli::DW_TAG_union_type) => {
+                if let Some(t) = table.declared_dwarf(self.id, die.key()) {
+                    return t.clone();
+                }
+                let union = tag == gimli::DW_TAG_union_type;
+                let word = if union { "union" } else { "struct" };
+                let name = match self.name(die) {
+                    Some(n) => format!("{word} {n}"),
+                    None => word.to_string(),
+                };
+                if is_declaration(&entry) {
+                    if let Some(&def) = self.types.get(&name).filter(|&&d| d != die) {
+                        return self.convert(def, table, depth);
+                    }
+                }
+                let align = self.align(die, 0);
+                table.declare_dwarf_record((self.id, die.key()), &name, union, size, align)
+            }
+            gimli::DW_TAG_enumeration_type => {
+                if let Some(t) = table.declared_dwarf(self.id, die.key()) {
+                    return t.clone();
+                }
+                let name = match self.name(die) {
+                    Some(n) => format!("enum {n}"),
+                    None => "enum".to_string(),
+                };
+                if is_declaration(&entry) {
+                    if let Some(&def) = self.types.get(&name).filter(|&&d| d != die) {
+                        return self.convert(def, table, depth);
+                    }
+                }
+                let e = self.enumeration(die, name, size);
+                table.declare_dwarf_enum((self.id, die.key()), e)
+            }
+            _ => Type::Void,
+        }
+    }
+
+    /// An enum's names and values; signed when its underlying type is (or, without one, when
+    /// a value is negative).
+    fn enumeration(&self, die: Die, name: String, size: u32) -> Enum {
+        let underlying = self
+            .entry(die)
+            .and_then(|(_, e)| self.type_of(die.unit, &e));
+        let mut signed = underlying.is_some_and(|u| self.value_shape(u).1);
+        let mut values = Vec::new();
+        self.children(die, |dwarf, child| {
+            if child.tag() != gimli::DW_TAG_enumerator {
+                return;
+            }
+            let Some(n) = dwarf.name_in(&dwarf.units[die.unit], child) else {
+                return;
+            };
+            let v = match child.attr_value(gimli::DW_AT_const_value).ok().flatten() {
+                Some(AttributeValue::Sdata(v)) => {
+                    signed |= underlying.is_none() && v < 0;
+                    v
+                }
+                Some(AttributeValue::Data1(v)) => extend(u64::from(v), 1, signed),
+                Some(AttributeValue::Data2(v)) => extend(u64::from(v), 2, signed),
+                Some(AttributeValue::Data4(v)) => extend(u64::from(v), 4, signed),
+                Some(AttributeValue::Data8(v)) => v as i64,
+                Some(AttributeValue::Udata(v)) => v as i64,
+                _ => return,
+            };
+            values.push((n, v));
+        });
+        let size = match size {
+            1 | 2 | 4 | 8 => size as u8,
+            _ => 4,
+        };
+        Enum {
+            name: name.into(),
+            size,
+            signed,
+            values,
+        }
+    }
+
+    /// An array's dimensions, outermost first (`DW_AT_count`, or `DW_AT_upper_bound` + 1; a
+    /// flexible array has 0 elements).
+    fn dimensions(&self, die: Die) -> Vec<u32> {
+        let mut dims = Vec::new();
+        self.children(die, |_, child| {
+            if child.tag() != gimli::DW_TAG_subrange_type {
+                return;
+            }
+            let len = match (
+                udata(child, gimli::DW_AT_count),
+                udata(child, gimli::DW_AT_upper_bound),
+            ) {
+                (Some(n), _) => n,
+                (None, Some(upper)) => upper.saturating_add(1),
+                _ => 0,
+            };
+            dims.push(u32::try_from(len).unwrap_or(u32::MAX));
+        });
+        if dims.is_empty() {
+            dims.push(0);
+        }
+        dims
+    }
+
+    /// A `char` as an array element, read as bpftrace 0.17 reads DWARF: a 1-byte base type
+    /// encoded as a (signed or unsigned) character, through qualifiers but not typedefs.
+    fn is_char(&self, mut die: Die) -> bool {
+        for _ in 0..8 {
+            let Some((_, entry)) = self.entry(die) else {
+                return false;
+            };
+            match entry.tag() {
+                gimli::DW_TAG_const_type
+                | gimli::DW_TAG_volatile_type
+                | gimli::DW_TAG_atomic_type => match self.type_of(die.unit, &entry) {
+                    Some(d) => die = d,
+                    None => return false,
+                },
+                gimli::DW_TAG_base_type => {
+                    return udata(&entry, gimli::DW_AT_byte_size) == Some(1)
+                        && matches!(
+                            entry.attr_value(gimli::DW_AT_encoding).ok().flatten(),
+                            Some(AttributeValue::Encoding(
+                                gimli::DW_ATE_signed_char | gimli::DW_ATE_unsigned_char
+                            ))
+                        )
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// The natural alignment of type `die`: integers, enums and floats by their size (at
+    /// most 16), pointers 8, arrays by their element, records the largest of their members'
+    /// (1 when packed: a plain member off its alignment, or a size that is not a multiple of
+    /// it), or what `DW_AT_alignment` says.
+    fn align(&self, mut die: Die, depth: u32) -> u32 {
+        for _ in 0..MAX_DEPTH {
+            let Some((_, entry)) = self.entry(die) else {
+                return 1;
+            };
+            if let Some(a) = udata(&entry, gimli::DW_AT_alignment) {
+                return a.clamp(1, 4096) as u32;
+            }
+            let size = udata(&entry, gimli::DW_AT_byte_size).unwrap_or(0);
+            match entry.tag() {
+                gimli::DW_TAG_base_type | gimli::DW_TAG_enumeration_type => {
+                    return if size.is_power_of_two() {
+                        size.min(16) as u32
+                    } else {
+                        1
+                    };
+                }
+                gimli::DW_TAG_pointer_type
+                | gimli::DW_TAG_reference_type
+                | gimli::DW_TAG_rvalue_reference_type => return 8,
+                tag if is_transparent(tag) || tag == gimli::DW_TAG_array_type => {
+                    match self.type_of(die.unit, &entry) {
+                        Some(d) => die = d,
+                        None => return 1,
+                    }
+                }
+                gimli::DW_TAG_structure_type
+                | gimli::DW_TAG_class_type
+                | gimli::DW_TAG_union_type
+                    if depth < MAX_DEPTH =>
+                {
+                    let mut align = 1u32;
+                    let mut packed = false;
+                    self.children(die, |dwarf, m| {
+                        if m.tag() != gimli::DW_TAG_member || is_declaration(m) {
+                            return;
+                        }
+                        let Some(ty) = dwarf.type_of(die.unit, m) else {
+                            return;
+                        };
+                        let a = dwarf.align(ty, depth + 1);
+                        let plain = m.attr_value(gimli::DW_AT_bit_size).ok().flatten().is_none();
+                        if plain && !member_bits(m).is_multiple_of(u64::from(a) * 8) {
+                            packed = true;
+                        }
+                        align = align.max(a);
+                    });
+                    if packed || !size.is_multiple_of(u64::from(align)) {
+                        return 1;
+                    }
+                    return align;
+                }
+                _ => return 1,
+            }
+        }
+        1
+    }
+
+    /// Gives a record declared from this file its members, and its anonymous members theirs
+    /// (nothing when `r` came from elsewhere or already has them). A bitfield's offset is that
+    /// of its storage unit (the member type's size, aligned down) and `shift` the bits before
+    /// it there; one that crosses its unit (packed records) is read as a `uint64` from the
+    /// byte holding its first bit.
+    pub fn fill_record(&self, r: &RecordRef, table: &mut TypeTable) {
+        if table.record(r).is_none_or(|rec| rec.complete) {
+            return;
+        }
+        let Some((file, key)) = table.dwarf_source_of(r) else {
+            return;
+        };
+        if file != self.id {
+            return;
+        }
+        let die = Die::from_key(key);
+        let mut members = Vec::new();
+        self.children(die, |dwarf, m| {
+            // C++ static members are declarations; they take no room.
+            if m.tag() != gimli::DW_TAG_member || is_declaration(m) {
+                return;
+            }
+            let name = dwarf.name_in(&dwarf.units[die.unit], m).unwrap_or_default();
+            let bits = udata(m, gimli::DW_AT_bit_size).map(|b| b.min(64) as u32);
+            let bit_offset = match (bits, m.attr_value(gimli::DW_AT_bit_offset).ok().flatten()) {
+                // DWARF 2 and 3: the bits are counted from the most significant bit of a
+                // unit of DW_AT_byte_size bytes at the member's location.
+                (Some(bits), Some(v)) => {
+                    let unit = udata(m, gimli::DW_AT_byte_size).unwrap_or(4) * 8;
+                    let from_msb = v.sdata_value().unwrap_or(0);
+                    let shift = unit as i64 - from_msb - i64::from(bits);
+                    (member_bits(m) as i64 + shift).max(0) as u64
+                }
+                _ => member_bits(m),
+            };
+            members.push((name, dwarf.type_of(die.unit, m), bit_offset, bits));
+        });
+        let mut fields = Vec::new();
+        for (name, ty, bit_offset, bits) in members {
+            let mut ty = ty.map_or(Type::Void, |d| self.convert(d, table, 0));
+            let bit_offset = u32::try_from(bit_offset).unwrap_or(u32::MAX);
+            let (offset, bitfield) = match bits {
+                None | Some(0) => (bit_offset / 8, None),
+                Some(bits) => {
+                    let unit = ty.c_size().clamp(1, 8) * 8;
+                    let start = bit_offset - bit_offset % unit;
+                    if bit_offset - start + bits <= unit {
+                        (start / 8, Some((bit_offset - start, bits)))
+                    } else {
+                        ty = Type::Int {
+                            size: 8,
+                            signed: ty.is_signed(),
+                        };
+                        (bit_offset / 8, Some((bit_offset % 8, bits)))
+                    }
+                }
+            };
+            fields.push(Field {
+                name,
+                ty,
+                offset,
+                bitfield: bitfield.map(|(shift, bits)| Bitfield {
+                    shift: shift as u8,
+                    bits: bits as u8,
+                }),
+            });
+        }
+        let anonymous: Vec<RecordRef> = fields
+            .iter()
+            .filter_map(|f| match &f.ty {
+                Type::Record(inner) if f.name.is_empty() => Some(inner.clone()),
+                _ => None,
+            })
+            .collect();
+        table.fill_record(r, fields);
+        // Anonymous members' members are the record's own (`TypeTable::field` looks through).
+        for inner in anonymous {
+            self.fill_record(&inner, table);
+        }
+    }
+
+    /// Calls `f` with each child entry of `die`.
+    fn children(&self, die: Die, mut f: impl FnMut(&Dwarf, &Entry<'_, '_>)) {
+        let Some(unit) = self.units.get(die.unit) else {
+            return;
+        };
+        let Ok(mut tree) = unit.entries_tree(Some(die.offset)) else {
+            return;
+        };
+        let Ok(root) = tree.root() else { return };
+        let mut kids = root.children();
+        while let Ok(Some(child)) = kids.next() {
+            f(self, child.entry());
+        }
+    }
+}
+
+/// Whether a base type is an integer, and signed: `Some(signed)`, `None` for floats and
+/// other encodings.
+fn integer_signedness(entry: &Entry<'_, '_>) -> Option<bool> {
+    match entry.attr_value(gimli::DW_AT_encoding).ok()?? {
+        AttributeValue::Encoding(e) => match e {
+            gimli::DW_ATE_signed | gimli::DW_ATE_signed_char => Some(true),
+            gimli::DW_ATE_unsigned
+            | gimli::DW_ATE_unsigned_char
+            | gimli::DW_ATE_boolean
+            | gimli::DW_ATE_UTF => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A member's offset in bits from the start of its record: `DW_AT_data_bit_offset`, else
+/// `DW_AT_data_member_location` (a constant, or the `DW_OP_plus_uconst N` older compilers
+/// write); 0 without either (union members).
+fn member_bits(m: &Entry<'_, '_>) -> u64 {
+    if let Some(bits) = udata(m, gimli::DW_AT_data_bit_offset) {
+        return bits;
+    }
+    let bytes = match m
+        .attr_value(gimli::DW_AT_data_member_location)
+        .ok()
+        .flatten()
+    {
+        Some(AttributeValue::Exprloc(expr)) => {
+            use gimli::Reader as _;
+            let mut r = expr.0;
+            match r.read_u8() {
+                Ok(op) if op == gimli::DW_OP_plus_uconst.0 => r.read_uleb128().unwrap_or(0),
+                _ => 0,
+            }
+        }
+        Some(v) => v.udata_value().unwrap_or(0),
+        None => 0,
+    };
+    bytes.saturating_mul(8)
+}
+
+/// A `size`-byte constant as a signed value, sign-extended when the enum is signed.
+fn extend(v: u64, size: u32, signed: bool) -> i64 {
+    let shift = 64 - size * 8;
+    if signed {
+        ((v << shift) as i64) >> shift
+    } else {
+        v as i64
+    }
+}
