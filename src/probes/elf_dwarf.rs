@@ -364,10 +364,13 @@ fn udata(entry: &Entry<'_, '_>, attr: gimli::DwAt) -> Option<u64> {
 pub(crate) mod tests {
     use super::*;
 
-    /// Builds `source` with `cc -g -O0` (and `flags`) into a temp dir as `name`, when a C
-    /// compiler is installed; the path of the program.
+    /// Builds `source` with `cc -g -O0` (and `flags`) into a new temp dir as `name`, when a
+    /// C compiler is installed; the path of the program.
     pub(crate) fn build(name: &str, source: &str, flags: &[&str]) -> Option<String> {
-        let dir = std::env::temp_dir().join(format!("rtrace-dwarf-{}", std::process::id()));
+        // Tests run in parallel: each build has its own directory.
+        static BUILDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("rtrace-dwarf-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).ok()?;
         let src = dir.join(format!("{name}.c"));
         std::fs::write(&src, source).ok()?;

@@ -767,6 +767,56 @@ mod tests {
         assert!(super::check_with(&prog, &super::Env::default(), &fixture).is_ok());
     }
 
+    /// A uprobe on a file with DWARF: its arguments and casts take the file's types, the
+    /// script's own struct first; other probes and files do not see them.
+    #[test]
+    fn uprobe_types_come_from_the_files_dwarf() {
+        use crate::probes::catalogue::Fixture;
+        let source = include_str!("../../tests/fixtures/dwarf/structs.c");
+        let Some(bin) = crate::probes::elf_dwarf::tests::build("structs", source, &[]) else {
+            return;
+        };
+        let fixture = Fixture::new()
+            .dwarf_binary(&bin)
+            .expect("built with DWARF")
+            .binary("/opt/other", &["f"]);
+        let check = |script: &str| {
+            let src = crate::source::Source::new("t.bt", script);
+            let prog = crate::parse::parse(&src).expect("parses");
+            super::check_with(&prog, &super::Env::default(), &fixture)
+        };
+        let messages = |script: &str| match check(script) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.into_iter().map(|d| d.message).collect(),
+        };
+        let ok = check(&format!(
+            "uprobe:{bin}:take_outer {{ @o = *args->o; @y = args->o->corners[1].y; \
+             @n = args->ch->next->item->name; @d = ((struct chain *)arg4)->depth; \
+             @f = ((struct flags *)arg0)->neg; @s = sizeof(struct anon); }}"
+        ))
+        .expect("checks");
+        let value = |name: &str| {
+            let m = ok.maps.iter().find(|m| m.name == name).expect("map");
+            m.def.value_size
+        };
+        assert_eq!((value("@o"), value("@n")), (48, 8));
+        let e = messages(&format!(
+            "uprobe:{bin}:take_outer {{ @ = args->o->nothing; }}"
+        ));
+        assert_eq!(e, ["struct outer has no member 'nothing'"]);
+        // The script's struct wins over the file's.
+        let own = format!(
+            "struct outer {{ long only; }} uprobe:{bin}:take_outer {{ @ = ((struct outer *)arg0)->only; }}"
+        );
+        assert!(messages(&own).is_empty(), "{:?}", messages(&own));
+        // Another file's probe does not see these types.
+        let e = messages("uprobe:/opt/other:f { @ = ((struct chain *)arg0)->depth; }");
+        assert_eq!(
+            e.first().map(String::as_str),
+            Some("unknown type 'struct chain'")
+        );
+    }
+
     #[test]
     fn positional_parameters_expand_in_attach_points() {
         let p = vec!["1".to_string(), "IN".to_string()];

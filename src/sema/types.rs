@@ -759,6 +759,36 @@ mod tests {
     }
 
     #[test]
+    fn dwarf_records_are_kept_apart_from_btf_ids() {
+        let mut t = TypeTable::default();
+        let btf = t.declare_record(7, "struct a", false, 8, 4);
+        // The same number from a DWARF file is another type, declared once per file.
+        let d = t.declare_dwarf_record((0, 7), "struct a", false, 16, 8);
+        assert_ne!(btf, d);
+        assert_eq!(t.declare_dwarf_record((0, 7), "struct a", false, 16, 8), d);
+        let other = t.declare_dwarf_record((1, 7), "struct a", false, 16, 8);
+        assert_ne!(other, d);
+        let (Type::Record(rb), Type::Record(rd)) = (&btf, &d) else {
+            panic!()
+        };
+        assert_eq!(
+            (t.source_of(rd), t.dwarf_source_of(rd)),
+            (None, Some((0, 7)))
+        );
+        assert_eq!((t.source_of(rb), t.dwarf_source_of(rb)), (Some(7), None));
+        assert_eq!(t.declared_dwarf(0, 7), Some(&d));
+        let e = Enum {
+            name: "enum e".into(),
+            size: 4,
+            signed: true,
+            values: vec![("E_MINUS".into(), -1)],
+        };
+        let de = t.declare_dwarf_enum((0, 9), e.clone());
+        assert_eq!(t.declare_dwarf_enum((0, 9), e), de);
+        assert_eq!(t.enum_constant("E_MINUS"), Some((-1, de)));
+    }
+
+    #[test]
     fn enums_are_integers_with_names() {
         let mut t = TypeTable::default();
         let e = t.add_enum(Enum {

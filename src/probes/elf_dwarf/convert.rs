@@ -451,3 +451,193 @@ fn extend(v: u64, size: u32, signed: bool) -> i64 {
         v as i64
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::probes::elf::Elf;
+    use crate::probes::elf_dwarf::tests::build;
+    use crate::probes::elf_dwarf::Dwarf;
+    use crate::sema::types::{Bitfield, RecordRef, Type, TypeTable};
+
+    const SOURCE: &str = include_str!("../../../tests/fixtures/dwarf/structs.c");
+
+    /// The fixture built with DWARF `version` (4 and 5 write bitfields differently).
+    fn fixture(version: u8) -> Option<Dwarf> {
+        let flag = format!("-gdwarf-{version}");
+        let path = build(&format!("structs{version}"), SOURCE, &[&flag])?;
+        let elf = Elf::read(&path).expect("elf");
+        Some(Dwarf::open(&elf).expect("dwarf").expect("has DWARF"))
+    }
+
+    fn int(size: u8, signed: bool) -> Type {
+        Type::Int { size, signed }
+    }
+
+    fn record(t: &Type) -> RecordRef {
+        match t {
+            Type::Record(r) => r.clone(),
+            other => panic!("not a record: {other:?}"),
+        }
+    }
+
+    /// (offset, type) of member `name` once the record is filled.
+    fn member(d: &Dwarf, table: &mut TypeTable, r: &RecordRef, name: &str) -> (u32, Type) {
+        d.fill_record(r, table);
+        let f = table
+            .field(r, name)
+            .unwrap_or_else(|| panic!("no member {name}"));
+        (f.offset, f.ty)
+    }
+
+    #[test]
+    fn records_are_laid_out_as_the_compiler_laid_them_out() {
+        for version in [4, 5] {
+            let Some(d) = fixture(version) else { return };
+            let mut t = TypeTable::default();
+            let outer = d.named_type("struct outer", &mut t).expect("struct outer");
+            assert_eq!((outer.c_size(), outer.c_align()), (44, 4));
+            let r = record(&outer);
+            // Declared, not yet filled: the members come when asked.
+            assert!(!t.record(&r).unwrap().complete);
+            assert_eq!(member(&d, &mut t, &r, "name"), (0, Type::Str { size: 8 }));
+            let (off, point) = member(&d, &mut t, &r, "origin");
+            assert_eq!((off, point.to_string()), (8, "struct point".into()));
+            let (off, corners) = member(&d, &mut t, &r, "corners");
+            assert_eq!(off, 16);
+            assert_eq!(
+                corners,
+                Type::Array {
+                    elem: Box::new(point.clone()),
+                    len: 2
+                }
+            );
+            let (off, color) = member(&d, &mut t, &r, "color");
+            assert_eq!((off, color.to_string()), (32, "enum color".into()));
+            assert_eq!(t.enum_constant("BLUE").map(|(v, _)| v), Some(3));
+            assert_eq!(member(&d, &mut t, &r, "count"), (36, int(4, false)));
+            // uint8_t is a typedef: its array is integers, not a string (as bpftrace reads).
+            let raw = Type::Array {
+                elem: Box::new(int(1, false)),
+                len: 3,
+            };
+            assert_eq!(member(&d, &mut t, &r, "raw"), (40, raw));
+            // The same entry is declared once; a typedef and a bare name find it too.
+            assert_eq!(d.named_type("outer_t", &mut t), Some(outer.clone()));
+            assert_eq!(d.named_type("outer", &mut t), Some(outer.clone()));
+            assert_eq!(d.named_type("u32_t", &mut t), Some(int(4, false)));
+            assert_eq!(d.named_type("struct nothing", &mut t), None);
+            // A struct that points to itself.
+            let chain = d.named_type("struct chain", &mut t).unwrap();
+            let (_, next) = member(&d, &mut t, &record(&chain), "next");
+            assert_eq!(
+                next,
+                Type::Ptr {
+                    user: false,
+                    to: Some(Box::new(chain.clone()))
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn bitfields_keep_their_bits() {
+        for version in [4, 5] {
+            let Some(d) = fixture(version) else { return };
+            let mut t = TypeTable::default();
+            let flags = d.named_type("struct flags", &mut t).unwrap();
+            assert_eq!(flags.c_size(), 8);
+            let r = record(&flags);
+            d.fill_record(&r, &mut t);
+            let f = |n: &str| {
+                let f = t.field(&r, n).unwrap();
+                (f.offset, f.bitfield, f.ty)
+            };
+            let bits = |shift, bits| Some(Bitfield { shift, bits });
+            assert_eq!(f("a"), (0, bits(0, 3), int(4, false)), "DWARF {version}");
+            assert_eq!(f("b"), (0, bits(3, 7), int(4, false)));
+            assert_eq!(f("neg"), (0, bits(10, 5), int(4, true)));
+            assert_eq!(f("wide"), (0, bits(15, 40), int(8, false)));
+            assert_eq!(f("tail"), (7, None, int(1, true)));
+        }
+    }
+
+    #[test]
+    fn anonymous_members_unions_and_the_rest() {
+        let Some(d) = fixture(5) else { return };
+        let mut t = TypeTable::default();
+        let anon = d.named_type("struct anon", &mut t).unwrap();
+        assert_eq!((anon.c_size(), anon.c_align()), (80, 8));
+        let r = record(&anon);
+        assert_eq!(member(&d, &mut t, &r, "inner_b"), (6, int(2, true)));
+        assert_eq!(member(&d, &mut t, &r, "as_char"), (8, int(1, true)));
+        let (off, either) = member(&d, &mut t, &r, "either");
+        assert_eq!((off, either.to_string()), (16, "union".into()));
+        // A named member of an unnamed union type is not looked through.
+        assert!(t.field(&r, "low").is_none());
+        assert_eq!(
+            member(&d, &mut t, &record(&either), "low"),
+            (0, int(4, true))
+        );
+        // A double is kept as opaque bytes; a negative enum value is signed.
+        let opaque = Type::Array {
+            elem: Box::new(int(1, false)),
+            len: 8,
+        };
+        assert_eq!(member(&d, &mut t, &r, "weight"), (24, opaque));
+        assert_eq!(
+            t.enum_constant("MINUS").map(|(v, e)| (v, e.is_signed())),
+            Some((-1, true))
+        );
+        // int grid[2][3]: 2 arrays of 3.
+        let row = Type::Array {
+            elem: Box::new(int(4, true)),
+            len: 3,
+        };
+        let grid = Type::Array {
+            elem: Box::new(row),
+            len: 2,
+        };
+        assert_eq!(member(&d, &mut t, &r, "grid"), (36, grid));
+        // A function pointer points to nothing rtrace reads.
+        let callback = Type::Ptr {
+            user: false,
+            to: None,
+        };
+        assert_eq!(member(&d, &mut t, &r, "callback"), (64, callback));
+        let (off, num) = member(&d, &mut t, &r, "num");
+        assert_eq!(
+            (off, num.c_size(), num.to_string()),
+            (72, 4, "union number".into())
+        );
+        let n = record(&num);
+        assert_eq!(member(&d, &mut t, &n, "bytes"), (0, Type::Str { size: 4 }));
+    }
+
+    #[test]
+    fn parameters_are_typed() {
+        let Some(d) = fixture(5) else { return };
+        let mut t = TypeTable::default();
+        let o = d.param_type("take_outer", "o", &mut t).unwrap();
+        let outer = d.named_type("struct outer", &mut t).unwrap();
+        assert_eq!(
+            o,
+            Type::Ptr {
+                user: false,
+                to: Some(Box::new(outer.clone()))
+            }
+        );
+        assert_eq!(d.param_type("take_outer", "same", &mut t), Some(o));
+        assert_eq!(
+            d.param_type("take_outer", "c", &mut t)
+                .map(|c| c.to_string()),
+            Some("enum color".into())
+        );
+        let label = Type::Ptr {
+            user: false,
+            to: Some(Box::new(int(1, true))),
+        };
+        assert_eq!(d.param_type("take_flags", "label", &mut t), Some(label));
+        assert_eq!(d.param_type("take_flags", "nothing", &mut t), None);
+        assert_eq!(d.param_type("nothing", "o", &mut t), None);
+    }
+}
