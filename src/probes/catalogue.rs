@@ -283,7 +283,7 @@ impl Fixture {
     /// Adds the real ELF file at `path` (a test builds it with `cc -g`) with its functions
     /// and its DWARF.
     pub fn dwarf_binary(mut self, path: &str) -> Result<Fixture, String> {
-        let elf = super::elf::Elf::read(path)?;
+        let elf = Arc::new(super::elf::Elf::read(path)?);
         let dwarf = Dwarf::open(&elf)?.ok_or_else(|| format!("{path} has no DWARF"))?;
         let functions = elf.functions()?;
         self.binaries.insert(path.into(), functions);

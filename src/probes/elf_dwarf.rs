@@ -9,13 +9,56 @@
 mod convert;
 
 use super::elf::Elf;
-use gimli::{AttributeValue, EndianArcSlice, LittleEndian, Reader as _, Unit, UnitOffset};
+use gimli::{AttributeValue, EndianReader, LittleEndian, Reader as _, Unit, UnitOffset};
 use object::{Object, ObjectSection};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-type Reader = EndianArcSlice<LittleEndian>;
+type Reader = EndianReader<LittleEndian, Bytes>;
+
+/// A DWARF section's bytes: a range of the file's mapping (or of its debug file's), which the
+/// `Elf` keeps while any reader lives, or the inflated bytes of a compressed section.
+#[derive(Clone)]
+enum Bytes {
+    Mapped {
+        elf: Arc<Elf>,
+        debug: bool,
+        range: Range<usize>,
+    },
+    Inflated(Arc<[u8]>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped { elf, debug, range } => {
+                let file = if *debug {
+                    elf.debug_bytes().unwrap_or_default()
+                } else {
+                    elf.bytes()
+                };
+                file.get(range.clone()).unwrap_or_default()
+            }
+            Bytes::Inflated(bytes) => bytes,
+        }
+    }
+}
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes of DWARF", self.len())
+    }
+}
+
+// SAFETY: the bytes are in a memory mapping owned by the `Elf` (or in the `Arc`'s heap
+// block), which stays where it is when a `Bytes` or its clone moves, and lives until the last
+// clone is dropped.
+unsafe impl stable_deref_trait::StableDeref for Bytes {}
+unsafe impl stable_deref_trait::CloneStableDeref for Bytes {}
 type Entry<'a, 'u> = gimli::DebuggingInformationEntry<'a, 'u, Reader>;
 
 /// One parameter of a function as its DWARF describes it.
@@ -88,31 +131,57 @@ fn err(e: gimli::Error) -> String {
 impl Dwarf {
     /// The DWARF of `elf` (or of its debug file): `Ok(None)` when it has none (bpftrace then
     /// warns once per file).
-    pub fn open(elf: &Elf) -> Result<Option<Dwarf>, String> {
-        for bytes in [Some(elf.bytes()), elf.debug_bytes()].into_iter().flatten() {
+    pub fn open(elf: &Arc<Elf>) -> Result<Option<Dwarf>, String> {
+        for (debug, bytes) in [(false, Some(elf.bytes())), (true, elf.debug_bytes())] {
+            let Some(bytes) = bytes else { continue };
             let Ok(file) = object::File::parse(bytes) else {
                 continue;
             };
             if file.section_by_name(".debug_info").is_none() {
                 continue;
             }
-            return Dwarf::read(&file).map(Some);
+            return Dwarf::read(elf, debug, bytes, &file).map(Some);
         }
         Ok(None)
     }
 
-    fn read(file: &object::File<'_>) -> Result<Dwarf, String> {
-        // Sections compressed with SHF_COMPRESSED (debug files usually are) are inflated here;
-        // each section is copied once into memory the parsed units share.
+    fn read(
+        elf: &Arc<Elf>,
+        debug: bool,
+        bytes: &[u8],
+        file: &object::File<'_>,
+    ) -> Result<Dwarf, String> {
+        // Sections are read in place in the mapping; those compressed with SHF_COMPRESSED
+        // (debug files usually are) are inflated once.
         let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, String> {
-            let data: Arc<[u8]> = match file.section_by_name(id.name()) {
-                Some(s) => s
-                    .uncompressed_data()
-                    .map_err(|e| format!("{}: {e}", id.name()))?
-                    .into(),
-                None => Arc::from(&[][..]),
+            let Some(section) = file.section_by_name(id.name()) else {
+                return Ok(EndianReader::new(
+                    Bytes::Inflated(Arc::from(&[][..])),
+                    LittleEndian,
+                ));
             };
-            Ok(EndianArcSlice::new(data, LittleEndian))
+            let data = section
+                .uncompressed_data()
+                .map_err(|e| format!("{}: {e}", id.name()))?;
+            let bytes = match data {
+                std::borrow::Cow::Borrowed(d) => {
+                    let start = (d.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+                    if start
+                        .checked_add(d.len())
+                        .is_some_and(|end| end <= bytes.len())
+                    {
+                        Bytes::Mapped {
+                            elf: elf.clone(),
+                            debug,
+                            range: start..start + d.len(),
+                        }
+                    } else {
+                        Bytes::Inflated(d.into())
+                    }
+                }
+                std::borrow::Cow::Owned(d) => Bytes::Inflated(d.into()),
+            };
+            Ok(EndianReader::new(bytes, LittleEndian))
         })?;
         let mut units = Vec::new();
         let mut headers = dwarf.units();
@@ -402,7 +471,7 @@ pub(crate) mod tests {
         let Some(path) = program() else {
             return;
         };
-        let elf = Elf::read(&path).expect("elf");
+        let elf = Arc::new(Elf::read(&path).expect("elf"));
         let dwarf = Dwarf::open(&elf).expect("dwarf").expect("has DWARF");
         let decls = |f: &str| dwarf.params(f).iter().map(Param::decl).collect::<Vec<_>>();
         assert_eq!(decls("main"), ["int argc", "char** argv"]);
@@ -422,7 +491,7 @@ pub(crate) mod tests {
         );
         assert!(dwarf.params("nothing").is_empty());
         assert!(dwarf.types.contains_key("struct Foo"));
-        let bash = Elf::read("/bin/bash").expect("bash");
+        let bash = Arc::new(Elf::read("/bin/bash").expect("bash"));
         if bash.debug_bytes().is_none() {
             assert!(matches!(Dwarf::open(&bash), Ok(None)));
         }

@@ -549,6 +549,20 @@ impl Checker<'_> {
     }
 
     fn tracepoint_field(&mut self, field: &ast::Ident, span: Span) -> TExpr {
+        // A function's entry: `args` from the file's DWARF, when it has it, read on first use
+        // (bpftrace 0.17 too reads a uprobe's arguments only for a script that uses them).
+        if let (
+            None,
+            Some(Attach::Uprobe {
+                path,
+                symbol: Some(func),
+                offset: 0,
+                ret: false,
+            }),
+        ) = (&self.ctx.format, &self.ctx.attach)
+        {
+            self.ctx.format = self.catalogue.uprobe_args(path, func);
+        }
         let Some(format) = &self.ctx.format else {
             let what = match &self.ctx.attach {
                 Some(Attach::Begin) => "BEGIN probes",

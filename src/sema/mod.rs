@@ -318,13 +318,8 @@ fn expand_attach_points<'p>(
                                     }
                                 }
                             }
-                            // A function's entry: `args` from the file's DWARF, when it has it.
-                            Attach::Uprobe {
-                                path,
-                                symbol: Some(func),
-                                offset: 0,
-                                ret: false,
-                            } => catalogue.uprobe_args(path, func),
+                            // A uprobe's `args` come from the file's DWARF, read when a
+                            // script uses them (`Checker::tracepoint_field`).
                             _ => None,
                         };
                         let text = probes::display_name(&attach, &raw);

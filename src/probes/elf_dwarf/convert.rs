@@ -465,7 +465,7 @@ mod tests {
     fn fixture(version: u8) -> Option<Dwarf> {
         let flag = format!("-gdwarf-{version}");
         let path = build(&format!("structs{version}"), SOURCE, &[&flag])?;
-        let elf = Elf::read(&path).expect("elf");
+        let elf = std::sync::Arc::new(Elf::read(&path).expect("elf"));
         Some(Dwarf::open(&elf).expect("dwarf").expect("has DWARF"))
     }
 
