@@ -136,6 +136,21 @@ fn bitfields_anonymous_members_unions_and_arrays_of_arrays() {
 }
 
 #[test]
+fn arguments_after_a_struct_or_a_double_are_in_their_registers() {
+    kernel_test(|| {
+        let bin = structs();
+        // take_many(struct point, double, int a, ...): `a` is in the second integer register.
+        let script = format!(
+            "uprobe:{bin}:take_many {{ printf(\"%d %d %d %d %d\\n\", args->a, args->b, args->c, \
+             args->e, args->f); exit(); }}"
+        );
+        let out = run(BIN, &["-e", &script, "-c", bin]);
+        out.expect_code(0);
+        assert_eq!(out.stdout, "Attaching 1 probe...\n1 2 3 4 5\n\n\n");
+    });
+}
+
+#[test]
 fn lists_arguments_as_bpftrace_does() {
     let bin = structs();
     let pattern = format!("uprobe:{bin}:take_*");

@@ -4,7 +4,7 @@
 //! `probes::parse_attach`, `probes::list` and `sema` (through `sema::check_with`).
 
 use super::elf::Found;
-use super::elf_dwarf::{Dwarf, Param};
+use super::elf_dwarf::{Dwarf, Param, Place};
 use super::usdt::notes::UsdtProbe;
 use super::{format, glob_match, TpField, TpFormat};
 use crate::btf::Btf;
@@ -106,14 +106,16 @@ pub trait Catalogue {
     }
 
     /// `args` of a uprobe on `func`: its DWARF parameters as a record laid over the
-    /// registers that carry them (`pt_regs`, the uprobe's context), the first six only;
-    /// `None` without DWARF.
+    /// registers that carry them (`pt_regs`, the uprobe's context): those passed in the
+    /// integer registers rtrace reads (`arg0`...`arg5`); `None` without DWARF.
     fn uprobe_args(&self, path: &str, func: &str) -> Option<TpFormat> {
         let params = self.dwarf_params(path, func)?;
         let fields = params
             .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
+            .filter_map(|p| {
+                let Place::Register(i) = p.place else {
+                    return None;
+                };
                 let offset = super::arch::pt_regs_offset(&format!("arg{i}"))?;
                 matches!(p.size, 1 | 2 | 4 | 8).then(|| TpField {
                     name: p.name.clone(),

@@ -71,6 +71,42 @@ pub struct Param {
     pub size: u32,
     pub signed: bool,
     pub pointer: bool,
+    /// Where the caller put it, by the C calling convention of the machine rtrace runs on.
+    pub place: Place,
+}
+
+/// Where a function receives an argument (System V x86-64, or AAPCS64 on aarch64).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The Nth integer argument register (`arg0`...`arg5`): integers, pointers, enums.
+    Register(usize),
+    /// A struct or union passed by value in integer registers or in memory.
+    ByValue,
+    /// A floating point register.
+    Float,
+    /// The stack: the integer registers are used up.
+    Stack,
+    /// An earlier argument's place is not known (a small struct of floating point members),
+    /// so neither is this one's.
+    Unknown,
+}
+
+/// Integer registers that carry arguments: rdi, rsi, rdx, rcx, r8, r9 (x86-64); x0-x7
+/// (aarch64).
+#[cfg(target_arch = "aarch64")]
+const ARG_REGISTERS: usize = 8;
+#[cfg(not(target_arch = "aarch64"))]
+const ARG_REGISTERS: usize = 6;
+
+/// The argument class of a type: how many integer registers it takes, or none.
+enum Class {
+    Integer(usize),
+    Float,
+    /// Passed in memory (x86-64 structs over 16 bytes).
+    Memory,
+    /// A struct with floating point members of up to 16 bytes: classified by its members,
+    /// which rtrace does not follow.
+    Mixed,
 }
 
 impl Param {
@@ -237,9 +273,11 @@ impl Dwarf {
         Ok(())
     }
 
-    /// The parameters of function `func` (its first definition); empty when the file does
-    /// not define it.
+    /// The parameters of function `func` (its first definition), with the registers that
+    /// carry them; empty when the file does not define it.
     pub fn params(&self, func: &str) -> Vec<Param> {
+        let mut next = 0;
+        let mut known = true;
         self.param_dies(func)
             .into_iter()
             .map(|(name, ty)| {
@@ -250,18 +288,145 @@ impl Dwarf {
                         size: 0,
                         signed: false,
                         pointer: false,
+                        place: Place::Unknown,
                     };
                 };
                 let (size, signed, pointer) = self.value_shape(ty);
+                let class = self.class(ty);
+                let place = match class {
+                    _ if !known => Place::Unknown,
+                    Class::Float => Place::Float,
+                    Class::Mixed => {
+                        known = false;
+                        Place::Unknown
+                    }
+                    Class::Memory => Place::ByValue,
+                    // An argument that does not fit in the registers left goes on the stack
+                    // whole; later ones may still take registers.
+                    Class::Integer(n) if next + n > ARG_REGISTERS => Place::Stack,
+                    Class::Integer(n) => {
+                        next += n;
+                        if size == 0 {
+                            Place::ByValue
+                        } else {
+                            Place::Register(next - n)
+                        }
+                    }
+                };
                 Param {
                     name,
                     type_name: self.type_name(ty, 0),
                     size,
                     signed,
                     pointer,
+                    place,
                 }
             })
             .collect()
+    }
+
+    /// How an argument of type `die` is passed (System V x86-64 and AAPCS64, simplified:
+    /// a struct of up to 16 bytes without floating point members takes one integer register
+    /// per 8 bytes; a larger one is passed in memory on x86-64 and by reference on aarch64).
+    fn class(&self, mut die: Die) -> Class {
+        for _ in 0..32 {
+            let Some((_, entry)) = self.entry(die) else {
+                break;
+            };
+            let size = udata(&entry, gimli::DW_AT_byte_size).unwrap_or(0) as usize;
+            match entry.tag() {
+                gimli::DW_TAG_base_type => {
+                    let float = matches!(
+                        entry.attr_value(gimli::DW_AT_encoding).ok().flatten(),
+                        Some(AttributeValue::Encoding(
+                            gimli::DW_ATE_float | gimli::DW_ATE_complex_float
+                        ))
+                    );
+                    return match (float, size) {
+                        (true, _) => Class::Float,
+                        (false, 0..=8) => Class::Integer(1),
+                        (false, _) => Class::Integer(2),
+                    };
+                }
+                gimli::DW_TAG_structure_type
+                | gimli::DW_TAG_class_type
+                | gimli::DW_TAG_union_type => {
+                    return if size > 16 {
+                        if cfg!(target_arch = "aarch64") {
+                            Class::Integer(1)
+                        } else {
+                            Class::Memory
+                        }
+                    } else if self.has_float(die, 0) {
+                        Class::Mixed
+                    } else {
+                        Class::Integer(size.div_ceil(8).max(1))
+                    };
+                }
+                tag if is_transparent(tag) => match self.type_of(die.unit, &entry) {
+                    Some(next) => die = next,
+                    None => break,
+                },
+                _ => return Class::Integer(1),
+            }
+        }
+        Class::Integer(1)
+    }
+
+    /// Whether a record holds a floating point value, at any depth.
+    fn has_float(&self, die: Die, depth: u32) -> bool {
+        if depth > 16 {
+            return true;
+        }
+        let Some(unit) = self.units.get(die.unit) else {
+            return true;
+        };
+        let Ok(mut tree) = unit.entries_tree(Some(die.offset)) else {
+            return true;
+        };
+        let Ok(root) = tree.root() else { return true };
+        let mut kids = root.children();
+        while let Ok(Some(child)) = kids.next() {
+            let m = child.entry();
+            if m.tag() != gimli::DW_TAG_member {
+                continue;
+            }
+            let Some(mut ty) = self.type_of(die.unit, m) else {
+                continue;
+            };
+            for _ in 0..32 {
+                let Some((_, e)) = self.entry(ty) else { break };
+                match e.tag() {
+                    tag if is_transparent(tag) || tag == gimli::DW_TAG_array_type => {
+                        match self.type_of(ty.unit, &e) {
+                            Some(next) => ty = next,
+                            None => break,
+                        }
+                    }
+                    gimli::DW_TAG_base_type => {
+                        if matches!(
+                            e.attr_value(gimli::DW_AT_encoding).ok().flatten(),
+                            Some(AttributeValue::Encoding(
+                                gimli::DW_ATE_float | gimli::DW_ATE_complex_float
+                            ))
+                        ) {
+                            return true;
+                        }
+                        break;
+                    }
+                    gimli::DW_TAG_structure_type
+                    | gimli::DW_TAG_class_type
+                    | gimli::DW_TAG_union_type => {
+                        if self.has_float(ty, depth + 1) {
+                            return true;
+                        }
+                        break;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        false
     }
 
     /// Each parameter of `func`: its name and the entry of its type.
@@ -490,6 +655,8 @@ pub(crate) mod tests {
             ]
         );
         assert!(dwarf.params("nothing").is_empty());
+        let places: Vec<Place> = dwarf.params("f").iter().map(|p| p.place).collect();
+        assert_eq!(places, (0..5).map(Place::Register).collect::<Vec<_>>());
         assert!(dwarf.types.contains_key("struct Foo"));
         let bash = Arc::new(Elf::read("/bin/bash").expect("bash"));
         if bash.debug_bytes().is_none() {

@@ -799,6 +799,22 @@ mod tests {
             "uprobe:{bin}:take_outer {{ @ = args->o->nothing; }}"
         ));
         assert_eq!(e, ["struct outer has no member 'nothing'"]);
+        // Arguments the DWARF declares that rtrace cannot read say why.
+        let e = messages(&format!(
+            "uprobe:{bin}:take_many {{ @a = args->by_value; @b = args->d; @c = args->seventh; \
+             @d = args->a; }}"
+        ));
+        assert_eq!(
+            e,
+            [
+                "'by_value' of take_many is a struct point passed by value, which rtrace cannot \
+                 read as an argument",
+                "'d' of take_many is a double, passed in a floating point register, which rtrace \
+                 does not read",
+                "'seventh' (int) is argument 8 of take_many, passed on the stack: rtrace reads \
+                 the arguments passed in registers"
+            ]
+        );
         // The script's struct wins over the file's.
         let own = format!(
             "struct outer {{ long only; }} uprobe:{bin}:take_outer {{ @ = ((struct outer *)arg0)->only; }}"
