@@ -43,12 +43,6 @@ impl Dwarf {
         Some(self.convert(die, table, 0))
     }
 
-    /// Whether `name` is a typedef this file defines (so that a cast to it is a cast to its
-    /// type, not an unknown name).
-    pub fn has_type(&self, name: &str) -> bool {
-        self.types.contains_key(name.trim())
-    }
-
     /// Type `die` as an rtrace type: integers by their encoding (booleans and characters are
     /// integers; floats and wider integers opaque bytes), pointers with their pointee (none
     /// for `void *` and function pointers), arrays (of `char`: strings), and records and enums
@@ -119,10 +113,8 @@ impl Dwarf {
                     Some(n) => format!("{word} {n}"),
                     None => word.to_string(),
                 };
-                if is_declaration(&entry) {
-                    if let Some(&def) = self.types.get(&name).filter(|&&d| d != die) {
-                        return self.convert(def, table, depth);
-                    }
+                if let Some(def) = self.canonical(die, &name, &entry, size) {
+                    return self.convert(def, table, depth);
                 }
                 let align = self.align(die, 0);
                 table.declare_dwarf_record((self.id, die.key()), &name, union, size, align)
@@ -135,16 +127,30 @@ impl Dwarf {
                     Some(n) => format!("enum {n}"),
                     None => "enum".to_string(),
                 };
-                if is_declaration(&entry) {
-                    if let Some(&def) = self.types.get(&name).filter(|&&d| d != die) {
-                        return self.convert(def, table, depth);
-                    }
+                if let Some(def) = self.canonical(die, &name, &entry, size) {
+                    return self.convert(def, table, depth);
                 }
                 let e = self.enumeration(die, name, size);
                 table.declare_dwarf_enum((self.id, die.key()), e)
             }
             _ => Type::Void,
         }
+    }
+
+    /// The entry that stands for a named record or enum of the file: the first definition of
+    /// that name (units that include one header each define its types again; they are one
+    /// type to a script), for a forward declaration or another definition of the same size.
+    fn canonical(&self, die: Die, name: &str, entry: &Entry<'_, '_>, size: u32) -> Option<Die> {
+        if !name.contains(' ') {
+            return None;
+        }
+        let def = *self.types.get(name)?;
+        if def == die {
+            return None;
+        }
+        let (_, d) = self.entry(def)?;
+        let same_size = udata(&d, gimli::DW_AT_byte_size) == Some(u64::from(size));
+        (is_declaration(entry) || same_size).then_some(def)
     }
 
     /// An enum's names and values; signed when its underlying type is (or, without one, when
@@ -611,6 +617,60 @@ mod tests {
         );
         let n = record(&num);
         assert_eq!(member(&d, &mut t, &n, "bytes"), (0, Type::Str { size: 4 }));
+    }
+
+    /// Two units define `struct pair` and `enum two` (as units that include one header do):
+    /// to a script they are one type each, whichever unit a function or cast finds them in.
+    #[test]
+    fn a_type_defined_in_two_units_is_one_type() {
+        // A first build tells whether cc works and gives a directory of its own.
+        let Some(path) = build("units", "int main(void) { return 0; }\n", &[]) else {
+            return;
+        };
+        let header = "struct pair { int a; int b; }; enum two { ONE = 1, TWO = 2 };\n";
+        let dir = std::path::Path::new(&path).parent().unwrap().to_path_buf();
+        let one = dir.join("one.c");
+        let other = dir.join("other.c");
+        std::fs::write(
+            &one,
+            format!(
+                "{header}int second(struct pair *p, enum two t);\n\
+                 int first(struct pair *p, enum two t) {{ return p->a + t; }}\n\
+                 int main(void) {{ struct pair p = {{ 1, 2 }}; return first(&p, ONE) + second(&p, TWO); }}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &other,
+            format!("{header}int second(struct pair *p, enum two t) {{ return p->b + t; }}\n"),
+        )
+        .unwrap();
+        let exe = dir.join("two-units");
+        let built = std::process::Command::new("cc")
+            .args(["-g", "-O0", "-o"])
+            .arg(&exe)
+            .arg(&one)
+            .arg(&other)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(built, "cc of two units");
+        let elf = std::sync::Arc::new(Elf::read(&exe.to_string_lossy()).expect("elf"));
+        let d = Dwarf::open(&elf).expect("dwarf").expect("has DWARF");
+        assert_eq!(d.units.len(), 2);
+        let mut t = TypeTable::default();
+        let first = d.param_type("first", "p", &mut t).unwrap();
+        let second = d.param_type("second", "p", &mut t).unwrap();
+        assert_eq!(first, second);
+        let e1 = d.param_type("first", "t", &mut t).unwrap();
+        assert_eq!(d.param_type("second", "t", &mut t), Some(e1));
+        let pair = d.named_type("struct pair", &mut t).unwrap();
+        assert_eq!(
+            first,
+            Type::Ptr {
+                user: false,
+                to: Some(Box::new(pair))
+            }
+        );
     }
 
     #[test]
