@@ -657,31 +657,23 @@ impl Checker<'_> {
                 .filter(|w| !matches!(*w, "const" | "volatile" | "__user"))
                 .collect::<Vec<_>>()
                 .join(" ");
+            // A uprobe's argument: its type from the file's DWARF (`struct Foo *`, `char **`),
+            // records given their members when used.
+            let from_dwarf = if is_uprobe {
+                self.uprobe_param(&f.name)
+            } else {
+                None
+            };
             let to = match pointee.strip_suffix('*').map(str::trim) {
-                // A uprobe's argument: its type from the file's DWARF (`struct Foo *`,
-                // `char **`), records given their members when used.
-                _ if is_uprobe && self.uprobe_param(&f.name).is_some() => {
-                    match self.uprobe_param(&f.name) {
-                        Some(Type::Ptr { to, .. }) => to,
-                        _ => None,
-                    }
-                }
+                _ if from_dwarf.is_some() => match from_dwarf {
+                    Some(Type::Ptr { to, .. }) => to,
+                    _ => None,
+                },
                 Some(name) if name.starts_with("struct ") && !name.contains('*') => {
                     match self.kernel_type(name) {
                         Some(Type::Ptr { to, .. }) => to,
                         _ => None,
                     }
-                }
-                // `int *` (a uprobe argument from DWARF): `*args->n` reads an int.
-                Some(name) if !name.contains('*') && is_uprobe => {
-                    builtins::cast_type(&ast::TypeName {
-                        name: name.to_string(),
-                        pointer_depth: 0,
-                        array_len: None,
-                        array_more: Vec::new(),
-                        span,
-                    })
-                    .map(Box::new)
                 }
                 _ => None,
             };
