@@ -4,12 +4,13 @@
 //! `probes::parse_attach`, `probes::list` and `sema` (through `sema::check_with`).
 
 use super::elf::Found;
-use super::elf_dwarf::Param;
+use super::elf_dwarf::{Dwarf, Param, Place};
 use super::usdt::notes::UsdtProbe;
 use super::{format, glob_match, TpField, TpFormat};
 use crate::btf::Btf;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The machine as the front end sees it. Every answer is an error message ready for the
 /// attach point's span when the machine cannot give it.
@@ -86,10 +87,16 @@ pub trait Catalogue {
         Err("no BTF in this catalogue".into())
     }
 
+    /// The DWARF of the ELF file at `path` (or of its debug file), read once and kept;
+    /// `None` when it has none.
+    fn dwarf(&self, _path: &str) -> Option<Arc<Dwarf>> {
+        None
+    }
+
     /// The parameters of `func` in the ELF file at `path` from its DWARF; `None` when the
     /// file has no DWARF.
-    fn dwarf_params(&self, _path: &str, _func: &str) -> Option<Vec<Param>> {
-        None
+    fn dwarf_params(&self, path: &str, func: &str) -> Option<Vec<Param>> {
+        self.dwarf(path).map(|d| d.params(func))
     }
 
     /// The parameters of `func` as `-lv` prints them (`int argc`); `None` without DWARF.
@@ -99,14 +106,16 @@ pub trait Catalogue {
     }
 
     /// `args` of a uprobe on `func`: its DWARF parameters as a record laid over the
-    /// registers that carry them (`pt_regs`, the uprobe's context), the first six only;
-    /// `None` without DWARF.
+    /// registers that carry them (`pt_regs`, the uprobe's context): those passed in the
+    /// integer registers rtrace reads (`arg0`...`arg5`); `None` without DWARF.
     fn uprobe_args(&self, path: &str, func: &str) -> Option<TpFormat> {
         let params = self.dwarf_params(path, func)?;
         let fields = params
             .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
+            .filter_map(|p| {
+                let Place::Register(i) = p.place else {
+                    return None;
+                };
                 let offset = super::arch::pt_regs_offset(&format!("arg{i}"))?;
                 matches!(p.size, 1 | 2 | 4 | 8).then(|| TpField {
                     name: p.name.clone(),
@@ -200,6 +209,8 @@ pub struct Fixture {
     kfuncs: bool,
     usdt: BTreeMap<String, Vec<UsdtProbe>>,
     processes: BTreeMap<i32, Vec<String>>,
+    /// Real files whose DWARF the catalogue reads, by path.
+    dwarf: BTreeMap<String, Arc<Dwarf>>,
 }
 
 impl Fixture {
@@ -269,6 +280,17 @@ impl Fixture {
         self.processes
             .insert(pid, files.iter().map(|s| s.to_string()).collect());
         self
+    }
+
+    /// Adds the real ELF file at `path` (a test builds it with `cc -g`) with its functions
+    /// and its DWARF.
+    pub fn dwarf_binary(mut self, path: &str) -> Result<Fixture, String> {
+        let elf = Arc::new(super::elf::Elf::read(path)?);
+        let dwarf = Dwarf::open(&elf)?.ok_or_else(|| format!("{path} has no DWARF"))?;
+        let functions = elf.functions()?;
+        self.binaries.insert(path.into(), functions);
+        self.dwarf.insert(path.into(), Arc::new(dwarf));
+        Ok(self)
     }
 
     /// Points the catalogue at process `pid`, as `-p PID` does (its executable unknown).
@@ -367,6 +389,10 @@ impl Catalogue for Fixture {
 
     fn functions(&self, path: &str) -> Result<Vec<String>, String> {
         self.binary_functions(path).cloned()
+    }
+
+    fn dwarf(&self, path: &str) -> Option<Arc<Dwarf>> {
+        self.dwarf.get(path).cloned()
     }
 
     fn user_object(&self, path: &str, name: &str) -> Result<Option<(u64, u64)>, String> {

@@ -5,7 +5,7 @@
 
 use super::catalogue::{no_match, Catalogue};
 use super::elf::{self, Elf, Found};
-use super::elf_dwarf::Param;
+use super::elf_dwarf::Dwarf;
 use super::usdt::files;
 use super::usdt::notes::{self, UsdtProbe};
 use super::{elf_paths, format, kprobe, tracefs, tracepoint, TpFormat};
@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Each file's function parameters by function name, or `None` without DWARF.
-type DwarfParams = HashMap<String, Option<HashMap<String, Vec<Param>>>>;
+/// Each file's DWARF by path, or `None` without DWARF.
+type DwarfFiles = HashMap<String, Option<Arc<Dwarf>>>;
 
 /// The running machine's catalogue, shared by the whole process so each file is read once.
 pub fn catalogue() -> &'static System {
@@ -45,8 +45,8 @@ pub struct System {
     pid: OnceLock<i32>,
     /// The kernel's BTF, read on first use (`btf_path`).
     btf: OnceLock<Result<Btf, String>>,
-    /// Function parameters from each ELF file's DWARF (`None`: the file has none), by path.
-    dwarf: Mutex<DwarfParams>,
+    /// Each ELF file's DWARF (`None`: the file has none), by path, read on first use.
+    dwarf: Mutex<DwarfFiles>,
     /// Whether fentry programs load, checked on first use.
     kfuncs: OnceLock<bool>,
     /// /proc/kallsyms by name, read on first use.
@@ -217,15 +217,15 @@ impl Catalogue for System {
         Ok(self.elf(path)?.symbol_at(addr))
     }
 
-    fn dwarf_params(&self, path: &str, func: &str) -> Option<Vec<Param>> {
+    fn dwarf(&self, path: &str) -> Option<Arc<Dwarf>> {
         let mut cache = self.dwarf.lock().unwrap_or_else(|p| p.into_inner());
-        let params = cache.entry(path.to_string()).or_insert_with(|| {
-            let elf = self.elf(path).ok()?;
-            super::elf_dwarf::all_function_params(&elf).ok().flatten()
-        });
-        params
-            .as_ref()
-            .map(|all| all.get(func).cloned().unwrap_or_default())
+        cache
+            .entry(path.to_string())
+            .or_insert_with(|| {
+                let elf = self.elf(path).ok()?;
+                Dwarf::open(&elf).ok().flatten().map(Arc::new)
+            })
+            .clone()
     }
 
     fn functions(&self, path: &str) -> Result<Vec<String>, String> {

@@ -8,8 +8,10 @@ use super::Checker;
 use crate::ast::{self, BinOp};
 use crate::builtins;
 use crate::diag::Diagnostic;
+use crate::probes::elf_dwarf::Dwarf;
 use crate::probes::Attach;
 use crate::source::Span;
+use std::sync::Arc;
 
 /// Outside-source ids of the script's own structs (BTF ids are below this).
 const SCRIPT_STRUCTS: u32 = 0x8000_0000;
@@ -197,13 +199,19 @@ impl Checker<'_> {
         Some(t)
     }
 
-    /// A struct or union by name: the script's own first, as in bpftrace, then the kernel's
-    /// from BTF; or a kernel typedef by name (`pid_t`).
+    /// A struct or union by name: the script's own first, as in bpftrace, then in a uprobe
+    /// the traced file's from its DWARF (also its typedefs and enums), then the kernel's from
+    /// BTF; or a kernel typedef by name (`pid_t`).
     fn record_named(&mut self, name: &str) -> Option<Type> {
         let plain = name.trim();
         let is_record = plain.starts_with("struct ") || plain.starts_with("union ");
         if let Some(t) = self.structs.get(&struct_name(name)) {
             return Some(t.clone());
+        }
+        if let Some(dwarf) = self.probe_dwarf() {
+            if let Some(t) = dwarf.named_type(plain, &mut self.types) {
+                return Some(t);
+            }
         }
         let btf = self.catalogue.btf().ok()?;
         if !is_record {
@@ -257,13 +265,33 @@ impl Checker<'_> {
         }
     }
 
-    /// Members of a record from BTF are converted the first time the record is used.
+    /// Members of a record from BTF or DWARF are converted the first time the record is
+    /// used.
     fn complete(&mut self, r: &RecordRef) {
-        if self.types.record(r).is_some_and(|rec| !rec.complete) {
-            if let Ok(btf) = self.catalogue.btf() {
-                btf.fill_record(r, &mut self.types);
-            }
+        if self.types.record(r).is_none_or(|rec| rec.complete) {
+            return;
         }
+        if let Some((file, _)) = self.types.dwarf_source_of(r) {
+            if let Some(dwarf) = self.dwarves.get(&file).cloned() {
+                dwarf.fill_record(r, &mut self.types);
+            }
+        } else if let Ok(btf) = self.catalogue.btf() {
+            btf.fill_record(r, &mut self.types);
+        }
+    }
+
+    /// The DWARF of the file the current probe traces, when it is a uprobe or uretprobe on a
+    /// file that has DWARF (as bpftrace 0.17 reads a uprobe's types); kept by id, so that
+    /// records declared from it get their members later.
+    pub(super) fn probe_dwarf(&mut self) -> Option<Arc<Dwarf>> {
+        let Some(Attach::Uprobe { path, .. }) = &self.ctx.attach else {
+            return None;
+        };
+        let dwarf = self.catalogue.dwarf(path)?;
+        self.dwarves
+            .entry(dwarf.id)
+            .or_insert_with(|| dwarf.clone());
+        Some(dwarf)
     }
 
     /// `(TYPE)e` to a pointer type: the value is the same address, now typed.

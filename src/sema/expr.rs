@@ -5,6 +5,7 @@ use super::types::Type;
 use super::Checker;
 use crate::ast::{self, BinOp, ExprKind, UnOp};
 use crate::builtins::{self, Kind};
+use crate::probes::elf_dwarf::Place;
 use crate::probes::{arch, Attach};
 use crate::source::Span;
 
@@ -594,7 +595,76 @@ impl Checker<'_> {
         }
     }
 
+    /// The type of argument `name` of the function the current uprobe traces, from the
+    /// traced file's DWARF.
+    fn uprobe_param(&mut self, name: &str) -> Option<Type> {
+        let Some(Attach::Uprobe {
+            symbol: Some(func), ..
+        }) = self.ctx.attach.clone()
+        else {
+            return None;
+        };
+        let dwarf = self.probe_dwarf()?;
+        dwarf.param_type(&func, name, &mut self.types)
+    }
+
+    /// Why argument `name` of the current uprobe's function, which its DWARF declares, is
+    /// not in `args`: passed on the stack, by value in more than a register, or a float.
+    fn unreadable_uprobe_arg(&self, name: &str) -> Option<String> {
+        let Some(Attach::Uprobe {
+            path,
+            symbol: Some(func),
+            ..
+        }) = &self.ctx.attach
+        else {
+            return None;
+        };
+        let params = self.catalogue.dwarf_params(path, func)?;
+        let (i, p) = params.iter().enumerate().find(|(_, p)| p.name == name)?;
+        let (n, ty) = (i + 1, &p.type_name);
+        Some(match p.place {
+            Place::Register(r) if arch::pt_regs_offset(&format!("arg{r}")).is_some() => format!(
+                "'{name}' of {func} is a {ty} of {} bytes, which rtrace cannot read as an \
+                 argument",
+                p.size
+            ),
+            Place::Register(r) => format!(
+                "'{name}' ({ty}) of {func} is in argument register {r}, which rtrace does not read"
+            ),
+            Place::ByValue => format!(
+                "'{name}' of {func} is a {ty} passed by value, which rtrace cannot read as an \
+                 argument"
+            ),
+            Place::Float => format!(
+                "'{name}' of {func} is a {ty}, passed in a floating point register, which \
+                 rtrace does not read"
+            ),
+            Place::Stack => format!(
+                "'{name}' ({ty}) is argument {n} of {func}, passed on the stack: rtrace reads \
+                 the arguments passed in registers"
+            ),
+            Place::Unknown => format!(
+                "'{name}' ({ty}) is argument {n} of {func}, whose register rtrace cannot tell: \
+                 an earlier argument is a small struct with floating point members"
+            ),
+        })
+    }
+
     fn tracepoint_field(&mut self, field: &ast::Ident, span: Span) -> TExpr {
+        // A function's entry: `args` from the file's DWARF, when it has it, read on first use
+        // (bpftrace 0.17 too reads a uprobe's arguments only for a script that uses them).
+        if let (
+            None,
+            Some(Attach::Uprobe {
+                path,
+                symbol: Some(func),
+                offset: 0,
+                ret: false,
+            }),
+        ) = (&self.ctx.format, &self.ctx.attach)
+        {
+            self.ctx.format = self.catalogue.uprobe_args(path, func);
+        }
         let Some(format) = &self.ctx.format else {
             let what = match &self.ctx.attach {
                 Some(Attach::Begin) => "BEGIN probes",
@@ -608,6 +678,10 @@ impl Checker<'_> {
             return zero(span);
         };
         let Some(f) = format.fields.iter().find(|f| f.name == field.name).cloned() else {
+            if let Some(why) = self.unreadable_uprobe_arg(&field.name) {
+                self.error(field.span, why);
+                return zero(span);
+            }
             let what = match &self.ctx.attach {
                 Some(Attach::Tracepoint { category, name }) => {
                     format!("tracepoint {category}:{name} has no field")
@@ -642,23 +716,23 @@ impl Checker<'_> {
                 .filter(|w| !matches!(*w, "const" | "volatile" | "__user"))
                 .collect::<Vec<_>>()
                 .join(" ");
+            // A uprobe's argument: its type from the file's DWARF (`struct Foo *`, `char **`),
+            // records given their members when used.
+            let from_dwarf = if is_uprobe {
+                self.uprobe_param(&f.name)
+            } else {
+                None
+            };
             let to = match pointee.strip_suffix('*').map(str::trim) {
+                _ if from_dwarf.is_some() => match from_dwarf {
+                    Some(Type::Ptr { to, .. }) => to,
+                    _ => None,
+                },
                 Some(name) if name.starts_with("struct ") && !name.contains('*') => {
                     match self.kernel_type(name) {
                         Some(Type::Ptr { to, .. }) => to,
                         _ => None,
                     }
-                }
-                // `int *` (a uprobe argument from DWARF): `*args->n` reads an int.
-                Some(name) if !name.contains('*') && is_uprobe => {
-                    builtins::cast_type(&ast::TypeName {
-                        name: name.to_string(),
-                        pointer_depth: 0,
-                        array_len: None,
-                        array_more: Vec::new(),
-                        span,
-                    })
-                    .map(Box::new)
                 }
                 _ => None,
             };

@@ -108,6 +108,7 @@ pub fn check_with(
         structs: HashMap::new(),
         defines: HashMap::new(),
         stack_limits: Vec::new(),
+        dwarves: HashMap::new(),
     };
     checker.report = true;
     checker.define_structs(prog);
@@ -331,13 +332,8 @@ fn expand_attach_points<'p>(
                                     }
                                 }
                             }
-                            // A function's entry: `args` from the file's DWARF, when it has it.
-                            Attach::Uprobe {
-                                path,
-                                symbol: Some(func),
-                                offset: 0,
-                                ret: false,
-                            } => catalogue.uprobe_args(path, func),
+                            // A uprobe's `args` come from the file's DWARF, read when a
+                            // script uses them (`Checker::tracepoint_field`).
                             _ => None,
                         };
                         let text = probes::display_name(&attach, &raw);
@@ -535,6 +531,9 @@ pub(crate) struct Checker<'a> {
     /// Frames of each stack map kstack and ustack write to, in first-use order: the maps
     /// follow the ring buffer and the lost counter (`stack_map_index`).
     stack_limits: Vec<u32>,
+    /// The DWARF files types were read from, by their id: a record declared from one gets
+    /// its members from it when it is used, in any probe.
+    dwarves: HashMap<u32, std::sync::Arc<probes::elf_dwarf::Dwarf>>,
 }
 
 impl Checker<'_> {
@@ -785,6 +784,72 @@ mod tests {
             "{err:?}"
         );
         assert!(super::check_with(&prog, &super::Env::default(), &fixture).is_ok());
+    }
+
+    /// A uprobe on a file with DWARF: its arguments and casts take the file's types, the
+    /// script's own struct first; other probes and files do not see them.
+    #[test]
+    fn uprobe_types_come_from_the_files_dwarf() {
+        use crate::probes::catalogue::Fixture;
+        let source = include_str!("../../tests/fixtures/dwarf/structs.c");
+        let Some(bin) = crate::probes::elf_dwarf::tests::build("structs", source, &[]) else {
+            return;
+        };
+        let fixture = Fixture::new()
+            .dwarf_binary(&bin)
+            .expect("built with DWARF")
+            .binary("/opt/other", &["f"]);
+        let check = |script: &str| {
+            let src = crate::source::Source::new("t.bt", script);
+            let prog = crate::parse::parse(&src).expect("parses");
+            super::check_with(&prog, &super::Env::default(), &fixture)
+        };
+        let messages = |script: &str| match check(script) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.into_iter().map(|d| d.message).collect(),
+        };
+        let ok = check(&format!(
+            "uprobe:{bin}:take_outer {{ @o = *args->o; @y = args->o->corners[1].y; \
+             @n = args->ch->next->item->name; @d = ((struct chain *)arg4)->depth; \
+             @f = ((struct flags *)arg0)->neg; @s = sizeof(struct anon); }}"
+        ))
+        .expect("checks");
+        let value = |name: &str| {
+            let m = ok.maps.iter().find(|m| m.name == name).expect("map");
+            m.def.value_size
+        };
+        assert_eq!((value("@o"), value("@n")), (48, 8));
+        let e = messages(&format!(
+            "uprobe:{bin}:take_outer {{ @ = args->o->nothing; }}"
+        ));
+        assert_eq!(e, ["struct outer has no member 'nothing'"]);
+        // Arguments the DWARF declares that rtrace cannot read say why.
+        let e = messages(&format!(
+            "uprobe:{bin}:take_many {{ @a = args->by_value; @b = args->d; @c = args->seventh; \
+             @d = args->a; }}"
+        ));
+        assert_eq!(
+            e,
+            [
+                "'by_value' of take_many is a struct point passed by value, which rtrace cannot \
+                 read as an argument",
+                "'d' of take_many is a double, passed in a floating point register, which rtrace \
+                 does not read",
+                "'seventh' (int) is argument 8 of take_many, passed on the stack: rtrace reads \
+                 the arguments passed in registers"
+            ]
+        );
+        // The script's struct wins over the file's.
+        let own = format!(
+            "struct outer {{ long only; }} uprobe:{bin}:take_outer {{ @ = ((struct outer *)arg0)->only; }}"
+        );
+        assert!(messages(&own).is_empty(), "{:?}", messages(&own));
+        // Another file's probe does not see these types.
+        let e = messages("uprobe:/opt/other:f { @ = ((struct chain *)arg0)->depth; }");
+        assert_eq!(
+            e.first().map(String::as_str),
+            Some("unknown type 'struct chain'")
+        );
     }
 
     #[test]

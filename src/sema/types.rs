@@ -76,6 +76,10 @@ pub struct TypeTable {
     /// declared once, and a record's members are filled in only when a script uses them, so
     /// the kernel's whole type graph is never converted.
     sources: HashMap<u32, Type>,
+    /// Records and enums declared from an ELF file's DWARF, by (the file's id, the entry's
+    /// key), each once, as for BTF; and the entry each such record came from.
+    dwarf_sources: HashMap<(u32, u64), Type>,
+    dwarf_records: HashMap<u32, (u32, u64)>,
 }
 
 /// A struct or union with its C layout.
@@ -235,6 +239,54 @@ impl TypeTable {
             rec.fields = fields;
             rec.complete = true;
         }
+    }
+
+    /// The type declared for entry `key` of DWARF file `file`, if any.
+    pub fn declared_dwarf(&self, file: u32, key: u64) -> Option<&Type> {
+        self.dwarf_sources.get(&(file, key))
+    }
+
+    /// The DWARF file and entry record `r` was declared from, if it was.
+    pub fn dwarf_source_of(&self, r: &RecordRef) -> Option<(u32, u64)> {
+        self.dwarf_records.get(&r.id).copied()
+    }
+
+    /// Declares a record of DWARF file `file` (entry `key`) whose members come later
+    /// (`fill_record`), as `declare_record` does for BTF.
+    pub fn declare_dwarf_record(
+        &mut self,
+        (file, key): (u32, u64),
+        name: &str,
+        union: bool,
+        size: u32,
+        align: u32,
+    ) -> Type {
+        if let Some(t) = self.dwarf_sources.get(&(file, key)) {
+            return t.clone();
+        }
+        let t = self.add_record(Record {
+            name: name.into(),
+            union,
+            size,
+            align,
+            fields: Vec::new(),
+            complete: false,
+        });
+        if let Type::Record(r) = &t {
+            self.dwarf_records.insert(r.id, (file, key));
+        }
+        self.dwarf_sources.insert((file, key), t.clone());
+        t
+    }
+
+    /// Declares an enum of DWARF file `file` (entry `key`) once.
+    pub fn declare_dwarf_enum(&mut self, (file, key): (u32, u64), e: Enum) -> Type {
+        if let Some(t) = self.dwarf_sources.get(&(file, key)) {
+            return t.clone();
+        }
+        let t = self.add_enum(e);
+        self.dwarf_sources.insert((file, key), t.clone());
+        t
     }
 
     /// Declares an enum from an outside source once (see `declare_record`).
@@ -704,6 +756,36 @@ mod tests {
             panic!()
         };
         assert_eq!(t.source_of(&own), None);
+    }
+
+    #[test]
+    fn dwarf_records_are_kept_apart_from_btf_ids() {
+        let mut t = TypeTable::default();
+        let btf = t.declare_record(7, "struct a", false, 8, 4);
+        // The same number from a DWARF file is another type, declared once per file.
+        let d = t.declare_dwarf_record((0, 7), "struct a", false, 16, 8);
+        assert_ne!(btf, d);
+        assert_eq!(t.declare_dwarf_record((0, 7), "struct a", false, 16, 8), d);
+        let other = t.declare_dwarf_record((1, 7), "struct a", false, 16, 8);
+        assert_ne!(other, d);
+        let (Type::Record(rb), Type::Record(rd)) = (&btf, &d) else {
+            panic!()
+        };
+        assert_eq!(
+            (t.source_of(rd), t.dwarf_source_of(rd)),
+            (None, Some((0, 7)))
+        );
+        assert_eq!((t.source_of(rb), t.dwarf_source_of(rb)), (Some(7), None));
+        assert_eq!(t.declared_dwarf(0, 7), Some(&d));
+        let e = Enum {
+            name: "enum e".into(),
+            size: 4,
+            signed: true,
+            values: vec![("E_MINUS".into(), -1)],
+        };
+        let de = t.declare_dwarf_enum((0, 9), e.clone());
+        assert_eq!(t.declare_dwarf_enum((0, 9), e), de);
+        assert_eq!(t.enum_constant("E_MINUS"), Some((-1, de)));
     }
 
     #[test]
