@@ -128,6 +128,8 @@ pub(super) struct Sink {
     pub(super) symbols: Symbolizer,
     /// The script, for the locations of run-time warnings (`-k`'s failed helpers).
     pub(super) source: Option<Source>,
+    /// The run's watchpoints, when the script has any (`runtime::watch`).
+    pub(super) watch: Option<super::watch::Watches>,
 }
 
 /// What decoding one object's records needs: its tables, its maps and its printf formats.
@@ -167,7 +169,7 @@ impl<'o> Session<'o> {
             })
             .collect::<Result<Vec<_>, RunError>>()?;
         let mut programs = Programs::load(&images).map_err(|e| load_error(e, object))?;
-        let probes = object.programs.len();
+        let probes = object.programs.len() - super::watch::deferred(object);
 
         // The ring buffer's reader takes the map; keep the others for dumps.
         let placeholder = KernelMap::create(&crate::sema::layout::MapDef {
@@ -204,6 +206,10 @@ impl<'o> Session<'o> {
         programs
             .attach_for(cfg.pid, child.as_ref().map(|c| c.pid() as i32))
             .map_err(|e| load_error(e, object))?;
+        let watched = cfg.pid.or(child.as_ref().map(|c| c.pid() as i32));
+        sink.watch = super::watch::Watches::start(object, &programs, watched).map_err(
+            |(program, message)| load_error(LoadError::Attach { program, message }, object),
+        )?;
         sink.printer.attached(&mut sink.out, probes);
         sink.flush()?;
         if cfg.notify_attached {
@@ -546,6 +552,7 @@ impl Sink {
             buffering,
             symbols: Symbolizer::new(demangle),
             source: None,
+            watch: None,
         }
     }
 
@@ -730,6 +737,12 @@ impl Sink {
                 }
             }
             event::EXIT => self.exit = true,
+            event::WATCHPOINT | event::UNWATCH => {
+                if let Some(w) = self.watch.as_mut() {
+                    w.handle(kind, rec, &*self.printer, &mut self.out)
+                        .map_err(RunError::Message)?;
+                }
+            }
             event::HELPER_ERROR => self.helper_error(id as u32, rec),
             event::PRINT_MAP | event::CLEAR_MAP | event::ZERO_MAP => {
                 let (Some(info), Some(map)) = (object.maps.get(id), tables.maps.map(id)) else {
