@@ -8,8 +8,9 @@
 
 use super::catalogue::Catalogue;
 use super::perf::{on_perf_event, BPF_PROG_TYPE_KPROBE, BPF_PROG_TYPE_PERF_EVENT};
-use super::{parse_u64, Attach, Context, Provider};
+use super::{parse_u64, Attach, Context, Provider, Query};
 use crate::bpf::sys::{self, PerfEvent};
+use std::fmt::Write as _;
 use std::os::fd::{OwnedFd, RawFd};
 
 pub static WATCHPOINT: Provider = Provider {
@@ -19,7 +20,7 @@ pub static WATCHPOINT: Provider = Provider {
     prog_type: Some(BPF_PROG_TYPE_PERF_EVENT),
     context: Context::NONE,
     attach: Some(attach),
-    list: None,
+    list: Some(list_sync),
 };
 
 pub static ASYNCWATCHPOINT: Provider = Provider {
@@ -29,7 +30,7 @@ pub static ASYNCWATCHPOINT: Provider = Provider {
     prog_type: Some(BPF_PROG_TYPE_PERF_EVENT),
     context: Context::NONE,
     attach: Some(attach),
-    list: None,
+    list: Some(list_async),
 };
 
 /// The setup uprobe of a function watchpoint: not a name a script writes (it is in no
@@ -148,6 +149,27 @@ pub(crate) fn parse(rest: &str, stop: bool, cat: &dyn Catalogue) -> Result<Vec<A
             _ => None,
         })
         .collect())
+}
+
+fn list_sync(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+    list(q, true, cat, out)
+}
+
+fn list_async(q: &Query<'_>, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+    list(q, false, cat, out)
+}
+
+/// `-l watchpoint:...`: the attach point checked as a script's is, then listed as bpftrace
+/// 0.17 lists it: `PROVIDER:PROGRAM:FUNC` per function, `PROVIDER:PROGRAM:` for an address
+/// (`watchpoint::` without `-p`).
+fn list(q: &Query<'_>, stop: bool, cat: &dyn Catalogue, out: &mut String) -> Result<(), String> {
+    for a in parse(q.rest, stop, cat)? {
+        if let Attach::Watchpoint { target, func, .. } = &a {
+            let kind = a.provider().name;
+            let _ = writeln!(out, "{kind}:{target}:{}", func.as_deref().unwrap_or(""));
+        }
+    }
+    Ok(())
 }
 
 /// The mode's letters in bpftrace's order (`wr` is `rw`), checked as bpftrace checks them.
@@ -409,6 +431,31 @@ mod tests {
         let points = parse("f+arg0:4:w", true, &cat).unwrap();
         assert_eq!(probe_name(&points[0]), "watchpoint:/proc/42/exe:f:4:w");
         assert_eq!(points[0].to_string(), "watchpoint:f+arg0:4:w");
+    }
+
+    #[test]
+    fn listing_checks_the_attach_point() {
+        let q = |rest| Query {
+            rest,
+            named: true,
+            verbose: false,
+        };
+        let mut out = String::new();
+        list(&q("0x10:8:w"), true, &Fixture::new(), &mut out).unwrap();
+        assert_eq!(out, "watchpoint::\n");
+        assert_eq!(
+            list(&q("0x10:8:rr"), true, &Fixture::new(), &mut out),
+            Err("watchpoint modes may not be duplicated".into())
+        );
+        let cat = Fixture::new()
+            .binary("/proc/7/exe", &["inc_a", "inc_b", "main"])
+            .with_pid(7, "/proc/7/exe");
+        let mut out = String::new();
+        list(&q("inc*+arg0:4:w"), false, &cat, &mut out).unwrap();
+        assert_eq!(
+            out,
+            "asyncwatchpoint:/proc/7/exe:inc_a\nasyncwatchpoint:/proc/7/exe:inc_b\n"
+        );
     }
 
     #[test]
