@@ -19,7 +19,8 @@ fn rtrace(args: &[&str]) -> Output {
 }
 
 /// `prog calls N`: `touch(0, p)` on N fresh heap ints, three writes each; `prog slow N`: the
-/// same with 100 ms before each write; `prog fixed`: five writes at 0x30000000.
+/// same with 100 ms before each write; `prog loop`: calls every 10 ms, forever; `prog fixed`:
+/// five writes at 0x30000000.
 fn program() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rtrace-watch-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -42,6 +43,8 @@ fn program() -> PathBuf {
              for (int i = 0; i < 5; i++) *a = i;\n\
              return 0;\n\
            }\n\
+           if (argc > 1 && strcmp(argv[1], \"loop\") == 0)\n\
+             for (;;) { touch(0, malloc(64)); usleep(10000); }\n\
            slow = argc > 1 && strcmp(argv[1], \"slow\") == 0;\n\
            int n = argc > 2 ? atoi(argv[2]) : 1;\n\
            for (int i = 0; i < n; i++) touch(0, malloc(64));\n\
@@ -131,6 +134,44 @@ fn unwatch_removes_the_watchpoint() {
         let out = rtrace(&["-e", &script, "-c", &format!("{prog} slow 1")]);
         out.expect_code(0);
         assert!(out.stdout.contains("\n@hits: 1\n"), "{}", out.stdout);
+    });
+}
+
+/// The state letter of process `pid` (`T` when stopped).
+fn state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+#[test]
+fn a_traced_process_runs_on_after_the_run() {
+    kernel_test(|| {
+        let prog = program();
+        let mut target = Command::new(&prog)
+            .arg("loop")
+            .spawn()
+            .expect("start the program");
+        let pid = target.id().to_string();
+        let out = rtrace(&[
+            "-e",
+            "watchpoint:touch+arg1:4:w { @hits = count(); exit(); }",
+            "-p",
+            &pid,
+        ]);
+        out.expect_code(0);
+        // The writes of the call that hit may all be counted before the run ends.
+        let hits = out
+            .stdout
+            .split("\n@hits: ")
+            .nth(1)
+            .and_then(|r| r.trim().parse::<u64>().ok());
+        assert!(matches!(hits, Some(1..=3)), "{}", out.stdout);
+        // Stopped by setup probes many times; never left stopped.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let st = state(target.id());
+        let _ = target.kill();
+        let _ = target.wait();
+        assert!(matches!(st, Some('S' | 'R')), "state {st:?}");
     });
 }
 

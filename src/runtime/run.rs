@@ -207,7 +207,7 @@ impl<'o> Session<'o> {
             .attach_for(cfg.pid, child.as_ref().map(|c| c.pid() as i32))
             .map_err(|e| load_error(e, object))?;
         let watched = cfg.pid.or(child.as_ref().map(|c| c.pid() as i32));
-        sink.watch = super::watch::Watches::start(object, &programs, watched).map_err(
+        sink.watch = super::watch::Watches::start(object, &programs, watched, cfg.pid).map_err(
             |(program, message)| load_error(LoadError::Attach { program, message }, object),
         )?;
         sink.printer.attached(&mut sink.out, probes);

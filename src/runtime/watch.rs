@@ -16,6 +16,9 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 pub(super) struct Watches {
     programs: Vec<Watched>,
     placed: Vec<Placed>,
+    /// The `-p` process when a function watchpoint stops its callers: continued at the end
+    /// if it is left stopped (a setup record sent as the run ended is never read).
+    resume: Option<i32>,
 }
 
 /// One watchpoint program of the object.
@@ -50,14 +53,27 @@ impl Watches {
     /// Takes the object's watchpoint programs and places the address watchpoints now, in the
     /// process `pid` (`-p`, or the `-c` command), or on every CPU without one. `None` when
     /// the object has no watchpoint. On failure: the program's index and the message.
+    /// `attached` is the `-p` process (it outlives the run; a `-c` command does not).
     pub(super) fn start(
         object: &Object,
         programs: &Programs,
         pid: Option<i32>,
+        attached: Option<i32>,
     ) -> Result<Option<Watches>, (usize, String)> {
+        let stops = object.programs.iter().any(|p| {
+            matches!(
+                p.attach,
+                Attach::Watchpoint {
+                    func: Some(_),
+                    stop: true,
+                    ..
+                }
+            )
+        });
         let mut w = Watches {
             programs: Vec::new(),
             placed: Vec::new(),
+            resume: attached.filter(|_| stops),
         };
         for (index, p) in object.programs.iter().enumerate() {
             let Attach::Watchpoint { addr, func, .. } = &p.attach else {
@@ -165,5 +181,58 @@ impl Watches {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Drop for Watches {
+    /// The session drops its programs first: no setup probe can stop the `-p` process any
+    /// more, so one left stopped by a record nobody read is continued.
+    fn drop(&mut self) {
+        if let Some(pid) = self.resume {
+            if stopped(pid) {
+                // SAFETY: kill() with a pid and a signal number has no memory effects.
+                unsafe { libc::kill(pid, libc::SIGCONT) };
+            }
+        }
+    }
+}
+
+/// Whether process `pid` is stopped (state `T` in /proc/PID/stat).
+fn stopped(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(") ")
+                .and_then(|(_, rest)| rest.chars().next())
+        })
+        == Some('T')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stopped_reads_the_process_state() {
+        assert!(!stopped(std::process::id() as i32));
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep");
+        let pid = child.id() as i32;
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        let mut seen = false;
+        for _ in 0..200 {
+            if stopped(pid) {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(seen, "a SIGSTOPped child reads as stopped");
+        assert!(!stopped(-1));
     }
 }
