@@ -5,6 +5,7 @@ use crate::codegen;
 use crate::diag::Diagnostic;
 use crate::object::{Object, Program};
 use crate::parse;
+use crate::probes::Attach;
 use crate::sema;
 use crate::source::Source;
 
@@ -145,6 +146,30 @@ pub fn compile(source: &Source, env: &CompileEnv) -> Result<Object, Vec<Diagnost
             ir,
             code,
         });
+        // A function watchpoint is placed by a uprobe on the function, right after it.
+        let watch = programs.len() - 1;
+        if let Some(ir) = codegen::lower::watch_setup(&checked, probe, watch) {
+            let code = codegen::compile(&ir).map_err(|d| vec![d])?;
+            let Attach::Watchpoint {
+                target,
+                func: Some(func),
+                ..
+            } = &probe.attach
+            else {
+                continue;
+            };
+            let attach = Attach::WatchpointSetup {
+                path: target.clone(),
+                func: func.clone(),
+            };
+            programs.push(Program {
+                attach_text: attach.to_string(),
+                attach,
+                attach_span: probe.attach_span,
+                ir,
+                code,
+            });
+        }
     }
     let mut maps = checked.maps;
     if scratch_bytes > 0 {

@@ -129,6 +129,10 @@ pub fn compile_env(opts: &Options) -> Result<CompileEnv, RunError> {
 
 fn compile_and_run(opts: &Options, source: &Source) -> Result<i32, RunError> {
     let env = compile_env(opts)?;
+    if let Some(cmd) = &opts.command {
+        // Function watchpoints are placed in the command's program.
+        crate::probes::system::catalogue().set_command(cmd);
+    }
     if opts.debug > 0 {
         return debug_dumps(opts, source, &env);
     }

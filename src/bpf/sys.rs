@@ -277,16 +277,21 @@ pub struct PerfEvent {
     pub wakeup_events: u32,
     /// kprobe/uprobe PMUs: a pointer to the function name or file path (NUL-terminated).
     pub config1: u64,
-    /// kprobe/uprobe PMUs: the offset.
+    /// kprobe/uprobe PMUs: the offset. Breakpoints: `bp_len`, the bytes watched.
     pub config2: u64,
+    /// Breakpoints (`PERF_TYPE_BREAKPOINT`): `bp_type`, a mask of `HW_BREAKPOINT_R`, `_W`,
+    /// `_X`; the address (`bp_addr`) goes in `config1`, the length (`bp_len`) in `config2`.
+    pub bp_type: u32,
 }
 
-/// `perf_event_open(attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)`, created disabled: enable it
-/// once a program is attached. `pid` -1 with a `cpu` means every process on that CPU.
-pub fn perf_event_open(ev: &PerfEvent, pid: i32, cpu: i32) -> io::Result<OwnedFd> {
+/// `PERF_TYPE_BREAKPOINT`: hardware breakpoints (watchpoints), `config` 0.
+pub const PERF_TYPE_BREAKPOINT: u32 = 5;
+
+/// The 128 bytes of `perf_event_attr` (`PERF_ATTR_SIZE_VER7`) that `perf_event_open` hands
+/// the kernel for `ev`: created disabled, so that a program is attached before it fires.
+pub fn perf_event_attr(ev: &PerfEvent) -> [u8; 128] {
     const PERF_ATTR_SIZE_VER7: u32 = 128;
     const DISABLED: u64 = 1;
-    const PERF_FLAG_FD_CLOEXEC: u64 = 8;
     let mut a = Attr::default();
     a.put_u32(0, ev.kind);
     a.put_u32(4, PERF_ATTR_SIZE_VER7);
@@ -295,8 +300,17 @@ pub fn perf_event_open(ev: &PerfEvent, pid: i32, cpu: i32) -> io::Result<OwnedFd
     a.put_u64(24, ev.sample_type);
     a.put_u64(40, DISABLED);
     a.put_u32(48, ev.wakeup_events);
+    a.put_u32(52, ev.bp_type);
     a.put_u64(56, ev.config1);
     a.put_u64(64, ev.config2);
+    a.0
+}
+
+/// `perf_event_open(attr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)`, created disabled: enable it
+/// once a program is attached. `pid` -1 with a `cpu` means every process on that CPU.
+pub fn perf_event_open(ev: &PerfEvent, pid: i32, cpu: i32) -> io::Result<OwnedFd> {
+    const PERF_FLAG_FD_CLOEXEC: u64 = 8;
+    let a = Attr(perf_event_attr(ev));
     // SAFETY: `a` is a 128-byte perf_event_attr whose `size` says 128; any pointer in
     // config1 refers to a NUL-terminated string the caller keeps alive across the call.
     let r = unsafe {

@@ -57,6 +57,13 @@ pub trait Catalogue {
         None
     }
 
+    /// The program of the `-c` command, as bpftrace names it (its first word, found as
+    /// `binary_paths` finds it: `./prog` stays relative, `ls` becomes `/usr/bin/ls`); `None`
+    /// without `-c`.
+    fn command(&self) -> Option<String> {
+        None
+    }
+
     /// The library a `libNAME` target names (the `-p` process's maps, else ld.so.cache).
     fn which_so(&self, _target: &str) -> Option<String> {
         None
@@ -206,6 +213,7 @@ pub struct Fixture {
     objects: BTreeMap<(String, String), (u64, u64)>,
     btf: Option<Result<Btf, String>>,
     pid: Option<(i32, String)>,
+    command: Option<String>,
     kfuncs: bool,
     usdt: BTreeMap<String, Vec<UsdtProbe>>,
     processes: BTreeMap<i32, Vec<String>>,
@@ -258,6 +266,12 @@ impl Fixture {
     /// Makes `-p PID` given, the process running the fixture binary `exe`.
     pub fn with_pid(mut self, pid: i32, exe: &str) -> Fixture {
         self.pid = Some((pid, exe.into()));
+        self
+    }
+
+    /// Makes `-c CMD` given, its program the fixture binary `program`.
+    pub fn with_command(mut self, program: &str) -> Fixture {
+        self.command = Some(program.into());
         self
     }
 
@@ -338,6 +352,10 @@ impl Catalogue for Fixture {
 
     fn pid_exe(&self) -> Option<String> {
         self.pid.as_ref().map(|(_, e)| e.clone())
+    }
+
+    fn command(&self) -> Option<String> {
+        self.command.clone()
     }
 
     /// `libNAME` -> the fixture binary whose file name is `libNAME.so...`.

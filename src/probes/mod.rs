@@ -58,6 +58,32 @@ pub enum Attach {
         /// The location's argument specs as the note writes them (`usdt::args`).
         args: String,
     },
+    /// `watchpoint:ADDR:LEN:MODE`, `watchpoint:FUNC+argN:LEN:MODE`,
+    /// `asyncwatchpoint:FUNC+argN:LEN:MODE`: a hardware breakpoint on `len` bytes.
+    Watchpoint {
+        /// The address watched; with `func`, the number of the argument that will hold it.
+        addr: u64,
+        /// 1, 2, 4 or 8.
+        len: u64,
+        /// `r`, `w`, `x` in that order (`rw`, `w`, `x`).
+        mode: String,
+        /// The `-c` command's program or `/proc/PID/exe` of `-p`, as bpftrace names it (empty
+        /// without either): part of the probe's name, and the file `func` is in.
+        target: String,
+        /// `FUNC+argN`: the function whose argument `addr` holds the address; the
+        /// watchpoint is placed when the function is called (`WatchpointSetup`).
+        func: Option<String>,
+        /// `watchpoint` stops the calling task until the watchpoint is in place;
+        /// `asyncwatchpoint` lets it run on.
+        stop: bool,
+    },
+    /// The uprobe on a function watchpoint's function: it hands the argument's value (the
+    /// address to watch) to userspace, which places the watchpoint (`runtime::watch`).
+    WatchpointSetup {
+        /// The file, as `Watchpoint::target`.
+        path: String,
+        func: String,
+    },
 }
 
 /// One field of a tracepoint's record, from `events/CAT/NAME/format`.
@@ -231,6 +257,9 @@ impl Attach {
             Attach::Fentry { ret: false, .. } => &kfunc::KFUNC,
             Attach::Fentry { ret: true, .. } => &kfunc::KRETFUNC,
             Attach::Usdt { .. } => &usdt::PROVIDER,
+            Attach::Watchpoint { stop: true, .. } => &watchpoint::WATCHPOINT,
+            Attach::Watchpoint { stop: false, .. } => &watchpoint::ASYNCWATCHPOINT,
+            Attach::WatchpointSetup { .. } => &watchpoint::SETUP,
         }
     }
 
@@ -270,6 +299,7 @@ pub fn display_name(attach: &Attach, raw: &str) -> String {
             name,
             ..
         } => return format!("usdt:{path}:{provider}:{name}"),
+        Attach::Watchpoint { .. } => return watchpoint::probe_name(attach),
         _ => {}
     }
     // bpftrace names a uprobe by its resolved file and function (an address in decimal).
@@ -341,6 +371,17 @@ impl fmt::Display for Attach {
                 loc,
                 ..
             } => write!(f, "{kind}:{path}:{provider}:{name} (location {loc})"),
+            Attach::Watchpoint {
+                addr,
+                len,
+                mode,
+                func,
+                ..
+            } => match func {
+                Some(func) => write!(f, "{kind}:{func}+arg{addr}:{len}:{mode}"),
+                None => write!(f, "{kind}:{addr:#x}:{len}:{mode}"),
+            },
+            Attach::WatchpointSetup { path, func } => write!(f, "{kind}:{path}:{func}"),
         }
     }
 }
@@ -372,6 +413,7 @@ pub fn fires_in_reverse(attach: &Attach) -> bool {
             | Attach::Kprobe { ret: false, .. }
             | Attach::Software { .. }
             | Attach::Fentry { ret: false, .. }
+            | Attach::WatchpointSetup { .. }
     )
 }
 

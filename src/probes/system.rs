@@ -43,6 +43,8 @@ pub struct System {
     formats: Mutex<HashMap<PathBuf, TpFormat>>,
     /// `-p PID`, set once by the driver before anything is parsed or listed.
     pid: OnceLock<i32>,
+    /// `-c CMD`, set once by the driver before anything is parsed.
+    command: OnceLock<String>,
     /// The kernel's BTF, read on first use (`btf_path`).
     btf: OnceLock<Result<Btf, String>>,
     /// Each ELF file's DWARF (`None`: the file has none), by path, read on first use.
@@ -111,6 +113,12 @@ impl System {
 
     pub fn set_pid(&self, pid: i32) {
         let _ = self.pid.set(pid);
+    }
+
+    /// Makes `-c CMD` the command whose program function watchpoints are placed in. The
+    /// first call wins.
+    pub fn set_command(&self, cmd: &str) {
+        let _ = self.command.set(cmd.to_string());
     }
 }
 
@@ -194,6 +202,16 @@ impl Catalogue for System {
 
     fn pid(&self) -> Option<i32> {
         self.pid.get().copied()
+    }
+
+    fn command(&self) -> Option<String> {
+        let program = self.command.get()?.split_whitespace().next()?.to_string();
+        Some(
+            self.binary_paths(&program)
+                .into_iter()
+                .next()
+                .unwrap_or(program),
+        )
     }
 
     fn pid_exe(&self) -> Option<String> {

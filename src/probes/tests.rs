@@ -300,6 +300,7 @@ fn one_table_of_names_and_aliases() {
         ("fexit", "kretfunc"),
         ("U", "usdt"),
         ("w", "watchpoint"),
+        ("aw", "asyncwatchpoint"),
         ("it", "iter"),
     ] {
         assert_eq!(provider(written).map(|p| p.name), Some(full), "{written}");
@@ -367,15 +368,17 @@ fn begin_and_unsupported_types() {
         parse_attach("END:", &cat),
         Err("invalid probe type 'END' in 'END:'".into())
     );
-    for (raw, written) in [
-        ("w:0x10:8:w", "w"),
-        ("asyncwatchpoint:0x10:8:w", "asyncwatchpoint"),
-    ] {
-        assert_eq!(
-            parse_attach(raw, &cat),
-            Err(format!("{written} probes are not supported by rtrace"))
-        );
+    // Watchpoints by their short names; an asyncwatchpoint needs a function.
+    for (raw, provider) in [("w:0x10:8:w", "watchpoint"), ("aw:f+arg0:8:w", "")] {
+        match parse_attach(raw, &cat) {
+            Ok(points) => assert_eq!(points[0].provider().name, provider),
+            Err(e) => assert_eq!(e, "-p PID or -c CMD required for watchpoint", "{raw}"),
+        }
     }
+    assert_eq!(
+        parse_attach("asyncwatchpoint:0x10:8:w", &cat),
+        Err("asyncwatchpoint requires a function name".into())
+    );
     // Known types the kernel (or rtrace) cannot attach say which.
     for raw in ["h:cycles", "iter:task"] {
         let err = parse_attach(raw, &cat).unwrap_err();

@@ -130,6 +130,20 @@ impl Live {
     /// fires its BEGIN programs. Maps the run already has are reused (they must have the same
     /// type), the others created. Nothing of the object stays loaded when this fails.
     pub fn add(&mut self, object: Object, groups: &[Vec<usize>]) -> Result<Vec<ProbeId>, RunError> {
+        if let Some(p) = object.programs.iter().find(|p| {
+            matches!(
+                p.attach,
+                crate::probes::Attach::Watchpoint { .. }
+                    | crate::probes::Attach::WatchpointSetup { .. }
+            )
+        }) {
+            // Placing them needs the run loop of a script (`runtime::watch`).
+            return Err(RunError::Message(format!(
+                "{}: watchpoints are not supported in the interactive session; run the \
+                 script with -e or from a file",
+                p.attach
+            )));
+        }
         for info in &object.maps {
             if let Some(have) = self.map_info(&info.name) {
                 if !same_type(have, info) {

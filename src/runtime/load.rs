@@ -245,7 +245,7 @@ impl Programs {
             .partition(|&i| !crate::probes::fires_in_reverse(&self.programs[i].attach));
         for i in forward.into_iter().chain(reverse.into_iter().rev()) {
             let pid = match self.programs[i].attach {
-                Attach::Usdt { .. } => pid.or(command),
+                Attach::Usdt { .. } | Attach::WatchpointSetup { .. } => pid.or(command),
                 _ => pid,
             };
             if let Err(message) = self.attach_one(i, pid) {
@@ -267,7 +267,8 @@ impl Programs {
             return Ok(());
         };
         match (&p.attach, &p.fd) {
-            (Attach::Begin | Attach::End, _) => Ok(()),
+            // Watchpoints are placed by `runtime::watch`, which can also remove them.
+            (Attach::Begin | Attach::End | Attach::Watchpoint { .. }, _) => Ok(()),
             (_, Some(fd)) => {
                 let links = attach_probe(fd.as_raw_fd(), &p.attach, pid)?;
                 p.links = links;
@@ -436,8 +437,12 @@ fn prog_type(attach: &Attach) -> Option<u32> {
         Attach::Interval { .. }
         | Attach::Profile { .. }
         | Attach::Software { .. }
-        | Attach::Hardware { .. } => BPF_PROG_TYPE_PERF_EVENT,
-        Attach::Uprobe { .. } | Attach::Kprobe { .. } | Attach::Usdt { .. } => BPF_PROG_TYPE_KPROBE,
+        | Attach::Hardware { .. }
+        | Attach::Watchpoint { .. } => BPF_PROG_TYPE_PERF_EVENT,
+        Attach::Uprobe { .. }
+        | Attach::Kprobe { .. }
+        | Attach::Usdt { .. }
+        | Attach::WatchpointSetup { .. } => BPF_PROG_TYPE_KPROBE,
         Attach::Fentry { .. } => return None,
     })
 }

@@ -15,6 +15,7 @@ mod relocate;
 mod resolve;
 mod run;
 mod signals;
+mod watch;
 
 pub use live::{same_type, Live, LiveConfig, ProbeId};
 pub use run::{RunConfig, RunError, Session};

@@ -145,6 +145,8 @@ pub(super) struct Sink {
     /// When the output was last written out (line buffering writes at least every
     /// `FLUSH_INTERVAL` while records keep coming).
     last_flush: Instant,
+    /// The run's watchpoints, when the script has any (`runtime::watch`).
+    pub(super) watch: Option<super::watch::Watches>,
 }
 
 /// What decoding one object's records needs: its tables, its maps and its printf formats.
@@ -195,7 +197,7 @@ impl<'o> Session<'o> {
             }
             load_error(e, object)
         })?;
-        let probes = object.programs.len();
+        let probes = object.programs.len() - super::watch::deferred(object);
 
         // The ring buffer's reader takes the map; keep the others for dumps.
         let placeholder = KernelMap::create(&crate::sema::layout::MapDef {
@@ -232,6 +234,10 @@ impl<'o> Session<'o> {
         programs
             .attach_for(cfg.pid, child.as_ref().map(|c| c.pid() as i32))
             .map_err(|e| load_error(e, object))?;
+        let watched = cfg.pid.or(child.as_ref().map(|c| c.pid() as i32));
+        sink.watch = super::watch::Watches::start(object, &programs, watched, cfg.pid).map_err(
+            |(program, message)| load_error(LoadError::Attach { program, message }, object),
+        )?;
         sink.printer.attached(&mut sink.out, probes);
         sink.flush()?;
         print_verifier_logs(programs.verifier_logs());
@@ -702,6 +708,7 @@ impl Sink {
             symbols: Symbolizer::new(demangle),
             source: None,
             last_flush: Instant::now(),
+            watch: None,
         }
     }
 
@@ -915,6 +922,12 @@ impl Sink {
                 }
             }
             event::EXIT => self.exit = true,
+            event::WATCHPOINT | event::UNWATCH => {
+                if let Some(w) = self.watch.as_mut() {
+                    w.handle(kind, rec, &*self.printer, &mut self.out)
+                        .map_err(RunError::Message)?;
+                }
+            }
             event::HELPER_ERROR => self.helper_error(id as u32, rec),
             event::PRINT_MAP | event::CLEAR_MAP | event::ZERO_MAP => {
                 let (Some(info), Some(map)) = (object.maps.get(id), tables.maps.map(id)) else {

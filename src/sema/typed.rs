@@ -140,6 +140,11 @@ pub mod event {
     /// A helper call failed (`-k`, `-kk`): the id is the helper's number; an i64 return
     /// code and the call's span (u32 start, u32 end) follow the header.
     pub const HELPER_ERROR: u32 = 9;
+    /// A function watchpoint's setup uprobe ran: the id is the watchpoint's program; the
+    /// address to watch (u64) and the pid of the caller (u64) follow the header.
+    pub const WATCHPOINT: u32 = 10;
+    /// `unwatch(addr)`: the address (u64) follows the header.
+    pub const UNWATCH: u32 = 11;
     /// Size of a `HELPER_ERROR` record.
     pub const HELPER_ERROR_SIZE: u32 = 24;
     /// Size of the record header (kind, id).

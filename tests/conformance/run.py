@@ -196,8 +196,8 @@ def kernel_skip(test, workdir):
         return "kernel has no kprobes"
     if (re.search(PROBE_RE["fentry"], text) or "kfunc" in lowname) and not trampolines_work():
         return "kernel cannot load fentry programs (kfunc)"
-    if re.search(PROBE_RE["watchpoint"], text) or "watchpoint" in lowname:
-        return "watchpoints not run on this VM"
+    if (re.search(PROBE_RE["watchpoint"], text) or "watchpoint" in lowname) and not pmu("breakpoint"):
+        return "kernel has no hardware breakpoints"
     if (re.search(PROBE_RE["hardware"], text) or "hardware" in lowname) and not pmu("cpu"):
         return "kernel has no hardware perf events"
     if not trampolines_work() and test.features & TRAMPOLINE_FEATURES:

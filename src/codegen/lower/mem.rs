@@ -608,7 +608,7 @@ impl Lowerer<'_> {
 
     /// Adds one, atomically, to the `lost` counter (a direct map-value pointer: no lookup),
     /// unless exit() was called (the second word of the `lost` value is then set).
-    fn count_lost(&mut self) {
+    pub(super) fn count_lost(&mut self) {
         let lost = self.checked.lost;
         let counter = self.reg();
         self.emit(Inst::LdMapValue {

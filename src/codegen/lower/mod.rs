@@ -3,6 +3,9 @@
 mod call;
 mod expr;
 mod mem;
+mod watch;
+
+pub use watch::{watch_setup, RECORD_SIZE as WATCH_RECORD_SIZE};
 
 use super::ir::*;
 use crate::sema::typed::*;
@@ -89,6 +92,7 @@ impl<'a> Lowerer<'a> {
                     | crate::probes::Attach::Software { .. }
                     | crate::probes::Attach::Hardware { .. }
                     | crate::probes::Attach::RawTracepoint { .. }
+                    | crate::probes::Attach::Watchpoint { .. }
             ),
         }
     }
