@@ -547,3 +547,43 @@ fn the_command_does_not_outlive_the_run() {
         );
     });
 }
+
+/// `iter:task` and `iter:task_file` run their iterator once over every task and end: this
+/// test process is visited once, and a file it holds open is seen at its fd.
+#[test]
+fn iterators_visit_this_process_and_its_open_files() {
+    use std::os::fd::AsRawFd;
+    kernel_test(|| {
+        let me = std::process::id().to_string();
+        let out = rtrace(&[
+            "-e",
+            "iter:task /ctx->task->pid == $1/ { printf(\"%d %d\\n\", ctx->task->pid, ctx->task->tgid); } END { printf(\"end\\n\"); }",
+            &me,
+        ]);
+        out.expect_code(0);
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(
+            lines,
+            ["Attaching 2 probes...", &format!("{me} {me}"), "end"],
+            "{}",
+            out.stdout
+        );
+        let file = std::fs::File::open("/etc/hostname").expect("/etc/hostname");
+        let fd = file.as_raw_fd().to_string();
+        let out = rtrace(&[
+            "-e",
+            "iter:task_file /ctx->task->pid == $1 && ctx->fd == $2/ { printf(\"%d %s\\n\", ctx->fd, str(ctx->file->f_path.dentry->d_name.name)); }",
+            &me,
+            &fd,
+        ]);
+        drop(file);
+        out.expect_code(0);
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(
+            lines,
+            ["Attaching 1 probe...", &format!("{fd} hostname")],
+            "{}",
+            out.stdout
+        );
+    });
+}

@@ -128,6 +128,12 @@ pub trait Catalogue {
         false
     }
 
+    /// Whether the kernel loads a BPF iterator program against the function of BTF id
+    /// `btf_id` (`bpf_iter_task`); `Err` holds the kernel's reason when it does not.
+    fn iter_loads(&self, _btf_id: u32) -> Result<(), String> {
+        Err("no kernel in this catalogue".into())
+    }
+
     /// The address of a kernel symbol (`/proc/kallsyms`), for `kaddr()`.
     fn kernel_symbol(&self, _name: &str) -> Option<u64> {
         None
@@ -198,6 +204,7 @@ pub struct Fixture {
     btf: Option<Result<Btf, String>>,
     pid: Option<(i32, String)>,
     kfuncs: bool,
+    iters: bool,
     usdt: BTreeMap<String, Vec<UsdtProbe>>,
     processes: BTreeMap<i32, Vec<String>>,
 }
@@ -241,6 +248,12 @@ impl Fixture {
     /// Makes kfunc (fentry/fexit) probes available.
     pub fn with_kfuncs(mut self) -> Fixture {
         self.kfuncs = true;
+        self
+    }
+
+    /// Makes the fixture's kernel load iterator programs (its BTF must still name them).
+    pub fn with_iters(mut self) -> Fixture {
+        self.iters = true;
         self
     }
 
@@ -312,6 +325,14 @@ impl Catalogue for Fixture {
 
     fn kfuncs_available(&self) -> bool {
         self.kfuncs
+    }
+
+    fn iter_loads(&self, _btf_id: u32) -> Result<(), String> {
+        if self.iters {
+            Ok(())
+        } else {
+            Err("the fixture's kernel loads no iterators".into())
+        }
     }
 
     fn pid_exe(&self) -> Option<String> {

@@ -269,6 +269,10 @@ impl Catalogue for System {
         crate::symbols::elf::object_symbol(std::path::Path::new(path), name)
     }
 
+    fn iter_loads(&self, btf_id: u32) -> Result<(), String> {
+        super::iter::load_test(btf_id)
+    }
+
     fn kfuncs_available(&self) -> bool {
         *self
             .kfuncs

@@ -377,10 +377,79 @@ fn begin_and_unsupported_types() {
         );
     }
     // Known types the kernel (or rtrace) cannot attach say which.
-    for raw in ["h:cycles", "iter:task"] {
-        let err = parse_attach(raw, &cat).unwrap_err();
-        assert!(err.contains("probes are not"), "{raw}: {err}");
+    let err = parse_attach("h:cycles", &cat).unwrap_err();
+    assert!(err.contains("probes are not"), "{err}");
+    let err = parse_attach("iter:task", &cat).unwrap_err();
+    assert!(err.contains("is not available"), "{err}");
+}
+
+#[test]
+fn iterators_parse_against_the_kernels_btf() {
+    let bytes = crate::btf::kernel_fixture();
+    let btf = crate::btf::Btf::parse(bytes.clone()).unwrap();
+    let id = |f: &str| btf.func_proto(f).unwrap().func;
+    let cat = Fixture::new().with_btf(bytes.clone()).with_iters();
+    for (raw, name) in [("iter:task", "task"), ("it:task_file", "task_file")] {
+        assert_eq!(
+            parse_attach(raw, &cat),
+            Ok(vec![Attach::Iter {
+                name: name.into(),
+                btf_id: id(&format!("bpf_iter_{name}")),
+            }])
+        );
     }
+    let err = |raw: &str, cat: &Fixture| parse_attach(raw, cat).unwrap_err();
+    assert_eq!(
+        err("iter:vma", &cat),
+        "iter vma not available for your kernel version."
+    );
+    assert_eq!(
+        err("iter:task*", &cat),
+        "iter probe type does not support wildcards"
+    );
+    assert_eq!(
+        err("iter:", &cat),
+        "iter probe type takes 2 arguments (1 optional)"
+    );
+    assert_eq!(
+        err("iter:task:a:b", &cat),
+        "iter probe type takes 2 arguments (1 optional)"
+    );
+    assert!(err("iter:task:pinned", &cat).contains("does not pin iterators"));
+    // A kernel that refuses iterator programs: the kernel's answer is in the message.
+    let refusing = Fixture::new().with_btf(bytes);
+    let e = err("iter:task_file", &refusing);
+    assert!(
+        e.contains("does not load an iterator program against bpf_iter_task_file")
+            && e.contains("the fixture's kernel loads no iterators"),
+        "{e}"
+    );
+    // BTF without the iterator's function.
+    let other = Fixture::new()
+        .with_btf(crate::btf::tests::sample().0)
+        .with_iters();
+    assert!(err("iter:task", &other).contains("its BTF has no function bpf_iter_task"));
+}
+
+#[test]
+fn an_iterators_context_comes_from_btf() {
+    let btf = crate::btf::Btf::parse(crate::btf::kernel_fixture()).unwrap();
+    let ctx = crate::probes::iter::context_fields(&btf, "task_file").unwrap();
+    let got: Vec<(&str, u32, u32, bool)> = ctx
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.offset, f.size, f.pointer))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("meta", 0, 8, true),
+            ("task", 8, 8, true),
+            ("fd", 16, 4, false),
+            ("file", 24, 8, true)
+        ]
+    );
+    assert!(crate::probes::iter::context_fields(&btf, "vma").is_err());
 }
 
 #[test]

@@ -250,7 +250,13 @@ impl<'o> Session<'o> {
         }
         let metrics_fd = self.metrics.as_ref().map(|l| l.as_raw_fd());
 
-        loop {
+        // A script with an iterator runs it over every object, then ends (as bpftrace 0.17
+        // does): no waiting for events.
+        let iters = self.programs.iter_links();
+        if !iters.is_empty() {
+            self.run_iterators(&iters)?;
+        }
+        while iters.is_empty() {
             self.sink.drain(&mut self.reader, &self.events.tables())?;
             if signals::take_print_maps() {
                 self.sink.print_maps(&self.events.tables())?;
@@ -290,6 +296,40 @@ impl<'o> Session<'o> {
             crate::output::flamegraph::write_svg(&dumps, path).map_err(RunError::Message)?;
         }
         Ok(code)
+    }
+}
+
+impl Session<'_> {
+    /// Reads each iterator to its end, handling the records its program writes to the ring
+    /// buffer after every read; stops early on exit() or a signal.
+    fn run_iterators(&mut self, links: &[std::os::fd::RawFd]) -> Result<(), RunError> {
+        for &link in links {
+            let mut failed: Option<RunError> = None;
+            let (sink, reader, events) = (&mut self.sink, &mut self.reader, &self.events);
+            let r = crate::probes::iter::run(link, &mut |bytes: &[u8]| {
+                if let Err(e) = sink.drain(reader, &events.tables()) {
+                    failed = Some(e);
+                    return Ok(false);
+                }
+                // What the program wrote to the kernel's sequence file, as it came.
+                sink.out.extend_from_slice(bytes);
+                if sink.buffering != Buffering::Full {
+                    if let Err(e) = sink.flush() {
+                        failed = Some(e);
+                        return Ok(false);
+                    }
+                }
+                Ok(!sink.exit && !signals::stopped())
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            r.map_err(|e| RunError::Message(format!("cannot read the iterator: {e}")))?;
+            if self.sink.exit || signals::stopped() {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

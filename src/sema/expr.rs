@@ -448,11 +448,27 @@ impl Checker<'_> {
 
     fn field(&mut self, base: &ast::Expr, field: &ast::Ident, arrow: bool, span: Span) -> TExpr {
         if let ExprKind::Builtin(b) = &base.kind {
-            if b == "args" {
+            let iter = matches!(self.ctx.attach, Some(Attach::Iter { .. }));
+            if b == "args" && !iter {
                 if !arrow {
                     self.error(span, "use 'args->field' to read a tracepoint argument");
                 }
                 return self.tracepoint_field(field, span);
+            }
+            // An iterator's context (`struct bpf_iter__task *`): its fields are read from
+            // the context itself, as the verifier requires.
+            if b == "ctx" && iter {
+                if !arrow {
+                    self.error(span, "use 'ctx->field' to read an iterator's context");
+                }
+                return self.tracepoint_field(field, span);
+            }
+            if b == "args" {
+                self.error(
+                    span,
+                    "args is not available in iter probes: their context is ctx (ctx->task)",
+                );
+                return zero(span);
             }
         }
         let t = self.expr(base);
@@ -554,6 +570,7 @@ impl Checker<'_> {
                     format!("tracepoint {category}:{name} has no field")
                 }
                 Some(a @ Attach::Uprobe { .. }) => format!("{a} has no argument"),
+                Some(a @ Attach::Iter { .. }) => format!("the context of {a} has no field"),
                 _ => "the probe has no field".to_string(),
             };
             let fields: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
@@ -629,6 +646,9 @@ impl Checker<'_> {
                 signed: f.signed,
                 data_loc: f.data_loc,
                 inline_array: char_array,
+                // As bpftrace 0.17 does in iterators: a field that reads 0 (the NULL task of
+                // the iteration's last call) ends the probe.
+                end_if_zero: matches!(self.ctx.attach, Some(Attach::Iter { .. })),
             }),
             ty,
             span,

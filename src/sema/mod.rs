@@ -324,6 +324,12 @@ fn expand_attach_points<'p>(
                                 offset: 0,
                                 ret: false,
                             } => catalogue.uprobe_args(path, func),
+                            // An iterator's context: `struct bpf_iter__NAME` from BTF (parsing
+                            // has already said why a kernel without it cannot run one).
+                            Attach::Iter { name, .. } => catalogue
+                                .btf()
+                                .and_then(|b| probes::iter::context_fields(b, name))
+                                .ok(),
                             _ => None,
                         };
                         let text = probes::display_name(&attach, &raw);
@@ -334,10 +340,47 @@ fn expand_attach_points<'p>(
             }
         }
     }
+    iter_alone(prog, &out, &mut diags);
     if diags.is_empty() {
         Ok(out)
     } else {
         Err(diags)
+    }
+}
+
+/// An iter probe runs the iterator once and the run ends: it must be the script's only
+/// probe besides BEGIN and END, with one attach point (as bpftrace 0.17 requires).
+fn iter_alone(prog: &ast::Program, targets: &[Target<'_>], diags: &mut Vec<Diagnostic>) {
+    let Some((iter_probe, _, _, _, iter_span)) =
+        targets.iter().find(|t| matches!(t.1, Attach::Iter { .. }))
+    else {
+        return;
+    };
+    if iter_probe.attach_points.len() > 1 {
+        diags.push(Diagnostic::error(
+            *iter_span,
+            "Only single iter attach point is allowed.",
+        ));
+        return;
+    }
+    for probe in &prog.probes {
+        if std::ptr::eq(probe, *iter_probe) {
+            continue;
+        }
+        if let Some((_, attach, _, _, span)) = targets
+            .iter()
+            .find(|t| std::ptr::eq(t.0, probe) && !matches!(t.1, Attach::Begin | Attach::End))
+        {
+            diags.push(Diagnostic::error(
+                *span,
+                format!(
+                    "{attach} cannot run beside an iter probe: the run ends once the iterator \
+                     has gone over every object, so a script with an iter probe may have no \
+                     other probe but BEGIN and END"
+                ),
+            ));
+            return;
+        }
     }
 }
 
