@@ -275,6 +275,10 @@ pub fn display_name(attach: &Attach, raw: &str) -> String {
             name,
             ..
         } => return format!("usdt:{path}:{provider}:{name}"),
+        // As bpftrace 0.17 names a kfunc: with the BTF object (module) it is found in.
+        Attach::Fentry { func, .. } => {
+            return format!("{}:{}:{func}", attach.provider().name, kfunc::MODULE)
+        }
         _ => {}
     }
     // bpftrace names a uprobe by its resolved file and function (an address in decimal).

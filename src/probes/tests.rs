@@ -100,6 +100,7 @@ fn other_providers() {
     // kprobes and kfuncs parse against a catalogue that has them; the machine's may not.
     let k = Fixture::new()
         .kernel_functions(&["vfs_read", "vfs_write"])
+        .with_btf(crate::btf::kernel_fixture())
         .with_kfuncs();
     let kparse = |raw: &str| parse_attach(raw, &k);
     assert_eq!(kparse("kprobe:vfs_read"), kp("vfs_read", 0, false));
@@ -309,7 +310,10 @@ fn one_table_of_names_and_aliases() {
 
 #[test]
 fn every_attach_point_names_its_provider() {
-    let cat = Fixture::new().kernel_functions(&["vfs_read"]).with_kfuncs();
+    let cat = Fixture::new()
+        .kernel_functions(&["vfs_read"])
+        .with_btf(crate::btf::kernel_fixture())
+        .with_kfuncs();
     for raw in [
         "BEGIN",
         "END",
@@ -336,7 +340,7 @@ fn every_attach_point_names_its_provider() {
             },
             "fexit:x"
         ),
-        "kretfunc:x"
+        "kretfunc:vmlinux:x"
     );
     assert_eq!(display_name(&Attach::Begin, "BEGIN"), "BEGIN");
     assert_eq!(
@@ -561,4 +565,112 @@ fn pt_regs_offsets_per_architecture() {
     assert_eq!(arch::pt_regs_offset("arg6"), None);
     assert_eq!(kprobe::KPROBE.context, Context::REGS);
     assert_eq!(tracepoint::PROVIDER.context, Context::ARGS);
+}
+
+#[test]
+fn kfuncs_expand_and_list_against_btf() {
+    let cat = Fixture::new()
+        .with_btf(crate::btf::kernel_fixture())
+        .with_kfuncs();
+    let fentry = |f: &str, ret| Attach::Fentry {
+        func: f.into(),
+        ret,
+    };
+    assert_eq!(
+        parse_attach("kfunc:vfs_*", &cat),
+        Ok(vec![fentry("vfs_read", false), fentry("vfs_write", false)])
+    );
+    assert_eq!(
+        parse_attach("kretfunc:vmlinux:vfs_r*", &cat),
+        Ok(vec![fentry("vfs_read", true)])
+    );
+    assert_eq!(
+        parse_attach("fentry:*:do_exit", &cat),
+        Ok(vec![fentry("do_exit", false)])
+    );
+    // More than six parameters: left out of wildcards, as bpftrace 0.17 does.
+    assert_eq!(
+        parse_attach("kfunc:man*", &cat),
+        Err("no kernel function matches 'man*'".into())
+    );
+    let err = |raw: &str| parse_attach(raw, &cat).unwrap_err();
+    assert_eq!(
+        err("kfunc:nothing"),
+        "kfunc:nothing: the kernel's BTF has no function nothing"
+    );
+    assert!(err("kfunc:ext4:ext4_read").contains("not the BTF of module ext4"));
+    assert_eq!(
+        err("kfunc:a:b:c"),
+        "kfunc probe type requires 1 or 2 arguments"
+    );
+    assert_eq!(
+        err("kretfunc:"),
+        "kretfunc probe type requires 1 or 2 arguments"
+    );
+    // Only traceable functions, when the catalogue knows them.
+    let traceable = Fixture::new()
+        .with_btf(crate::btf::kernel_fixture())
+        .kernel_functions(&["vfs_write"])
+        .with_kfuncs();
+    assert_eq!(
+        parse_attach("kfunc:vfs_*", &traceable),
+        Ok(vec![fentry("vfs_write", false)])
+    );
+
+    let list = |pattern, verbose| list::list_in(Some(pattern), verbose, &cat);
+    assert_eq!(
+        list("kfunc:vfs_*", false),
+        Ok("kfunc:vmlinux:vfs_read\nkfunc:vmlinux:vfs_write\n".into())
+    );
+    assert_eq!(
+        list("kretfunc:vmlinux:vfs_read", true),
+        Ok(
+            "kretfunc:vmlinux:vfs_read\n    struct file * file\n    char * buf\n    \
+            size_t count\n    loff_t * pos\n    ssize_t retval\n"
+                .into()
+        )
+    );
+    assert_eq!(
+        list("kfunc:do_exit", true),
+        Ok("kfunc:vmlinux:do_exit\n    long int code\n".into())
+    );
+    // A kernel without kfuncs: bpftrace 0.17's error.
+    let none = Fixture::new().with_btf(crate::btf::kernel_fixture());
+    assert_eq!(
+        list::list_in(Some("kfunc:vfs_read"), true, &none).map_err(|e| e.message),
+        Err("kfunc/kretfunc not available for your kernel version.".into())
+    );
+}
+
+#[test]
+fn kfunc_arguments_are_laid_out_from_the_prototype() {
+    let btf = crate::btf::Btf::parse(crate::btf::kernel_fixture()).unwrap();
+    let format = kfunc::args_format(&btf, "vfs_read", true).expect("vfs_read");
+    let got: Vec<(&str, u32, u32, bool, bool)> = format
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.offset, f.size, f.signed, f.pointer))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("file", 0, 8, false, true),
+            ("buf", 8, 8, false, true),
+            ("count", 16, 8, false, false),
+            ("pos", 24, 8, false, true),
+            (kfunc::RETVAL_FIELD, 32, 8, true, false),
+        ]
+    );
+    // kfunc has no retval; a void function has none either.
+    assert_eq!(
+        kfunc::args_format(&btf, "vfs_read", false)
+            .unwrap()
+            .fields
+            .len(),
+        4
+    );
+    let exit = kfunc::args_format(&btf, "do_exit", true).unwrap();
+    assert_eq!(exit.fields.len(), 1);
+    assert!(exit.fields[0].signed);
+    assert_eq!(kfunc::args_format(&btf, "nothing", true), None);
 }

@@ -5,7 +5,7 @@ use super::types::Type;
 use super::Checker;
 use crate::ast::{self, BinOp, ExprKind, UnOp};
 use crate::builtins::{self, Kind};
-use crate::probes::{arch, Attach};
+use crate::probes::{self, arch, Attach};
 use crate::source::Span;
 
 impl Checker<'_> {
@@ -275,6 +275,26 @@ impl Checker<'_> {
         if let (Some(Attach::Usdt { .. }), Some(n)) = (&self.ctx.attach, name.strip_prefix("arg")) {
             return self.usdt_arg(n.parse().unwrap_or(0), span);
         }
+        if let (Some(Attach::Fentry { ret: true, func }), "retval") = (&self.ctx.attach, name) {
+            let has = self.ctx.format.as_ref().is_some_and(|f| {
+                f.fields
+                    .iter()
+                    .any(|f| f.name == probes::kfunc::RETVAL_FIELD)
+            });
+            if !has {
+                let func = func.clone();
+                self.error(
+                    span,
+                    format!("retval is not available: the kernel's BTF says {func} returns void"),
+                );
+                return zero(span);
+            }
+            let field = ast::Ident {
+                name: probes::kfunc::RETVAL_FIELD.into(),
+                span,
+            };
+            return self.tracepoint_field(&field, span);
+        }
         let ok = match &self.ctx.attach {
             Some(Attach::Uprobe { ret, .. } | Attach::Kprobe { ret, .. }) => {
                 *ret == (name == "retval")
@@ -283,7 +303,7 @@ impl Checker<'_> {
         };
         if !ok {
             let want = if name == "retval" {
-                "uretprobe and kretprobe"
+                "uretprobe, kretprobe and kretfunc"
             } else {
                 "uprobe, kprobe and usdt"
             };
@@ -571,9 +591,15 @@ impl Checker<'_> {
                 }
                 Some(a @ Attach::Uprobe { .. }) => format!("{a} has no argument"),
                 Some(a @ Attach::Iter { .. }) => format!("the context of {a} has no field"),
+                Some(a @ Attach::Fentry { .. }) => format!("{a} has no argument"),
                 _ => "the probe has no field".to_string(),
             };
-            let fields: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
+            let fields: Vec<&str> = format
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .filter(|n| *n != probes::kfunc::RETVAL_FIELD)
+                .collect();
             self.error_diag(
                 crate::diag::Diagnostic::error(field.span, format!("{what} '{}'", field.name))
                     .with_note(format!("its fields are: {}", fields.join(", "))),
@@ -582,6 +608,8 @@ impl Checker<'_> {
         };
         // Pointers a syscall or a user function received point into user memory.
         let is_uprobe = matches!(&self.ctx.attach, Some(Attach::Uprobe { .. }));
+        // Arguments typed from debug information (DWARF or BTF): `int *` points to an int.
+        let typed_args = is_uprobe || matches!(&self.ctx.attach, Some(Attach::Fentry { .. }));
         let user = matches!(&self.ctx.attach, Some(Attach::Tracepoint { category, .. }) if category == "syscalls")
             || is_uprobe;
         let char_array = f.array_len.is_some() && f.c_type.contains("char");
@@ -608,7 +636,7 @@ impl Checker<'_> {
                     }
                 }
                 // `int *` (a uprobe argument from DWARF): `*args->n` reads an int.
-                Some(name) if !name.contains('*') && is_uprobe => {
+                Some(name) if !name.contains('*') && typed_args => {
                     builtins::cast_type(&ast::TypeName {
                         name: name.to_string(),
                         pointer_depth: 0,

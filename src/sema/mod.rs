@@ -1,6 +1,8 @@
 //! Semantic analysis: names, types, and byte layouts of map keys, values and event records.
 //! Fed by `ast::Program`; produces `Checked`, which codegen and the runtime decoder share.
 
+#[cfg(test)]
+mod btf_args_tests;
 mod call;
 mod ctypes;
 pub mod dump;
@@ -324,6 +326,12 @@ fn expand_attach_points<'p>(
                                 offset: 0,
                                 ret: false,
                             } => catalogue.uprobe_args(path, func),
+                            // A kfunc's arguments (and kretfunc's return value) from the
+                            // function's BTF prototype.
+                            Attach::Fentry { func, ret } => catalogue
+                                .btf()
+                                .ok()
+                                .and_then(|b| probes::kfunc::args_format(b, func, *ret)),
                             // An iterator's context: `struct bpf_iter__NAME` from BTF (parsing
                             // has already said why a kernel without it cannot run one).
                             Attach::Iter { name, .. } => catalogue
