@@ -134,29 +134,28 @@ fn attach(prog_fd: RawFd, attach: &Attach, _pid: Option<i32>) -> Result<Vec<Owne
     }
 }
 
+/// Objects an iterator goes over per read: each run of the program writes one marker byte to
+/// the kernel's sequence file (`codegen::lower`'s `iter_marker`), and a read returns once it
+/// has the bytes it asked for, so the ring buffer is handled after at most this many runs.
+const OBJECTS_PER_READ: usize = 64;
+
 /// Runs the iterator of `link` over every object: a new iteration (`BPF_ITER_CREATE`) read to
-/// its end. `step` gets what each read returned (what the program wrote to the kernel's
-/// sequence file; the program's ring buffer records are handled there too) and stops the
-/// iteration early when it returns false (exit(), a signal).
-pub fn run(link: RawFd, step: &mut dyn FnMut(&[u8]) -> io::Result<bool>) -> io::Result<()> {
+/// its end, `OBJECTS_PER_READ` objects at a time. `step` runs after each read (the program's
+/// ring buffer records are handled there) and stops the iteration early when it returns false
+/// (exit(), a signal). The bytes read are the program's markers, not output.
+pub fn run(link: RawFd, step: &mut dyn FnMut() -> io::Result<bool>) -> io::Result<()> {
     let iter = sys::iter_create(link)?;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = [0u8; OBJECTS_PER_READ];
     loop {
         // SAFETY: `buf` is writable for its length; `iter` is an open fd we own.
         let n = unsafe { libc::read(iter.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
             let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted && step(&[])? {
-                continue;
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
             }
-            return if e.kind() == io::ErrorKind::Interrupted {
-                Ok(())
-            } else {
-                Err(e)
-            };
         }
-        let n = n as usize;
-        if !step(&buf[..n])? || n == 0 {
+        if !step()? || n == 0 {
             return Ok(());
         }
     }

@@ -306,13 +306,11 @@ impl Session<'_> {
         for &link in links {
             let mut failed: Option<RunError> = None;
             let (sink, reader, events) = (&mut self.sink, &mut self.reader, &self.events);
-            let r = crate::probes::iter::run(link, &mut |bytes: &[u8]| {
+            let r = crate::probes::iter::run(link, &mut || {
                 if let Err(e) = sink.drain(reader, &events.tables()) {
                     failed = Some(e);
                     return Ok(false);
                 }
-                // What the program wrote to the kernel's sequence file, as it came.
-                sink.out.extend_from_slice(bytes);
                 if sink.buffering != Buffering::Full {
                     if let Err(e) = sink.flush() {
                         failed = Some(e);
