@@ -128,6 +128,12 @@ pub trait Catalogue {
         false
     }
 
+    /// Why the kernel cannot run kfunc programs (its answer to loading one), or `None` when
+    /// it can.
+    fn kfunc_refusal(&self) -> Option<String> {
+        (!self.kfuncs_available()).then(|| "no kernel in this catalogue".to_string())
+    }
+
     /// Whether the kernel loads a BPF iterator program against the function of BTF id
     /// `btf_id` (`bpf_iter_task`); `Err` holds the kernel's reason when it does not.
     fn iter_loads(&self, _btf_id: u32) -> Result<(), String> {

@@ -161,15 +161,14 @@ pub fn args_format(btf: &Btf, func: &str, ret: bool) -> Option<TpFormat> {
 }
 
 /// The error for a kernel that does not load fentry/fexit programs, found while parsing so
-/// that nothing is loaded or run (not even BEGIN).
+/// that nothing is loaded or run (not even BEGIN); it quotes the kernel's answer.
 fn available_in(cat: &dyn Catalogue, kind: &str) -> Result<(), String> {
-    if cat.kfuncs_available() {
-        Ok(())
-    } else {
-        cat.lacking(format!(
+    match cat.kfunc_refusal() {
+        None => Ok(()),
+        Some(why) => cat.lacking(format!(
             "{kind} probes are not available on this kernel: it does not load BPF trampoline \
-             (fentry/fexit) programs; use a tracepoint or rawtracepoint instead"
-        ))
+             (fentry/fexit) programs ({why}); use a tracepoint or rawtracepoint instead"
+        )),
     }
 }
 
@@ -180,41 +179,21 @@ const BPF_TRACE_FENTRY: u32 = 24;
 
 /// Whether the kernel loads an fentry program: a two-instruction program (`r0 = 0; exit`)
 /// attached by BTF id to a kernel function, loaded once and closed, as bpftrace's feature
-/// check does. Needs the kernel's BTF.
-pub fn available(btf: &crate::btf::Btf) -> bool {
+/// check does. `Err` holds the kernel's answer (on a kernel whose security policy refuses
+/// trampolines, `BPF_PROG_LOAD` fails with EPERM before the verifier runs, with an empty log).
+pub fn load_test(btf: &Btf) -> Result<(), String> {
     let Some(func) = ["bpf_fentry_test1", "vfs_read"]
         .iter()
         .find_map(|f| btf.func_proto(f))
         .map(|p| p.func)
     else {
-        return false;
+        return Err("the kernel's BTF has neither bpf_fentry_test1 nor vfs_read".into());
     };
     // mov r0, 0; exit.
     let insns: [u8; 16] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
-    let license = b"GPL\0";
-    let mut attr = [0u8; 128];
-    attr[0..4].copy_from_slice(&BPF_PROG_TYPE_TRACING.to_le_bytes());
-    attr[4..8].copy_from_slice(&2u32.to_le_bytes());
-    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_le_bytes());
-    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_le_bytes());
-    attr[68..72].copy_from_slice(&BPF_TRACE_FENTRY.to_le_bytes());
-    attr[108..112].copy_from_slice(&func.to_le_bytes());
-    // SAFETY: BPF_PROG_LOAD (5) with a zero-filled attribute block of the size given; the
-    // pointers it holds outlive the call.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            5,
-            attr.as_mut_ptr(),
-            attr.len() as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return false;
-    }
-    // SAFETY: the kernel gave us this fd and nothing else owns it.
-    unsafe { libc::close(fd as i32) };
-    true
+    crate::bpf::sys::prog_load_probe(BPF_PROG_TYPE_TRACING, BPF_TRACE_FENTRY, func, &insns)
+        .map(drop)
+        .map_err(|e| format!("BPF_PROG_LOAD of an fentry program: {e}"))
 }
 
 /// Attaches an fentry/fexit program loaded by aya (which needed the kernel's BTF for it); the
