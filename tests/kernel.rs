@@ -637,3 +637,23 @@ fn iterators_lose_no_records_beyond_the_ring_buffer() {
         assert_eq!(printed, count, "every record printed");
     });
 }
+
+/// In the interactive session an iter probe runs its iterator once, when it is added, beside
+/// the probes already there.
+#[test]
+fn interactive_iter_probe_runs_once_when_added() {
+    kernel_test(|| {
+        let me = std::process::id();
+        let input = format!(
+            "i:s:10 {{ @a = 1; }}\niter:task /ctx->task->pid == {me}/ {{ printf(\"seen %d\\n\", ctx->task->tgid); }}\n"
+        );
+        let out = Running::start_with_stdin(command(BIN, &["-i"]), &input).finish();
+        out.expect_code(0);
+        let seen: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("seen "))
+            .collect();
+        assert_eq!(seen, [format!("seen {me}")], "{}", out.stdout);
+    });
+}

@@ -123,7 +123,7 @@ pub fn check_with(
             "a probe looks like: BEGIN { printf(\"hello\\n\"); exit(); }",
         )]);
     }
-    let targets = expand_attach_points(prog, &env.params, catalogue)?;
+    let targets = expand_attach_points(prog, &env.params, catalogue, env.session)?;
     // BEGIN and END run once each: a second one is an error, as in bpftrace.
     for special in [Attach::Begin, Attach::End] {
         if env.session {
@@ -290,10 +290,13 @@ type Target<'a> = (&'a ast::Probe, Attach, String, Option<TpFormat>, Span);
 
 /// Expands every attach point (wildcards included) into one target each, with the
 /// tracepoint formats the catalogue gives.
+/// An interactive session (`session`) runs each iterator when its probe is added, so an iter
+/// probe may sit beside others there.
 fn expand_attach_points<'p>(
     prog: &'p ast::Program,
     params: &[String],
     catalogue: &dyn Catalogue,
+    session: bool,
 ) -> Result<Vec<Target<'p>>, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut diags = Vec::new();
@@ -348,7 +351,9 @@ fn expand_attach_points<'p>(
             }
         }
     }
-    iter_alone(prog, &out, &mut diags);
+    if !session {
+        iter_alone(prog, &out, &mut diags);
+    }
     if diags.is_empty() {
         Ok(out)
     } else {
