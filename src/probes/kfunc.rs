@@ -84,9 +84,15 @@ fn parse(rest: &str, ret: bool, cat: &dyn Catalogue) -> Result<Vec<Attach>, Stri
         Err(e) => return Err(format!("{kind} probes need the kernel's BTF: {e}")),
     };
     if !has_wildcard(func) {
-        if btf.func_proto(func).is_none() {
+        let Some(proto) = btf.func_proto(func) else {
             return Err(format!(
                 "{kind}:{func}: the kernel's BTF has no function {func}"
+            ));
+        };
+        if proto.params.len() > MAX_PARAMS {
+            return Err(format!(
+                "{kind}:{func}: functions with more than {MAX_PARAMS} parameters are not \
+                 supported."
             ));
         }
         return Ok(vec![Attach::Fentry {

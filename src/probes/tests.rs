@@ -595,6 +595,10 @@ fn kfuncs_expand_and_list_against_btf() {
     );
     let err = |raw: &str| parse_attach(raw, &cat).unwrap_err();
     assert_eq!(
+        err("kfunc:many"),
+        "kfunc:many: functions with more than 6 parameters are not supported."
+    );
+    assert_eq!(
         err("kfunc:nothing"),
         "kfunc:nothing: the kernel's BTF has no function nothing"
     );
