@@ -55,6 +55,7 @@ fn section_name(attach: &Attach) -> String {
         }
         Attach::Fentry { func, ret } => format!("{}/{func}", if *ret { "fexit" } else { "fentry" }),
         Attach::Uprobe { ret, .. } => (if *ret { "uretprobe" } else { "uprobe" }).to_string(),
+        Attach::Iter { name, .. } => format!("iter/{name}"),
         other => {
             let provider = other.provider();
             match provider.prog_type {

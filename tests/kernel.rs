@@ -646,3 +646,113 @@ fn events_after_exit_are_dropped_and_not_counted_lost() {
         assert!(!out.stdout.contains("Lost"), "{}", out.stdout);
     });
 }
+
+/// `iter:task` and `iter:task_file` run their iterator once over every task and end: this
+/// test process is visited once, and a file it holds open is seen at its fd.
+#[test]
+fn iterators_visit_this_process_and_its_open_files() {
+    use std::os::fd::AsRawFd;
+    kernel_test(|| {
+        let me = std::process::id().to_string();
+        let out = rtrace(&[
+            "-e",
+            "iter:task /ctx->task->pid == $1/ { printf(\"%d %d\\n\", ctx->task->pid, ctx->task->tgid); } END { printf(\"end\\n\"); }",
+            &me,
+        ]);
+        out.expect_code(0);
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(
+            lines,
+            ["Attaching 2 probes...", &format!("{me} {me}"), "end"],
+            "{}",
+            out.stdout
+        );
+        let file = std::fs::File::open("/etc/hostname").expect("/etc/hostname");
+        let fd = file.as_raw_fd().to_string();
+        let out = rtrace(&[
+            "-e",
+            "iter:task_file /ctx->task->pid == $1 && ctx->fd == $2/ { printf(\"%d %s\\n\", ctx->fd, str(ctx->file->f_path.dentry->d_name.name)); }",
+            &me,
+            &fd,
+        ]);
+        drop(file);
+        out.expect_code(0);
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(
+            lines,
+            ["Attaching 1 probe...", &format!("{fd} hostname")],
+            "{}",
+            out.stdout
+        );
+    });
+}
+
+/// An iterator whose records are more than the ring buffer holds loses none of them: the
+/// runtime handles the ring buffer after every few objects, not once the iteration is over.
+#[test]
+fn iterators_lose_no_records_beyond_the_ring_buffer() {
+    kernel_test(|| {
+        // 6000 open files, each printing about 300 bytes: far more than the 1 MiB ring buffer.
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit read and write the struct given.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        if limit.rlim_max < 7000 {
+            eprintln!("skipped: at most {} open files", limit.rlim_max);
+            return;
+        }
+        let old = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+        let files: Vec<std::fs::File> = (0..6000)
+            .map(|_| std::fs::File::open("/dev/null").expect("/dev/null"))
+            .collect();
+        let me = std::process::id().to_string();
+        let out = rtrace(&[
+            "-e",
+            "iter:task_file /ctx->task->pid == $1/ { $n = str(ctx->file->f_path.dentry->d_name.name); printf(\"%d %s %s %s %s %s\\n\", ctx->fd, $n, $n, $n, $n, ctx->task->comm); @files = count(); }",
+            &me,
+        ]);
+        drop(files);
+        limit.rlim_cur = old;
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+        out.expect_code(0);
+        let nulls = out.stdout.lines().filter(|l| l.contains(" null ")).count();
+        assert!(
+            nulls >= 6000,
+            "{nulls} records of /dev/null: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("lost"), "{}", out.stderr);
+        let count: usize = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("@files: "))
+            .and_then(|n| n.parse().ok())
+            .expect("@files");
+        let printed = out.stdout.lines().filter(|l| !l.is_empty()).count() - 2;
+        assert_eq!(printed, count, "every record printed");
+    });
+}
+
+/// In the interactive session an iter probe runs its iterator once, when it is added, beside
+/// the probes already there.
+#[test]
+fn interactive_iter_probe_runs_once_when_added() {
+    kernel_test(|| {
+        let me = std::process::id();
+        let input = format!(
+            "i:s:10 {{ @a = 1; }}\niter:task /ctx->task->pid == {me}/ {{ printf(\"seen %d\\n\", ctx->task->tgid); }}\n"
+        );
+        let out = Running::start_with_stdin(command(BIN, &["-i"]), &input).finish();
+        out.expect_code(0);
+        let seen: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("seen "))
+            .collect();
+        assert_eq!(seen, [format!("seen {me}")], "{}", out.stdout);
+    });
+}

@@ -18,7 +18,9 @@ const BPF_MAP_GET_NEXT_ID: i64 = 12;
 const BPF_PROG_GET_FD_BY_ID: i64 = 13;
 const BPF_MAP_GET_FD_BY_ID: i64 = 14;
 const BPF_OBJ_GET_INFO_BY_FD: i64 = 15;
+const BPF_LINK_CREATE: i64 = 28;
 const BPF_LINK_GET_FD_BY_ID: i64 = 30;
+const BPF_ITER_CREATE: i64 = 33;
 const BPF_LINK_GET_NEXT_ID: i64 = 31;
 const BPF_MAP_CREATE: i64 = 0;
 const BPF_MAP_LOOKUP_BATCH: i64 = 24;
@@ -214,6 +216,9 @@ pub struct ProgLoad<'a> {
     pub prog_type: u32,
     /// `enum bpf_attach_type`; 0 for the program types rtrace loads directly.
     pub expected_attach_type: u32,
+    /// The BTF id (in vmlinux) of the kernel function a tracing program attaches to
+    /// (`bpf_iter_task` for an iterator); 0 for other program types.
+    pub attach_btf_id: u32,
     /// Encoded instructions, 8 bytes each.
     pub insns: &'a [u8],
     /// The program's name; the kernel keeps 15 bytes of `[A-Za-z0-9_.]`.
@@ -243,6 +248,7 @@ pub fn prog_load_log(p: &ProgLoad<'_>, log_level: u32, log: &mut [u8]) -> io::Re
     let len = n.len().min(15);
     a.0[48..48 + len].copy_from_slice(&n[..len]); // prog_name
     a.put_u32(68, p.expected_attach_type);
+    a.put_u32(108, p.attach_btf_id);
     bpf(BPF_PROG_LOAD, &mut a).map(owned)
 }
 
@@ -256,6 +262,23 @@ pub fn prog_id(prog_fd: RawFd) -> io::Result<u32> {
     a.put_u64(8, info.as_mut_ptr() as u64);
     bpf(BPF_OBJ_GET_INFO_BY_FD, &mut a)?;
     Ok(u32_at(&info, 4))
+}
+
+/// `BPF_LINK_CREATE` of `prog_fd` with `attach_type` and no target (an iterator,
+/// `BPF_TRACE_ITER`): the link lives as long as the returned fd.
+pub fn link_create(prog_fd: RawFd, attach_type: u32) -> io::Result<OwnedFd> {
+    let mut a = Attr::default();
+    a.put_u32(0, prog_fd as u32);
+    a.put_u32(8, attach_type);
+    bpf(BPF_LINK_CREATE, &mut a).map(owned)
+}
+
+/// `BPF_ITER_CREATE`: a new iteration over an iterator link; each `read` of the returned fd
+/// runs the program over the next objects, and a read of 0 bytes means the end.
+pub fn iter_create(link_fd: RawFd) -> io::Result<OwnedFd> {
+    let mut a = Attr::default();
+    a.put_u32(0, link_fd as u32);
+    bpf(BPF_ITER_CREATE, &mut a).map(owned)
 }
 
 /// `perf_event_attr.type` values, named as the kernel names them.

@@ -11,7 +11,7 @@ pub(super) struct Buckets {
     records: Vec<u32>,
     typedefs: Vec<u32>,
     enums: Vec<u32>,
-    funcs: Vec<u32>,
+    pub(super) funcs: Vec<u32>,
 }
 
 impl Buckets {

@@ -4,6 +4,7 @@
 
 mod convert;
 mod data;
+mod decl;
 mod index;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -11,6 +12,9 @@ mod view;
 #[cfg(test)]
 pub(crate) mod writer;
 
+#[cfg(test)]
+pub(crate) use decl::kernel_fixture;
+pub use decl::Field;
 pub use index::{FuncProto, Param};
 pub use view::{Member, TypeRef, INT_BOOL, INT_CHAR, INT_SIGNED};
 

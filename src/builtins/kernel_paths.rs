@@ -1,5 +1,5 @@
 //! Helpers the kernel allows only in some probes: `path(p)` (`bpf_d_path`: the full path of a
-//! `struct path *`, in kfunc/kretfunc probes, where the kernel allows the helper) and
+//! `struct path *`, in kfunc/kretfunc and iter probes, where the kernel allows the helper) and
 //! `override(rc)` (`bpf_override_return`: the probed function returns `rc` without running,
 //! in kprobes, with --unsafe). Elsewhere each is a clear error on its span; a kernel without
 //! kprobes or fentry fails at load or attach with the kernel's reason.
@@ -14,8 +14,8 @@ pub const ENTRIES: &[Builtin] = &[
         name: "path",
         args: (1, 1),
         probes: Some((
-            |a| matches!(a, Attach::Fentry { .. }),
-            "kfunc and kretfunc probes (the kernel allows bpf_d_path only there)",
+            |a| matches!(a, Attach::Fentry { .. } | Attach::Iter { .. }),
+            "kfunc, kretfunc and iter probes (the kernel allows bpf_d_path only there)",
         )),
         check: check_path,
         lower: Lower::Mem(lower_path),

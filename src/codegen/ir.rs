@@ -284,6 +284,7 @@ pub mod helper {
     pub const GET_FUNC_IP: u32 = 173;
     pub const OVERRIDE_RETURN: u32 = 58;
     pub const D_PATH: u32 = 147;
+    pub const SEQ_WRITE: u32 = 127;
 
     /// The kernel's name for a helper, for disassembly (`call bpf_map_lookup_elem#1`).
     pub fn name(n: u32) -> &'static str {
@@ -301,6 +302,7 @@ pub mod helper {
             GET_CURRENT_COMM => "get_current_comm",
             OVERRIDE_RETURN => "override_return",
             D_PATH => "d_path",
+            SEQ_WRITE => "seq_write",
             PERF_EVENT_OUTPUT => "perf_event_output",
             GET_STACKID => "get_stackid",
             GET_CURRENT_TASK => "get_current_task",

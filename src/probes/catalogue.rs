@@ -144,6 +144,18 @@ pub trait Catalogue {
         false
     }
 
+    /// Why the kernel cannot run kfunc programs (its answer to loading one), or `None` when
+    /// it can.
+    fn kfunc_refusal(&self) -> Option<String> {
+        (!self.kfuncs_available()).then(|| "no kernel in this catalogue".to_string())
+    }
+
+    /// Whether the kernel loads a BPF iterator program against the function of BTF id
+    /// `btf_id` (`bpf_iter_task`); `Err` holds the kernel's reason when it does not.
+    fn iter_loads(&self, _btf_id: u32) -> Result<(), String> {
+        Err("no kernel in this catalogue".into())
+    }
+
     /// The address of a kernel symbol (`/proc/kallsyms`), for `kaddr()`.
     fn kernel_symbol(&self, _name: &str) -> Option<u64> {
         None
@@ -215,6 +227,7 @@ pub struct Fixture {
     pid: Option<(i32, String)>,
     command: Option<String>,
     kfuncs: bool,
+    iters: bool,
     usdt: BTreeMap<String, Vec<UsdtProbe>>,
     processes: BTreeMap<i32, Vec<String>>,
     /// Real files whose DWARF the catalogue reads, by path.
@@ -260,6 +273,12 @@ impl Fixture {
     /// Makes kfunc (fentry/fexit) probes available.
     pub fn with_kfuncs(mut self) -> Fixture {
         self.kfuncs = true;
+        self
+    }
+
+    /// Makes the fixture's kernel load iterator programs (its BTF must still name them).
+    pub fn with_iters(mut self) -> Fixture {
+        self.iters = true;
         self
     }
 
@@ -348,6 +367,14 @@ impl Catalogue for Fixture {
 
     fn kfuncs_available(&self) -> bool {
         self.kfuncs
+    }
+
+    fn iter_loads(&self, _btf_id: u32) -> Result<(), String> {
+        if self.iters {
+            Ok(())
+        } else {
+            Err("the fixture's kernel loads no iterators".into())
+        }
     }
 
     fn pid_exe(&self) -> Option<String> {

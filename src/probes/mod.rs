@@ -42,6 +42,10 @@ pub enum Attach {
     },
     /// `kfunc:FUNC` / `fentry:FUNC`, `kretfunc:` / `fexit:`.
     Fentry { func: String, ret: bool },
+    /// `iter:task`, `iter:task_file`: a BPF iterator, run over every object once by reading
+    /// it to its end. `btf_id` is the vmlinux BTF id of its `bpf_iter_NAME` function, which
+    /// the program is loaded against.
+    Iter { name: String, btf_id: u32 },
     /// `usdt:PATH:PROVIDER:NAME`: one location of a USDT probe (a marker compiled to several
     /// places gives one attach point each: each may keep its arguments elsewhere).
     Usdt {
@@ -256,6 +260,7 @@ impl Attach {
             Attach::Kprobe { ret: true, .. } => &kprobe::KRETPROBE,
             Attach::Fentry { ret: false, .. } => &kfunc::KFUNC,
             Attach::Fentry { ret: true, .. } => &kfunc::KRETFUNC,
+            Attach::Iter { .. } => &iter::PROVIDER,
             Attach::Usdt { .. } => &usdt::PROVIDER,
             Attach::Watchpoint { stop: true, .. } => &watchpoint::WATCHPOINT,
             Attach::Watchpoint { stop: false, .. } => &watchpoint::ASYNCWATCHPOINT,
@@ -300,6 +305,10 @@ pub fn display_name(attach: &Attach, raw: &str) -> String {
             ..
         } => return format!("usdt:{path}:{provider}:{name}"),
         Attach::Watchpoint { .. } => return watchpoint::probe_name(attach),
+        // As bpftrace 0.17 names a kfunc: with the BTF object (module) it is found in.
+        Attach::Fentry { func, .. } => {
+            return format!("{}:{}:{func}", attach.provider().name, kfunc::MODULE)
+        }
         _ => {}
     }
     // bpftrace names a uprobe by its resolved file and function (an address in decimal).
@@ -364,6 +373,7 @@ impl fmt::Display for Attach {
                 }
             }
             Attach::Fentry { func, .. } => write!(f, "{kind}:{func}"),
+            Attach::Iter { name, .. } => write!(f, "{kind}:{name}"),
             Attach::Usdt {
                 path,
                 provider,

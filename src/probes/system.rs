@@ -49,8 +49,8 @@ pub struct System {
     btf: OnceLock<Result<Btf, String>>,
     /// Each ELF file's DWARF (`None`: the file has none), by path, read on first use.
     dwarf: Mutex<DwarfFiles>,
-    /// Whether fentry programs load, checked on first use.
-    kfuncs: OnceLock<bool>,
+    /// Whether fentry programs load (else the kernel's answer), checked on first use.
+    kfuncs: OnceLock<Result<(), String>>,
     /// /proc/kallsyms by name, read on first use.
     kallsyms: OnceLock<HashMap<String, u64>>,
     /// `--compile-only`: what the machine lacks is noted (`notes`), not an error.
@@ -287,10 +287,22 @@ impl Catalogue for System {
         crate::symbols::elf::object_symbol(std::path::Path::new(path), name)
     }
 
+    fn iter_loads(&self, btf_id: u32) -> Result<(), String> {
+        super::iter::load_test(btf_id)
+    }
+
     fn kfuncs_available(&self) -> bool {
-        *self
-            .kfuncs
-            .get_or_init(|| self.btf().is_ok_and(super::kfunc::available))
+        self.kfunc_refusal().is_none()
+    }
+
+    fn kfunc_refusal(&self) -> Option<String> {
+        self.kfuncs
+            .get_or_init(|| {
+                let btf = self.btf().map_err(|e| format!("no kernel BTF: {e}"))?;
+                super::kfunc::load_test(btf)
+            })
+            .clone()
+            .err()
     }
 
     fn usdt_probes(&self, path: &str) -> Result<Vec<UsdtProbe>, String> {

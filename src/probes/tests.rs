@@ -100,6 +100,7 @@ fn other_providers() {
     // kprobes and kfuncs parse against a catalogue that has them; the machine's may not.
     let k = Fixture::new()
         .kernel_functions(&["vfs_read", "vfs_write"])
+        .with_btf(crate::btf::kernel_fixture())
         .with_kfuncs();
     let kparse = |raw: &str| parse_attach(raw, &k);
     assert_eq!(kparse("kprobe:vfs_read"), kp("vfs_read", 0, false));
@@ -310,7 +311,10 @@ fn one_table_of_names_and_aliases() {
 
 #[test]
 fn every_attach_point_names_its_provider() {
-    let cat = Fixture::new().kernel_functions(&["vfs_read"]).with_kfuncs();
+    let cat = Fixture::new()
+        .kernel_functions(&["vfs_read"])
+        .with_btf(crate::btf::kernel_fixture())
+        .with_kfuncs();
     for raw in [
         "BEGIN",
         "END",
@@ -337,7 +341,7 @@ fn every_attach_point_names_its_provider() {
             },
             "fexit:x"
         ),
-        "kretfunc:x"
+        "kretfunc:vmlinux:x"
     );
     assert_eq!(display_name(&Attach::Begin, "BEGIN"), "BEGIN");
     assert_eq!(
@@ -380,10 +384,79 @@ fn begin_and_unsupported_types() {
         Err("asyncwatchpoint requires a function name".into())
     );
     // Known types the kernel (or rtrace) cannot attach say which.
-    for raw in ["h:cycles", "iter:task"] {
-        let err = parse_attach(raw, &cat).unwrap_err();
-        assert!(err.contains("probes are not"), "{raw}: {err}");
+    let err = parse_attach("h:cycles", &cat).unwrap_err();
+    assert!(err.contains("probes are not"), "{err}");
+    let err = parse_attach("iter:task", &cat).unwrap_err();
+    assert!(err.contains("is not available"), "{err}");
+}
+
+#[test]
+fn iterators_parse_against_the_kernels_btf() {
+    let bytes = crate::btf::kernel_fixture();
+    let btf = crate::btf::Btf::parse(bytes.clone()).unwrap();
+    let id = |f: &str| btf.func_proto(f).unwrap().func;
+    let cat = Fixture::new().with_btf(bytes.clone()).with_iters();
+    for (raw, name) in [("iter:task", "task"), ("it:task_file", "task_file")] {
+        assert_eq!(
+            parse_attach(raw, &cat),
+            Ok(vec![Attach::Iter {
+                name: name.into(),
+                btf_id: id(&format!("bpf_iter_{name}")),
+            }])
+        );
     }
+    let err = |raw: &str, cat: &Fixture| parse_attach(raw, cat).unwrap_err();
+    assert_eq!(
+        err("iter:vma", &cat),
+        "iter vma not available for your kernel version."
+    );
+    assert_eq!(
+        err("iter:task*", &cat),
+        "iter probe type does not support wildcards"
+    );
+    assert_eq!(
+        err("iter:", &cat),
+        "iter probe type takes 2 arguments (1 optional)"
+    );
+    assert_eq!(
+        err("iter:task:a:b", &cat),
+        "iter probe type takes 2 arguments (1 optional)"
+    );
+    assert!(err("iter:task:pinned", &cat).contains("does not pin iterators"));
+    // A kernel that refuses iterator programs: the kernel's answer is in the message.
+    let refusing = Fixture::new().with_btf(bytes);
+    let e = err("iter:task_file", &refusing);
+    assert!(
+        e.contains("does not load an iterator program against bpf_iter_task_file")
+            && e.contains("the fixture's kernel loads no iterators"),
+        "{e}"
+    );
+    // BTF without the iterator's function.
+    let other = Fixture::new()
+        .with_btf(crate::btf::tests::sample().0)
+        .with_iters();
+    assert!(err("iter:task", &other).contains("its BTF has no function bpf_iter_task"));
+}
+
+#[test]
+fn an_iterators_context_comes_from_btf() {
+    let btf = crate::btf::Btf::parse(crate::btf::kernel_fixture()).unwrap();
+    let ctx = crate::probes::iter::context_fields(&btf, "task_file").unwrap();
+    let got: Vec<(&str, u32, u32, bool)> = ctx
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.offset, f.size, f.pointer))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("meta", 0, 8, true),
+            ("task", 8, 8, true),
+            ("fd", 16, 4, false),
+            ("file", 24, 8, true)
+        ]
+    );
+    assert!(crate::probes::iter::context_fields(&btf, "vma").is_err());
 }
 
 #[test]
@@ -495,4 +568,116 @@ fn pt_regs_offsets_per_architecture() {
     assert_eq!(arch::pt_regs_offset("arg6"), None);
     assert_eq!(kprobe::KPROBE.context, Context::REGS);
     assert_eq!(tracepoint::PROVIDER.context, Context::ARGS);
+}
+
+#[test]
+fn kfuncs_expand_and_list_against_btf() {
+    let cat = Fixture::new()
+        .with_btf(crate::btf::kernel_fixture())
+        .with_kfuncs();
+    let fentry = |f: &str, ret| Attach::Fentry {
+        func: f.into(),
+        ret,
+    };
+    assert_eq!(
+        parse_attach("kfunc:vfs_*", &cat),
+        Ok(vec![fentry("vfs_read", false), fentry("vfs_write", false)])
+    );
+    assert_eq!(
+        parse_attach("kretfunc:vmlinux:vfs_r*", &cat),
+        Ok(vec![fentry("vfs_read", true)])
+    );
+    assert_eq!(
+        parse_attach("fentry:*:do_exit", &cat),
+        Ok(vec![fentry("do_exit", false)])
+    );
+    // More than six parameters: left out of wildcards, as bpftrace 0.17 does.
+    assert_eq!(
+        parse_attach("kfunc:man*", &cat),
+        Err("no kernel function matches 'man*'".into())
+    );
+    let err = |raw: &str| parse_attach(raw, &cat).unwrap_err();
+    assert_eq!(
+        err("kfunc:many"),
+        "kfunc:many: functions with more than 6 parameters are not supported."
+    );
+    assert_eq!(
+        err("kfunc:nothing"),
+        "kfunc:nothing: the kernel's BTF has no function nothing"
+    );
+    assert!(err("kfunc:ext4:ext4_read").contains("not the BTF of module ext4"));
+    assert_eq!(
+        err("kfunc:a:b:c"),
+        "kfunc probe type requires 1 or 2 arguments"
+    );
+    assert_eq!(
+        err("kretfunc:"),
+        "kretfunc probe type requires 1 or 2 arguments"
+    );
+    // Only traceable functions, when the catalogue knows them.
+    let traceable = Fixture::new()
+        .with_btf(crate::btf::kernel_fixture())
+        .kernel_functions(&["vfs_write"])
+        .with_kfuncs();
+    assert_eq!(
+        parse_attach("kfunc:vfs_*", &traceable),
+        Ok(vec![fentry("vfs_write", false)])
+    );
+
+    let list = |pattern, verbose| list::list_in(Some(pattern), verbose, &cat);
+    assert_eq!(
+        list("kfunc:vfs_*", false),
+        Ok("kfunc:vmlinux:vfs_read\nkfunc:vmlinux:vfs_write\n".into())
+    );
+    assert_eq!(
+        list("kretfunc:vmlinux:vfs_read", true),
+        Ok(
+            "kretfunc:vmlinux:vfs_read\n    struct file * file\n    char * buf\n    \
+            size_t count\n    loff_t * pos\n    ssize_t retval\n"
+                .into()
+        )
+    );
+    assert_eq!(
+        list("kfunc:do_exit", true),
+        Ok("kfunc:vmlinux:do_exit\n    long int code\n".into())
+    );
+    // A kernel without kfuncs: bpftrace 0.17's error.
+    let none = Fixture::new().with_btf(crate::btf::kernel_fixture());
+    assert_eq!(
+        list::list_in(Some("kfunc:vfs_read"), true, &none).map_err(|e| e.message),
+        Err("kfunc/kretfunc not available for your kernel version.".into())
+    );
+}
+
+#[test]
+fn kfunc_arguments_are_laid_out_from_the_prototype() {
+    let btf = crate::btf::Btf::parse(crate::btf::kernel_fixture()).unwrap();
+    let format = kfunc::args_format(&btf, "vfs_read", true).expect("vfs_read");
+    let got: Vec<(&str, u32, u32, bool, bool)> = format
+        .fields
+        .iter()
+        .map(|f| (f.name.as_str(), f.offset, f.size, f.signed, f.pointer))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("file", 0, 8, false, true),
+            ("buf", 8, 8, false, true),
+            ("count", 16, 8, false, false),
+            ("pos", 24, 8, false, true),
+            (kfunc::RETVAL_FIELD, 32, 8, true, false),
+        ]
+    );
+    // kfunc has no retval; a void function has none either.
+    assert_eq!(
+        kfunc::args_format(&btf, "vfs_read", false)
+            .unwrap()
+            .fields
+            .len(),
+        4
+    );
+    let exit = kfunc::args_format(&btf, "do_exit", true).unwrap();
+    assert_eq!(exit.fields.len(), 1);
+    assert!(exit.fields[0].signed);
+    assert_eq!(kfunc::args_format(&btf, "nothing", true), None);
 }

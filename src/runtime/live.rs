@@ -248,7 +248,39 @@ impl Live {
             }
         }
         self.drain()?;
+        self.run_iterators()?;
         Ok(ids)
+    }
+
+    /// Runs the iterators of the chunk just added (an `iter:task` probe) once, to their end,
+    /// printing their records as they come; an interrupt or exit() stops the iteration.
+    fn run_iterators(&mut self) -> Result<(), RunError> {
+        let links: Vec<RawFd> = self
+            .chunks
+            .last()
+            .map(|c| {
+                c.probes
+                    .iter()
+                    .filter_map(|(_, p)| p.as_ref())
+                    .flat_map(Programs::iter_links)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for link in links {
+            let mut failed = None;
+            let r = crate::probes::iter::run(link, &mut || {
+                if let Err(e) = self.drain() {
+                    failed = Some(e);
+                    return Ok(false);
+                }
+                Ok(!self.exited() && !signals::stopped() && !signals::take_interrupt())
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            r.map_err(|e| RunError::Message(format!("cannot read the iterator: {e}")))?;
+        }
+        Ok(())
     }
 
     /// Detaches probe `id`; false when there is no such probe attached. Its output until then

@@ -141,6 +141,9 @@ const BPF_PROG_TYPE_KPROBE: u32 = 2;
 const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
 const BPF_PROG_TYPE_PERF_EVENT: u32 = 7;
 const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
+const BPF_PROG_TYPE_TRACING: u32 = 26;
+/// `BPF_TRACE_ITER` of `enum bpf_attach_type`.
+const BPF_TRACE_ITER: u32 = 28;
 
 /// The verifier log asked for after a failed load: `BPF_LOG_LEVEL1 | BPF_LOG_STATS`.
 const LOG_LEVEL: u32 = 1 | 4;
@@ -283,6 +286,15 @@ impl Programs {
                 None => Err(format!("program {} is not loaded", p.name)),
             },
         }
+    }
+
+    /// The links of the attached iterator programs (`iter:task`), in the script's order.
+    pub fn iter_links(&self) -> Vec<RawFd> {
+        self.programs
+            .iter()
+            .filter(|p| matches!(p.attach, Attach::Iter { .. }))
+            .filter_map(|p| p.links.first().map(AsRawFd::as_raw_fd))
+            .collect()
     }
 
     /// Fires every BEGIN program once, in order, with BPF_PROG_TEST_RUN.
@@ -443,8 +455,18 @@ fn prog_type(attach: &Attach) -> Option<u32> {
         | Attach::Kprobe { .. }
         | Attach::Usdt { .. }
         | Attach::WatchpointSetup { .. } => BPF_PROG_TYPE_KPROBE,
+        Attach::Iter { .. } => BPF_PROG_TYPE_TRACING,
         Attach::Fentry { .. } => return None,
     })
+}
+
+/// `expected_attach_type` and `attach_btf_id` of a program loaded directly: an iterator names
+/// its `bpf_iter_NAME` function; the other types need neither.
+fn attach_target(attach: &Attach) -> (u32, u32) {
+    match attach {
+        Attach::Iter { btf_id, .. } => (BPF_TRACE_ITER, *btf_id),
+        _ => (0, 0),
+    }
 }
 
 /// Loads one program without a verifier log (the fast path); when the kernel refuses it,
@@ -457,9 +479,11 @@ fn load_one(
     opts: &LoadOptions,
 ) -> Result<(OwnedFd, Option<String>), Failure> {
     let insns = im.insns.concat();
+    let (expected_attach_type, attach_btf_id) = attach_target(&im.attach);
     let req = sys::ProgLoad {
         prog_type,
-        expected_attach_type: 0,
+        expected_attach_type,
+        attach_btf_id,
         insns: &insns,
         name: &im.name,
         kern_version,

@@ -287,7 +287,13 @@ impl<'o> Session<'o> {
 
         // Records taken but not handled because a signal stopped the run.
         let mut skipped = 0;
-        loop {
+        // A script with an iterator runs it over every object, then ends (as bpftrace 0.17
+        // does): no waiting for events.
+        let iters = self.programs.iter_links();
+        if !iters.is_empty() {
+            self.run_iterators(&iters)?;
+        }
+        while iters.is_empty() {
             skipped +=
                 self.sink
                     .drain_until(&mut self.reader, &self.events.tables(), signals::stopped)?;
@@ -357,6 +363,38 @@ impl<'o> Session<'o> {
             crate::output::flamegraph::write_svg(&dumps, path).map_err(RunError::Message)?;
         }
         Ok(code)
+    }
+}
+
+impl Session<'_> {
+    /// Reads each iterator to its end, handling the records its program writes to the ring
+    /// buffer after every read; stops early on exit() or a signal.
+    fn run_iterators(&mut self, links: &[std::os::fd::RawFd]) -> Result<(), RunError> {
+        for &link in links {
+            let mut failed: Option<RunError> = None;
+            let (sink, reader, events) = (&mut self.sink, &mut self.reader, &self.events);
+            let r = crate::probes::iter::run(link, &mut || {
+                if let Err(e) = sink.drain(reader, &events.tables()) {
+                    failed = Some(e);
+                    return Ok(false);
+                }
+                if sink.buffering != Buffering::Full {
+                    if let Err(e) = sink.flush() {
+                        failed = Some(e);
+                        return Ok(false);
+                    }
+                }
+                Ok(!sink.exit && !signals::stopped())
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            r.map_err(|e| RunError::Message(format!("cannot read the iterator: {e}")))?;
+            if self.sink.exit || signals::stopped() {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 

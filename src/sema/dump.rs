@@ -140,11 +140,12 @@ fn expr(out: &mut String, e: &TExpr, depth: usize) {
         TExprKind::Var(v) => format!("var ${v}"),
         TExprKind::MapRead { map, .. } => format!("read map#{map}"),
         TExprKind::CtxField(f) => format!(
-            "ctx field +{} size {}{}{}",
+            "ctx field +{} size {}{}{}{}",
             f.offset,
             f.size,
             if f.signed { " signed" } else { "" },
-            if f.data_loc { " data_loc" } else { "" }
+            if f.data_loc { " data_loc" } else { "" },
+            if f.end_if_zero { " end_if_zero" } else { "" }
         ),
         TExprKind::Unary { op, .. } => format!("unary {op:?}"),
         TExprKind::Binary { op, signed, .. } => format!(

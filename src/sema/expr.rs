@@ -6,7 +6,7 @@ use super::Checker;
 use crate::ast::{self, BinOp, ExprKind, UnOp};
 use crate::builtins::{self, Kind};
 use crate::probes::elf_dwarf::Place;
-use crate::probes::{arch, Attach};
+use crate::probes::{self, arch, Attach};
 use crate::source::Span;
 
 impl Checker<'_> {
@@ -276,6 +276,26 @@ impl Checker<'_> {
         if let (Some(Attach::Usdt { .. }), Some(n)) = (&self.ctx.attach, name.strip_prefix("arg")) {
             return self.usdt_arg(n.parse().unwrap_or(0), span);
         }
+        if let (Some(Attach::Fentry { ret: true, func }), "retval") = (&self.ctx.attach, name) {
+            let has = self.ctx.format.as_ref().is_some_and(|f| {
+                f.fields
+                    .iter()
+                    .any(|f| f.name == probes::kfunc::RETVAL_FIELD)
+            });
+            if !has {
+                let func = func.clone();
+                self.error(
+                    span,
+                    format!("retval is not available: the kernel's BTF says {func} returns void"),
+                );
+                return zero(span);
+            }
+            let field = ast::Ident {
+                name: probes::kfunc::RETVAL_FIELD.into(),
+                span,
+            };
+            return self.tracepoint_field(&field, span);
+        }
         let ok = match &self.ctx.attach {
             Some(Attach::Uprobe { ret, .. } | Attach::Kprobe { ret, .. }) => {
                 *ret == (name == "retval")
@@ -284,7 +304,7 @@ impl Checker<'_> {
         };
         if !ok {
             let want = if name == "retval" {
-                "uretprobe and kretprobe"
+                "uretprobe, kretprobe and kretfunc"
             } else {
                 "uprobe, kprobe and usdt"
             };
@@ -508,11 +528,27 @@ impl Checker<'_> {
 
     fn field(&mut self, base: &ast::Expr, field: &ast::Ident, arrow: bool, span: Span) -> TExpr {
         if let ExprKind::Builtin(b) = &base.kind {
-            if b == "args" {
+            let iter = matches!(self.ctx.attach, Some(Attach::Iter { .. }));
+            if b == "args" && !iter {
                 if !arrow {
                     self.error(span, "use 'args->field' to read a tracepoint argument");
                 }
                 return self.tracepoint_field(field, span);
+            }
+            // An iterator's context (`struct bpf_iter__task *`): its fields are read from
+            // the context itself, as the verifier requires.
+            if b == "ctx" && iter {
+                if !arrow {
+                    self.error(span, "use 'ctx->field' to read an iterator's context");
+                }
+                return self.tracepoint_field(field, span);
+            }
+            if b == "args" {
+                self.error(
+                    span,
+                    "args is not available in iter probes: their context is ctx (ctx->task)",
+                );
+                return zero(span);
             }
         }
         let t = self.expr(base);
@@ -687,9 +723,16 @@ impl Checker<'_> {
                     format!("tracepoint {category}:{name} has no field")
                 }
                 Some(a @ Attach::Uprobe { .. }) => format!("{a} has no argument"),
+                Some(a @ Attach::Iter { .. }) => format!("the context of {a} has no field"),
+                Some(a @ Attach::Fentry { .. }) => format!("{a} has no argument"),
                 _ => "the probe has no field".to_string(),
             };
-            let fields: Vec<&str> = format.fields.iter().map(|f| f.name.as_str()).collect();
+            let fields: Vec<&str> = format
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .filter(|n| *n != probes::kfunc::RETVAL_FIELD)
+                .collect();
             self.error_diag(
                 crate::diag::Diagnostic::error(field.span, format!("{what} '{}'", field.name))
                     .with_note(format!("its fields are: {}", fields.join(", "))),
@@ -698,6 +741,8 @@ impl Checker<'_> {
         };
         // Pointers a syscall or a user function received point into user memory.
         let is_uprobe = matches!(&self.ctx.attach, Some(Attach::Uprobe { .. }));
+        // Arguments typed from debug information (DWARF or BTF): `int *` points to an int.
+        let typed_args = is_uprobe || matches!(&self.ctx.attach, Some(Attach::Fentry { .. }));
         let user = matches!(&self.ctx.attach, Some(Attach::Tracepoint { category, .. }) if category == "syscalls")
             || is_uprobe;
         let char_array = f.array_len.is_some() && f.c_type.contains("char");
@@ -734,6 +779,17 @@ impl Checker<'_> {
                         _ => None,
                     }
                 }
+                // `int *` (a uprobe argument from DWARF): `*args->n` reads an int.
+                Some(name) if !name.contains('*') && typed_args => {
+                    builtins::cast_type(&ast::TypeName {
+                        name: name.to_string(),
+                        pointer_depth: 0,
+                        array_len: None,
+                        array_more: Vec::new(),
+                        span,
+                    })
+                    .map(Box::new)
+                }
                 _ => None,
             };
             Type::Ptr { user, to }
@@ -762,6 +818,9 @@ impl Checker<'_> {
                 signed: f.signed,
                 data_loc: f.data_loc,
                 inline_array: char_array,
+                // As bpftrace 0.17 does in iterators: a field that reads 0 (the NULL task of
+                // the iteration's last call) ends the probe.
+                end_if_zero: matches!(self.ctx.attach, Some(Attach::Iter { .. })),
             }),
             ty,
             span,

@@ -1,6 +1,8 @@
 //! Semantic analysis: names, types, and byte layouts of map keys, values and event records.
 //! Fed by `ast::Program`; produces `Checked`, which codegen and the runtime decoder share.
 
+#[cfg(test)]
+mod btf_args_tests;
 mod call;
 mod ctypes;
 pub mod dump;
@@ -127,7 +129,7 @@ pub fn check_with(
             "a probe looks like: BEGIN { printf(\"hello\\n\"); exit(); }",
         )]);
     }
-    let targets = expand_attach_points(prog, &env.params, catalogue)?;
+    let targets = expand_attach_points(prog, &env.params, catalogue, env.session)?;
     // BEGIN and END run once each: a second one is an error, as in bpftrace.
     for special in [Attach::Begin, Attach::End] {
         if env.session {
@@ -303,10 +305,13 @@ type Target<'a> = (&'a ast::Probe, Attach, String, Option<TpFormat>, Span);
 
 /// Expands every attach point (wildcards included) into one target each, with the
 /// tracepoint formats the catalogue gives.
+/// An interactive session (`session`) runs each iterator when its probe is added, so an iter
+/// probe may sit beside others there.
 fn expand_attach_points<'p>(
     prog: &'p ast::Program,
     params: &[String],
     catalogue: &dyn Catalogue,
+    session: bool,
 ) -> Result<Vec<Target<'p>>, Vec<Diagnostic>> {
     let mut out = Vec::new();
     let mut diags = Vec::new();
@@ -334,6 +339,18 @@ fn expand_attach_points<'p>(
                             }
                             // A uprobe's `args` come from the file's DWARF, read when a
                             // script uses them (`Checker::tracepoint_field`).
+                            // A kfunc's arguments (and kretfunc's return value) from the
+                            // function's BTF prototype.
+                            Attach::Fentry { func, ret } => catalogue
+                                .btf()
+                                .ok()
+                                .and_then(|b| probes::kfunc::args_format(b, func, *ret)),
+                            // An iterator's context: `struct bpf_iter__NAME` from BTF (parsing
+                            // has already said why a kernel without it cannot run one).
+                            Attach::Iter { name, .. } => catalogue
+                                .btf()
+                                .and_then(|b| probes::iter::context_fields(b, name))
+                                .ok(),
                             _ => None,
                         };
                         let text = probes::display_name(&attach, &raw);
@@ -344,10 +361,49 @@ fn expand_attach_points<'p>(
             }
         }
     }
+    if !session {
+        iter_alone(prog, &out, &mut diags);
+    }
     if diags.is_empty() {
         Ok(out)
     } else {
         Err(diags)
+    }
+}
+
+/// An iter probe runs the iterator once and the run ends: it must be the script's only
+/// probe besides BEGIN and END, with one attach point (as bpftrace 0.17 requires).
+fn iter_alone(prog: &ast::Program, targets: &[Target<'_>], diags: &mut Vec<Diagnostic>) {
+    let Some((iter_probe, _, _, _, iter_span)) =
+        targets.iter().find(|t| matches!(t.1, Attach::Iter { .. }))
+    else {
+        return;
+    };
+    if iter_probe.attach_points.len() > 1 {
+        diags.push(Diagnostic::error(
+            *iter_span,
+            "Only single iter attach point is allowed.",
+        ));
+        return;
+    }
+    for probe in &prog.probes {
+        if std::ptr::eq(probe, *iter_probe) {
+            continue;
+        }
+        if let Some((_, attach, _, _, span)) = targets
+            .iter()
+            .find(|t| std::ptr::eq(t.0, probe) && !matches!(t.1, Attach::Begin | Attach::End))
+        {
+            diags.push(Diagnostic::error(
+                *span,
+                format!(
+                    "{attach} cannot run beside an iter probe: the run ends once the iterator \
+                     has gone over every object, so a script with an iter probe may have no \
+                     other probe but BEGIN and END"
+                ),
+            ));
+            return;
+        }
     }
 }
 

@@ -217,6 +217,7 @@ impl CtxField {
             signed: false,
             data_loc: false,
             inline_array: false,
+            end_if_zero: false,
         }
     }
 }
@@ -231,6 +232,9 @@ pub struct CtxField {
     pub data_loc: bool,
     /// A fixed `char name[N]` array: the value is the address `ctx + offset`.
     pub inline_array: bool,
+    /// The probe's body ends (returns 0) when the field reads 0: an iterator's `ctx->task`
+    /// is NULL on the iteration's last call, and bpftrace 0.17 skips any zero context field.
+    pub end_if_zero: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

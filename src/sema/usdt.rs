@@ -102,6 +102,7 @@ fn arg_expr(arg: &args::Arg, span: Span) -> Result<TExpr, String> {
                     signed,
                     data_loc: false,
                     inline_array: false,
+                    end_if_zero: false,
                 }),
                 ty: Type::U64,
                 span,

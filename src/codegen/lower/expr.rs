@@ -294,6 +294,15 @@ impl Lowerer<'_> {
         if f.signed {
             self.normalize(r, f.size as u8, true);
         }
+        if f.end_if_zero {
+            let end = self.end;
+            self.emit(Inst::JmpIf {
+                cond: Cond::Eq,
+                a: r,
+                b: Operand::Imm(0),
+                target: end,
+            });
+        }
         r
     }
 

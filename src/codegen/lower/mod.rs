@@ -99,6 +99,9 @@ impl<'a> Lowerer<'a> {
 
     fn run(mut self, p: &CheckedProbe) -> Function {
         self.end = self.label();
+        if matches!(p.attach, crate::probes::Attach::Iter { .. }) {
+            self.iter_marker();
+        }
         for ty in &p.var_types {
             // Integers and pointers live in registers; everything else in memory.
             let home = match ty {
@@ -131,6 +134,36 @@ impl<'a> Lowerer<'a> {
             ret: Operand::Imm(0),
         });
         self.f
+    }
+
+    /// An iterator program writes one byte to the kernel's sequence file each time it runs
+    /// (`bpf_seq_write(ctx->meta->seq, "\0", 1)`): a read of the iterator then returns after
+    /// as many objects as it asked bytes for, so the runtime handles the ring buffer between
+    /// small batches instead of after every object at once (which would overflow it). The
+    /// bytes are markers, never printed.
+    fn iter_marker(&mut self) {
+        let meta = self.reg();
+        self.emit(Inst::Load {
+            dst: meta,
+            base: Base::Reg(self.f.ctx),
+            off: 0,
+            size: Size::DW,
+        });
+        let seq = self.reg();
+        self.emit(Inst::Load {
+            dst: seq,
+            base: Base::Reg(meta),
+            off: 0,
+            size: Size::DW,
+        });
+        let slot = self.slot(8);
+        self.zero(Base::Slot(slot), 0, 8);
+        let byte = self.addr(Base::Slot(slot), 0);
+        self.emit(Inst::Call {
+            helper: helper::SEQ_WRITE,
+            args: vec![Operand::Reg(seq), Operand::Reg(byte), Operand::Imm(1)],
+            ret: None,
+        });
     }
 
     // ---- building blocks ----
