@@ -8,8 +8,6 @@
 mod common;
 
 use common::{command, kernel_test, no_panic, Output};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
@@ -18,23 +16,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
 fn structs() -> &'static str {
     static STRUCTS: OnceLock<String> = OnceLock::new();
     STRUCTS.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("rtrace-dwarf-kernel-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let exe: PathBuf = dir.join("structs");
         let src = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/dwarf/structs.c"
         );
-        let out = Command::new("cc")
-            .args(["-O0", "-g", "-o"])
-            .arg(&exe)
-            .arg(src)
-            .output()
-            .expect("cc (the DWARF tests need a C compiler)");
-        assert!(
-            out.status.success(),
-            "building the DWARF fixture failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let exe = common::build_c(
+            "dwarf-kernel",
+            std::path::Path::new(src),
+            &["-O0", "-g"],
+            "the DWARF tests need a C compiler",
         );
         exe.to_string_lossy().into_owned()
     })

@@ -7,7 +7,6 @@ mod common;
 
 use common::{command, kernel_test, Output};
 use std::path::PathBuf;
-use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
 
@@ -19,11 +18,9 @@ fn rtrace(args: &[&str]) -> Output {
 /// frame pointers kept and without PIE; it sleeps afterwards so that it still lives when its
 /// stacks are printed.
 fn program() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rtrace-stacks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let src = dir.join("chain.c");
-    std::fs::write(
-        &src,
+    common::build_c_text(
+        "stacks",
+        "chain",
         "#include <unistd.h>\n\
          int counter = 0x11223344;\n\
          long wide = 0x5566778899;\n\
@@ -32,17 +29,8 @@ fn program() -> PathBuf {
          __attribute__((noinline)) int top(int x) { return middle(x) + 1; }\n\
          int main(void) { int s = 0; for (int i = 0; i < 3; i++) s += top(i);\n\
          usleep(300000); return s == 12345; }\n",
+        &["-O0", "-fno-omit-frame-pointer", "-no-pie"],
     )
-    .expect("write source");
-    let out = dir.join("chain");
-    let status = Command::new("cc")
-        .args(["-O0", "-fno-omit-frame-pointer", "-no-pie", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("a C compiler (cc)");
-    assert!(status.success(), "cc failed");
-    out
 }
 
 #[test]

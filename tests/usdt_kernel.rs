@@ -6,8 +6,6 @@
 mod common;
 
 use common::{command, kernel_test, no_panic, Output, Running};
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtrace");
@@ -23,20 +21,12 @@ fn rtrace(args: &[&str]) -> Output {
 fn demo() -> &'static str {
     static DEMO: OnceLock<String> = OnceLock::new();
     DEMO.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("rtrace-usdt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let exe: PathBuf = dir.join("demo");
         let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/usdt/demo.c");
-        let out = Command::new("cc")
-            .args(["-O1", "-g", "-o"])
-            .arg(&exe)
-            .arg(src)
-            .output()
-            .expect("cc (the usdt tests need a C compiler and systemtap-sdt-dev)");
-        assert!(
-            out.status.success(),
-            "building the usdt demo failed (is systemtap-sdt-dev installed?):\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let exe = common::build_c(
+            "usdt",
+            std::path::Path::new(src),
+            &["-O1", "-g"],
+            "the usdt tests need a C compiler and systemtap-sdt-dev",
         );
         exe.to_string_lossy().into_owned()
     })

@@ -22,11 +22,9 @@ fn rtrace(args: &[&str]) -> Output {
 /// same with 100 ms before each write; `prog loop`: calls every 10 ms, forever; `prog fixed`:
 /// five writes at 0x30000000.
 fn program() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("rtrace-watch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let src = dir.join("watched.c");
-    std::fs::write(
-        &src,
+    common::build_c_text(
+        "watch",
+        "watched",
         "#include <stdlib.h>\n\
          #include <string.h>\n\
          #include <sys/mman.h>\n\
@@ -50,17 +48,8 @@ fn program() -> PathBuf {
            for (int i = 0; i < n; i++) touch(0, malloc(64));\n\
            return 0;\n\
          }\n",
+        &["-O0", "-g", "-no-pie"],
     )
-    .expect("write source");
-    let out = dir.join("watched");
-    let status = Command::new("cc")
-        .args(["-O0", "-g", "-no-pie", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("a C compiler (cc)");
-    assert!(status.success(), "cc failed");
-    out
 }
 
 fn path(p: &std::path::Path) -> &str {

@@ -3,7 +3,7 @@
 //! kernel's type graph is never converted whole.
 
 use super::{Btf, Kind, INT_CHAR, INT_SIGNED};
-use crate::sema::types::{Bitfield, Enum, Field, RecordRef, Type, TypeTable};
+use crate::sema::types::{Enum, Field, RecordRef, Type, TypeTable};
 use std::collections::HashMap;
 
 /// Pointers deeper than this (`int ********...`) are taken as pointers to unknown; only a
@@ -234,31 +234,8 @@ impl Btf {
                     bits = u32::from(int_bits);
                 }
             }
-            let mut ty = self.convert(m.ty, table, 0);
-            let (offset, bitfield) = if bits == 0 {
-                (bit_offset / 8, None)
-            } else {
-                let unit = ty.c_size().clamp(1, 8) * 8;
-                let start = bit_offset - bit_offset % unit;
-                if bit_offset - start + bits <= unit {
-                    (start / 8, Some((bit_offset - start, bits)))
-                } else {
-                    ty = Type::Int {
-                        size: 8,
-                        signed: ty.is_signed(),
-                    };
-                    (bit_offset / 8, Some((bit_offset % 8, bits)))
-                }
-            };
-            fields.push(Field {
-                name: m.name.to_string(),
-                ty,
-                offset,
-                bitfield: bitfield.map(|(shift, bits)| Bitfield {
-                    shift: shift as u8,
-                    bits: bits.min(64) as u8,
-                }),
-            });
+            let ty = self.convert(m.ty, table, 0);
+            fields.push(Field::placed(m.name.to_string(), ty, bit_offset, bits));
         }
         let anonymous: Vec<RecordRef> = fields
             .iter()

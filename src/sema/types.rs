@@ -105,6 +105,38 @@ pub struct Field {
     pub bitfield: Option<Bitfield>,
 }
 
+impl Field {
+    /// A member `bit_offset` bits into its record, `bits` wide when a bitfield (0: not one),
+    /// placed as C compilers place it: a bitfield is read from the unit of its type's size
+    /// that holds it, or, when it straddles two, as 8 bytes from its first byte.
+    pub fn placed(name: String, mut ty: Type, bit_offset: u32, bits: u32) -> Field {
+        let (offset, bitfield) = if bits == 0 {
+            (bit_offset / 8, None)
+        } else {
+            let unit = ty.c_size().clamp(1, 8) * 8;
+            let start = bit_offset - bit_offset % unit;
+            if bit_offset - start + bits <= unit {
+                (start / 8, Some((bit_offset - start, bits)))
+            } else {
+                ty = Type::Int {
+                    size: 8,
+                    signed: ty.is_signed(),
+                };
+                (bit_offset / 8, Some((bit_offset % 8, bits)))
+            }
+        };
+        Field {
+            name,
+            ty,
+            offset,
+            bitfield: bitfield.map(|(shift, bits)| Bitfield {
+                shift: shift as u8,
+                bits: bits.min(64) as u8,
+            }),
+        }
+    }
+}
+
 /// A bitfield: `bits` bits starting `shift` bits into the field's storage unit (little
 /// endian: bit 0 is the lowest bit of the first byte).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

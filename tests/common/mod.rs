@@ -501,6 +501,39 @@ pub fn getpid_workload(gate: &Path, n: u64) -> String {
     format!("/usr/bin/python3 {}", file.display())
 }
 
+/// Builds the C program `source` (a file) with `cc FLAGS -o` into a directory of its own in
+/// the temp dir, named by `tag` and this process; returns the executable's path. `needs` says
+/// what a failure may mean (a missing compiler or header package).
+pub fn build_c(tag: &str, source: &Path, flags: &[&str], needs: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rtrace-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let exe = dir.join(source.file_stem().expect("a source file name"));
+    let out = Command::new("cc")
+        .args(flags)
+        .arg("-o")
+        .arg(&exe)
+        .arg(source)
+        .output()
+        .unwrap_or_else(|e| panic!("cc: {e} ({needs})"));
+    assert!(
+        out.status.success(),
+        "building {} failed ({needs}):\n{}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// Writes `text` as `NAME.c` in a directory of the temp dir named by `tag` and this process,
+/// and builds it with `build_c`.
+pub fn build_c_text(tag: &str, name: &str, text: &str, flags: &[&str]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("rtrace-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, text).expect("write source");
+    build_c(tag, &src, flags, "a C compiler (cc)")
+}
+
 /// A fresh path in the temp dir, unique to this process and `tag`, removed if it exists.
 pub fn temp_path(tag: &str) -> std::path::PathBuf {
     let p = std::env::temp_dir().join(format!("rtrace-{}-{tag}", std::process::id()));

@@ -5,7 +5,7 @@
 //! arguments and casts of uprobes on a file with DWARF.
 
 use crate::probes::elf_dwarf::{is_declaration, is_transparent, udata, Die, Dwarf, Entry};
-use crate::sema::types::{Bitfield, Enum, Field, RecordRef, Type, TypeTable};
+use crate::sema::types::{Enum, Field, RecordRef, Type, TypeTable};
 use gimli::AttributeValue;
 
 /// Pointers and arrays nested deeper than this are taken as unknown: only a malformed file
@@ -348,33 +348,9 @@ impl Dwarf {
         });
         let mut fields = Vec::new();
         for (name, ty, bit_offset, bits) in members {
-            let mut ty = ty.map_or(Type::Void, |d| self.convert(d, table, 0));
+            let ty = ty.map_or(Type::Void, |d| self.convert(d, table, 0));
             let bit_offset = u32::try_from(bit_offset).unwrap_or(u32::MAX);
-            let (offset, bitfield) = match bits {
-                None | Some(0) => (bit_offset / 8, None),
-                Some(bits) => {
-                    let unit = ty.c_size().clamp(1, 8) * 8;
-                    let start = bit_offset - bit_offset % unit;
-                    if bit_offset - start + bits <= unit {
-                        (start / 8, Some((bit_offset - start, bits)))
-                    } else {
-                        ty = Type::Int {
-                            size: 8,
-                            signed: ty.is_signed(),
-                        };
-                        (bit_offset / 8, Some((bit_offset % 8, bits)))
-                    }
-                }
-            };
-            fields.push(Field {
-                name,
-                ty,
-                offset,
-                bitfield: bitfield.map(|(shift, bits)| Bitfield {
-                    shift: shift as u8,
-                    bits: bits as u8,
-                }),
-            });
+            fields.push(Field::placed(name, ty, bit_offset, bits.unwrap_or(0)));
         }
         let anonymous: Vec<RecordRef> = fields
             .iter()
