@@ -10,18 +10,6 @@ use std::collections::HashMap;
 /// malformed file goes this deep, and the limit keeps a cycle of pointers from recursing.
 const MAX_DEPTH: u32 = 32;
 
-/// A type rtrace cannot use in expressions (floats, 128-bit integers), kept as opaque bytes so
-/// the records holding it keep their layout: `uint8[size]`.
-fn opaque(size: u32) -> Type {
-    Type::Array {
-        elem: Box::new(Type::Int {
-            size: 1,
-            signed: false,
-        }),
-        len: size,
-    }
-}
-
 impl Btf {
     /// Type `id` as an rtrace type. Typedefs, qualifiers and type tags are looked through;
     /// `char`s and `bool`s are 1-byte integers; arrays of `char` are strings, as bpftrace reads
@@ -61,7 +49,7 @@ impl Btf {
                     size: size as u8,
                     signed: self.int_encoding(id).0 & INT_SIGNED != 0,
                 },
-                _ => opaque(size),
+                _ => Type::opaque(size),
             },
             Kind::Ptr => {
                 let to = self.resolve(size);
@@ -78,7 +66,7 @@ impl Btf {
                     return Type::Str { size: len };
                 }
                 let elem = if depth >= MAX_DEPTH {
-                    opaque(self.size_of(elem) as u32)
+                    Type::opaque(self.size_of(elem) as u32)
                 } else {
                     self.convert(elem, table, depth + 1)
                 };
@@ -127,7 +115,7 @@ impl Btf {
                     None => table.declare_record(id, &name, t.kind_flag, 0, 1),
                 }
             }
-            Kind::Float => opaque(size),
+            Kind::Float => Type::opaque(size),
             Kind::Var if depth < MAX_DEPTH => self.convert(size, table, depth + 1),
             _ => Type::Void,
         }

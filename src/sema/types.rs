@@ -105,6 +105,21 @@ pub struct Field {
     pub bitfield: Option<Bitfield>,
 }
 
+impl Type {
+    /// A type rtrace cannot use in expressions (floats, 128-bit integers) as BTF or DWARF
+    /// describe it, kept as opaque bytes so that the records holding it keep their layout:
+    /// `uint8[size]`.
+    pub fn opaque(size: u32) -> Type {
+        Type::Array {
+            elem: Box::new(Type::Int {
+                size: 1,
+                signed: false,
+            }),
+            len: size,
+        }
+    }
+}
+
 impl Field {
     /// A member `bit_offset` bits into its record, `bits` wide when a bitfield (0: not one),
     /// placed as C compilers place it: a bitfield is read from the unit of its type's size
@@ -253,16 +268,21 @@ impl TypeTable {
         if let Some(t) = self.sources.get(&source) {
             return t.clone();
         }
-        let t = self.add_record(Record {
+        let t = self.add_declared(name, union, size, align);
+        self.sources.insert(source, t.clone());
+        t
+    }
+
+    /// A new record without its members yet.
+    fn add_declared(&mut self, name: &str, union: bool, size: u32, align: u32) -> Type {
+        self.add_record(Record {
             name: name.into(),
             union,
             size,
             align,
             fields: Vec::new(),
             complete: false,
-        });
-        self.sources.insert(source, t.clone());
-        t
+        })
     }
 
     /// Gives a declared record its members.
@@ -296,14 +316,7 @@ impl TypeTable {
         if let Some(t) = self.dwarf_sources.get(&(file, key)) {
             return t.clone();
         }
-        let t = self.add_record(Record {
-            name: name.into(),
-            union,
-            size,
-            align,
-            fields: Vec::new(),
-            complete: false,
-        });
+        let t = self.add_declared(name, union, size, align);
         if let Type::Record(r) = &t {
             self.dwarf_records.insert(r.id, (file, key));
         }

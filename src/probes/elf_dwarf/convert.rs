@@ -12,18 +12,6 @@ use gimli::AttributeValue;
 /// goes this deep, and the limit keeps a cycle of entries from recursing.
 const MAX_DEPTH: u32 = 32;
 
-/// A type rtrace cannot use in expressions (floats, 128-bit integers), kept as opaque bytes
-/// so that the records holding it keep their layout: `uint8[size]`.
-fn opaque(size: u32) -> Type {
-    Type::Array {
-        elem: Box::new(Type::Int {
-            size: 1,
-            signed: false,
-        }),
-        len: size,
-    }
-}
-
 impl Dwarf {
     /// The type of parameter `name` of function `func`, when the function has it.
     pub fn param_type(&self, func: &str, name: &str, table: &mut TypeTable) -> Option<Type> {
@@ -60,7 +48,7 @@ impl Dwarf {
                     size: size as u8,
                     signed,
                 },
-                _ => opaque(size),
+                _ => Type::opaque(size),
             },
             tag if is_transparent(tag) => match inner {
                 Some(d) if depth < MAX_DEPTH => self.convert(d, table, depth + 1),
@@ -78,11 +66,11 @@ impl Dwarf {
             }
             gimli::DW_TAG_array_type => {
                 let Some(elem) = inner.filter(|_| depth < MAX_DEPTH) else {
-                    return opaque(size);
+                    return Type::opaque(size);
                 };
                 let chars = self.is_char(elem);
                 let mut t = match self.convert(elem, table, depth + 1) {
-                    Type::Void => opaque(0),
+                    Type::Void => Type::opaque(0),
                     t => t,
                 };
                 let dims = self.dimensions(die);
