@@ -226,4 +226,18 @@ mod tests {
         };
         assert_eq!(ty.to_string(), "(uint64, uint64)");
     }
+
+    #[test]
+    fn statements_share_temporary_stack_slots_of_any_size() {
+        // Four printf records of 112 to 264 bytes: 752 bytes if each size had its own slot;
+        // the statements run one after another, so one slot of 264 bytes serves them all.
+        let lines: Vec<String> = [100, 150, 200, 250]
+            .iter()
+            .map(|&n| format!("printf(\"%s\\n\", \"{}\");", "x".repeat(n)))
+            .collect();
+        let text = format!("BEGIN {{ {} exit(); }}", lines.join(" "));
+        let obj = object(&text, &CompileEnv::default());
+        let total: u32 = obj.programs[0].ir.slots.iter().map(|s| s.size).sum();
+        assert!(total <= 272, "{total} bytes of slots");
+    }
 }

@@ -165,11 +165,23 @@ impl<'a> Lowerer<'a> {
         id
     }
 
-    /// A slot for the current statement; reused by later statements.
+    /// A slot for the current statement; reused by later statements. A free slot is taken
+    /// whatever its size: the smallest that is large enough, else the largest, grown to
+    /// `size`. So temporaries of different statements share the stack (as LLVM's stack
+    /// colouring makes bpftrace's allocas do), and the frame needs, per slot, only the
+    /// largest use, instead of one slot per distinct size ever used.
     pub(super) fn slot(&mut self, size: u32) -> SlotId {
         let size = size.div_ceil(8).max(1) * 8;
-        if let Some(i) = self.free_slots.iter().position(|&(_, s)| s == size) {
+        let fits = (0..self.free_slots.len())
+            .filter(|&i| self.free_slots[i].1 >= size)
+            .min_by_key(|&i| self.free_slots[i].1);
+        let pick =
+            fits.or_else(|| (0..self.free_slots.len()).max_by_key(|&i| self.free_slots[i].1));
+        if let Some(i) = pick {
             let (id, s) = self.free_slots.swap_remove(i);
+            let s = s.max(size);
+            let info = &mut self.f.slots[id.0 as usize];
+            info.size = info.size.max(s);
             self.taken_slots.push((id, s));
             return id;
         }
