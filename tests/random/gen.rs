@@ -311,12 +311,20 @@ pub fn script(seed: u64) -> Script {
     for _ in 0..nmaps {
         let nkeys = rng.below(3);
         let keys = (0..nkeys)
-            .map(|_| if rng.chance(2, 3) { Cat::Int } else { Cat::Str })
+            .map(|_| match rng.below(12) {
+                0..=7 => Cat::Int,
+                8..=10 => Cat::Str,
+                // A struct as a key (printed `{.a=1,.b=x}`).
+                _ => match mem_cat(&mut rng, &paths) {
+                    Some(c @ Cat::Rec(_)) => c,
+                    _ => Cat::Str,
+                },
+            })
             .collect();
         let value = match rng.below(12) {
             0..=5 => Cat::Int,
             6..=7 => Cat::Str,
-            8..=9 => tuple_cat(&mut rng),
+            8..=9 => tuple_cat(&mut rng, &paths),
             _ => mem_cat(&mut rng, &paths).unwrap_or(Cat::Int),
         };
         maps.push(MapShape {
@@ -386,11 +394,17 @@ pub fn has_side_effects(e: &Expr) -> bool {
     }
 }
 
-fn tuple_cat(rng: &mut Rng) -> Cat {
+/// A tuple of integers and strings, and, when the script has structs, sometimes a struct or an
+/// array.
+fn tuple_cat(rng: &mut Rng, paths: &[(usize, Vec<Step>, CType)]) -> Cat {
     let n = 2 + rng.below(2);
     Cat::Tuple(
         (0..n)
-            .map(|_| if rng.chance(2, 3) { Cat::Int } else { Cat::Str })
+            .map(|_| match rng.below(12) {
+                0..=7 => Cat::Int,
+                8..=10 => Cat::Str,
+                _ => mem_cat(rng, paths).unwrap_or(Cat::Int),
+            })
             .collect(),
     )
 }
@@ -457,7 +471,7 @@ impl Gen {
                         let c = match self.rng.below(12) {
                             0..=6 => Cat::Int,
                             7..=8 => Cat::Str,
-                            9..=10 => tuple_cat(&mut self.rng),
+                            9..=10 => tuple_cat(&mut self.rng, &self.paths),
                             _ => match mem_cat(&mut self.rng, &self.paths) {
                                 Some(c @ Cat::Rec(_)) => c,
                                 _ => Cat::Int,
@@ -558,6 +572,13 @@ impl Gen {
             return;
         };
         let _ = defined;
+        // print() shows any value: structs and arrays too, alone or in tuples.
+        let whole = matches!(cat, Cat::Rec(_) | Cat::Arr(_))
+            || matches!(&cat, Cat::Tuple(e) if e.iter().any(|c| matches!(c, Cat::Rec(_) | Cat::Arr(_))));
+        if whole || self.rng.chance(1, 6) {
+            out.push(Stmt::Print(Expr::Var(v)));
+            return;
+        }
         let (fmt, args) = match &cat {
             Cat::Int => ("%ld".to_string(), vec![Expr::Var(v)]),
             Cat::Str => ("%s".to_string(), vec![Expr::Var(v)]),
@@ -600,6 +621,10 @@ impl Gen {
         cats.iter()
             .map(|c| match c {
                 Cat::Str => Expr::Str(self.rng.pick(&WORDS).as_bytes().to_vec()),
+                // A read of memory changes nothing.
+                Cat::Rec(_) => self
+                    .deref(|t| matches!((t, c), (CType::Struct(a), Cat::Rec(b)) if a == b))
+                    .unwrap_or(Expr::Int(0)),
                 _ => Expr::Int(self.rng.below(4) as u64),
             })
             .collect()
@@ -624,6 +649,9 @@ impl Gen {
                         .to_vec(),
                 ),
                 Cat::Str => self.string(1, defined),
+                Cat::Rec(_) => self
+                    .deref(|t| matches!((t, c), (CType::Struct(a), Cat::Rec(b)) if a == b))
+                    .unwrap_or(Expr::Int(0)),
                 _ if self.rng.chance(2, 3) => {
                     let v = *self.rng.pick(&[0u64, 1, 2, 3, 0x8000_0000_0000_0000]);
                     if self.rng.chance(1, 4) {

@@ -119,6 +119,7 @@ enum TS {
     Store(usize, Vec<TE>, TE),
     If(TE, Vec<TS>, Vec<TS>),
     Printf(String, Vec<TE>),
+    Print(TE),
     Exit,
 }
 
@@ -208,6 +209,7 @@ impl Typer {
                 }
                 (TS::Printf(fmt.clone(), args), defined)
             }
+            Stmt::Print(e) => (TS::Print(self.expr(e, defined)?), defined),
             Stmt::Exit => (TS::Exit, defined),
         })
     }
@@ -633,6 +635,11 @@ impl Machine<'_> {
                         vals.push(to_value(&v, &a.ty, self.structs));
                     }
                     printf::format_into(&mut self.out, fmt, &vals)?;
+                }
+                TS::Print(e) => {
+                    let v = self.eval(e);
+                    print::write_value(&mut self.out, &to_value(&v, &e.ty, self.structs));
+                    self.out.push(b'\n');
                 }
                 TS::Exit => return Ok(false),
             }

@@ -211,6 +211,8 @@ pub enum Stmt {
     If(Expr, Vec<Stmt>, Vec<Stmt>),
     /// The format (with real newlines) and its arguments.
     Printf(String, Vec<Expr>),
+    /// `print(e)` of a value (not a map).
+    Print(Expr),
     Exit,
 }
 
@@ -305,6 +307,9 @@ fn stmt(out: &mut String, s: &Stmt, depth: usize, st: &[StructDef]) {
                 let _ = write!(out, ", {}", expr(a, st));
             }
             out.push_str(");\n");
+        }
+        Stmt::Print(e) => {
+            let _ = writeln!(out, "{pad}print({});", expr(e, st));
         }
         Stmt::Exit => {
             let _ = writeln!(out, "{pad}exit();");

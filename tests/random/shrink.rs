@@ -162,6 +162,7 @@ fn visit(stmts: &[Stmt], f: &mut dyn FnMut(&Expr) -> bool) -> bool {
             }
             Stmt::If(c, t, e) => expr(c, f) || visit(t, f) || visit(e, f),
             Stmt::Printf(_, args) => args.iter().any(|a| expr(a, f)),
+            Stmt::Print(e) => expr(e, f),
             Stmt::Exit => false,
         };
         if stop {
@@ -202,6 +203,7 @@ fn visit_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr) -> bool) -> bool {
             }
             Stmt::If(c, t, e) => expr(c, f) || visit_mut(t, f) || visit_mut(e, f),
             Stmt::Printf(_, args) => args.iter_mut().any(|a| expr(a, f)),
+            Stmt::Print(e) => expr(e, f),
             Stmt::Exit => false,
         };
         if stop {
