@@ -165,18 +165,23 @@ impl<'a> Lowerer<'a> {
         id
     }
 
-    /// A slot for the current statement; reused by later statements. A free slot is taken
-    /// whatever its size: the smallest that is large enough, else the largest, grown to
-    /// `size`. So temporaries of different statements share the stack (as LLVM's stack
-    /// colouring makes bpftrace's allocas do), and the frame needs, per slot, only the
-    /// largest use, instead of one slot per distinct size ever used.
+    /// A slot for the current statement; reused by later statements. A free slot of the same
+    /// size is taken first; else one at most twice as large; else the largest smaller one,
+    /// grown to `size`. So temporaries of different statements share the stack (as LLVM's
+    /// stack colouring makes bpftrace's allocas do) without one slot per distinct size ever
+    /// used, and a small temporary never takes a large slot another one will need.
     pub(super) fn slot(&mut self, size: u32) -> SlotId {
         let size = size.div_ceil(8).max(1) * 8;
-        let fits = (0..self.free_slots.len())
-            .filter(|&i| self.free_slots[i].1 >= size)
-            .min_by_key(|&i| self.free_slots[i].1);
-        let pick =
-            fits.or_else(|| (0..self.free_slots.len()).max_by_key(|&i| self.free_slots[i].1));
+        let free = |i: usize| self.free_slots[i].1;
+        let n = self.free_slots.len();
+        let pick = (0..n)
+            .find(|&i| free(i) == size)
+            .or_else(|| {
+                (0..n)
+                    .filter(|&i| free(i) > size && free(i) <= 2 * size)
+                    .min_by_key(|&i| free(i))
+            })
+            .or_else(|| (0..n).filter(|&i| free(i) < size).max_by_key(|&i| free(i)));
         if let Some(i) = pick {
             let (id, s) = self.free_slots.swap_remove(i);
             let s = s.max(size);
