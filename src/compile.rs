@@ -258,4 +258,70 @@ mod tests {
         assert_eq!(names, vec!["BEGIN", "END"]);
         assert!(obj.maps.iter().any(|m| m.name == "@x"));
     }
+
+    /// The size `str()` asks its helper for: `BPFTRACE_STRLEN` itself (so it keeps
+    /// `BPFTRACE_STRLEN - 1` characters, as bpftrace does), not the buffer rounded up to 8.
+    fn str_read_sizes(strlen: u32, text: &str) -> Vec<i32> {
+        let env = CompileEnv {
+            strlen,
+            ..CompileEnv::default()
+        };
+        object(text, &env).programs[0]
+            .ir
+            .insts
+            .iter()
+            .filter_map(|si| match &si.inst {
+                Inst::Call { helper, args, .. }
+                    if *helper == crate::codegen::ir::helper::PROBE_READ_KERNEL_STR =>
+                {
+                    match args.get(1) {
+                        Some(crate::codegen::ir::Operand::Imm(n)) => Some(*n),
+                        _ => Some(-1),
+                    }
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn str_reads_at_most_strlen_bytes() {
+        let text = "BEGIN { printf(\"%s\\n\", str(kptr(0))); exit(); }";
+        for strlen in [1, 5, 8, 9, 63, 200] {
+            assert_eq!(
+                str_read_sizes(strlen, text),
+                vec![strlen as i32],
+                "{strlen}"
+            );
+        }
+    }
+
+    #[test]
+    fn increment_in_an_expression_widens_the_variable() {
+        // `$b++` stores 65536 into $b: its type widens to 64 bits, as `$b++;` and `$b += 1`
+        // widen it, instead of staying a uint16 that holds a value out of its range.
+        let obj = object(
+            "BEGIN { $b = (uint16)65535; $c = $b++; @t = ($b, $c); exit(); }",
+            &CompileEnv::default(),
+        );
+        let t = obj.maps.iter().find(|m| m.name == "@t").expect("@t");
+        let crate::sema::typed::MapValueType::Plain(ty) = &t.value else {
+            panic!("{:?}", t.value);
+        };
+        assert_eq!(ty.to_string(), "(uint64, uint64)");
+    }
+
+    #[test]
+    fn statements_share_temporary_stack_slots_of_any_size() {
+        // Four printf records of 112 to 264 bytes: 752 bytes if each size had its own slot;
+        // the statements run one after another, so one slot of 264 bytes serves them all.
+        let lines: Vec<String> = [100, 150, 200, 250]
+            .iter()
+            .map(|&n| format!("printf(\"%s\\n\", \"{}\");", "x".repeat(n)))
+            .collect();
+        let text = format!("BEGIN {{ {} exit(); }}", lines.join(" "));
+        let obj = object(&text, &CompileEnv::default());
+        let total: u32 = obj.programs[0].ir.slots.iter().map(|s| s.size).sum();
+        assert!(total <= 272, "{total} bytes of slots");
+    }
 }

@@ -62,7 +62,7 @@ fn lower_path(cx: &mut dyn LowerCx, call: &TCall<'_>, base: Base, off: i32, size
     cx.zero(base, off, size);
     let p = cx.operand(&call.args[0]);
     let buf = cx.addr(base, off);
-    let cap = call.ty.layout_size().min(size) as i32;
+    let cap = call.ty.c_size().min(size) as i32;
     cx.call_void(helper::D_PATH, vec![p, Operand::Reg(buf), Operand::Imm(cap)]);
 }
 

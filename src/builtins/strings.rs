@@ -56,7 +56,8 @@ fn check_str(cx: &mut dyn CheckCx, call: &Call<'_>) -> Checked {
 fn lower_str(cx: &mut dyn LowerCx, call: &TCall<'_>, base: Base, off: i32, size: u32) {
     cx.zero(base, off, size);
     let src = cx.operand(&call.args[0]);
-    let cap = call.ty.layout_size().min(size) as i32;
+    // The buffer's declared size (BPFTRACE_STRLEN), not its layout rounded up to 8 bytes.
+    let cap = call.ty.c_size().min(size) as i32;
     let n = match call.args.get(1) {
         None => Operand::Imm(cap),
         Some(l) => {

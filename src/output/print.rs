@@ -272,7 +272,8 @@ fn raw_key_order(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     keys_by(a, b, |x, y| x.to_le_bytes().cmp(&y.to_le_bytes()))
 }
 
-/// Orders keys element by element: tuples in turn, strings by bytes, integers by `ints`.
+/// Orders keys element by element: tuples, structs and arrays in turn, strings by bytes,
+/// integers by `ints`.
 fn keys_by(a: Option<&Value>, b: Option<&Value>, ints: fn(u64, u64) -> Ordering) -> Ordering {
     fn elem(a: &Value, b: &Value, ints: fn(u64, u64) -> Ordering) -> Ordering {
         match (a, b) {
@@ -283,6 +284,20 @@ fn keys_by(a: Option<&Value>, b: Option<&Value>, ints: fn(u64, u64) -> Ordering)
                 .find(|o| *o != Ordering::Equal)
                 .unwrap_or_else(|| x.len().cmp(&y.len())),
             (Value::Str(x), Value::Str(y)) => x.cmp(y),
+            // Structs member by member and arrays element by element: the order of their
+            // bytes, as the kernel stores them.
+            (Value::Record(x), Value::Record(y)) => x
+                .iter()
+                .zip(y)
+                .map(|((_, p), (_, q))| elem(p, q, ints))
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or(Ordering::Equal),
+            (Value::Array(x), Value::Array(y)) => x
+                .iter()
+                .zip(y)
+                .map(|(p, q)| elem(p, q, ints))
+                .find(|o| *o != Ordering::Equal)
+                .unwrap_or_else(|| x.len().cmp(&y.len())),
             _ => match (int_bits(a), int_bits(b)) {
                 (Some(x), Some(y)) => ints(x, y),
                 _ => Ordering::Equal,

@@ -479,3 +479,35 @@ fn records_and_arrays_print_as_bpftrace_does() {
         "{\"type\": \"value\", \"data\": { \"weight\": 1048576, \"inv_weight\": 4194304 }}\n"
     );
 }
+
+#[test]
+fn struct_and_array_keys_with_equal_values_sort_by_their_bytes() {
+    let rec = |a: u64, s: &str| {
+        Value::Record(vec![
+            ("a".into(), Value::UInt(a)),
+            ("s".into(), Value::Str(s.into())),
+        ])
+    };
+    let arr = |a: u64, b: u64| Value::Array(vec![Value::UInt(a), Value::UInt(b)]);
+    let one = || MapValue::Scalar(Value::Int(1));
+    // In the kernel's hash order (any order): printed by the keys' bytes, little-endian
+    // (512 is 00 02 ..., before 1, 01 00 ...).
+    let r = dump(
+        "@r",
+        AggKind::Plain,
+        vec![
+            (Some(rec(0x200, "a")), one()),
+            (Some(rec(1, "b")), one()),
+            (Some(rec(1, "a")), one()),
+        ],
+    );
+    let a = dump(
+        "@a",
+        AggKind::Plain,
+        vec![(Some(arr(2, 0)), one()), (Some(arr(1, 5)), one())],
+    );
+    assert_eq!(
+        maps_at_exit(&[a, r]),
+        "\n\n@a[[1,5]]: 1\n@a[[2,0]]: 1\n@r[{.a=512,.s=a}]: 1\n@r[{.a=1,.s=a}]: 1\n@r[{.a=1,.s=b}]: 1\n"
+    );
+}

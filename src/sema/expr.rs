@@ -184,7 +184,16 @@ impl Checker<'_> {
                     );
                     return zero(span);
                 }
-                let ty = cur.ty.clone();
+                // `$v++` widens the variable as `$v = $v + 1` does, so the variable's type
+                // always holds what is stored in it.
+                let one = TExpr {
+                    kind: TExprKind::Int(1),
+                    ty: Type::I64,
+                    span,
+                };
+                let sum = self.binary(BinOp::Add, cur.clone(), one, span);
+                self.assign_var(name, &sum, target.span);
+                let ty = self.var_read(name, target.span).ty;
                 let TExprKind::Var(var) = cur.kind else {
                     return zero(span);
                 };

@@ -1,6 +1,6 @@
-//! The reference: types a script as rtrace's checker does (two passes) and evaluates it with rtrace's integer rules into the exact expected stdout.
+//! The reference: types a script as rtrace's checker does (passes until the types settle) and evaluates it with rtrace's integer rules, C struct layouts and string reads into the exact expected stdout.
 
-use super::script::{Expr, Op, Script, Stmt, Un, VAR_NAMES};
+use super::script::{c_layout, walk, CType, Expr, Op, Script, Stmt, StructDef, Un, VAR_NAMES};
 use rtrace::output::print;
 use rtrace::output::printf;
 use rtrace::output::value::{AggKind, MapDump, MapValue, Value};
@@ -9,9 +9,15 @@ use std::collections::BTreeMap;
 /// An expression's type, as rtrace's checker computes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ty {
-    Int { size: u8, signed: bool },
+    Int {
+        size: u8,
+        signed: bool,
+    },
     Str(u32),
     Tuple(Vec<Ty>),
+    /// `struct S{k}`.
+    Record(usize),
+    Array(Box<Ty>, u32),
 }
 
 const I64: Ty = Ty::Int {
@@ -47,8 +53,30 @@ impl Ty {
                 .map(|(x, y)| x.unify(y))
                 .collect::<Option<Vec<_>>>()
                 .map(Ty::Tuple),
+            (Ty::Record(_), _) | (Ty::Array(..), _) if self == other => Some(self.clone()),
             _ => None,
         }
+    }
+}
+
+/// The type rtrace gives a value of C type `t` (char arrays are strings).
+fn c_ty(t: &CType) -> Ty {
+    match t {
+        CType::Int(i, _) => Ty::Int {
+            size: i.size,
+            signed: i.signed,
+        },
+        CType::Chars(n) => Ty::Str(*n),
+        CType::Array(e, n) => Ty::Array(Box::new(c_ty(e)), *n),
+        CType::Struct(k) => Ty::Record(*k),
+    }
+}
+
+/// The buffer size of a string type.
+fn str_size(t: &Ty) -> u32 {
+    match t {
+        Ty::Str(n) => *n,
+        _ => 0,
     }
 }
 
@@ -73,6 +101,16 @@ enum TK {
     Ternary(Box<TE>, Box<TE>, Box<TE>),
     Tuple(Vec<TE>),
     Field(Box<TE>, usize),
+    /// Member `i` of a struct value.
+    Member(Box<TE>, usize),
+    /// (variable, prefix, increment)
+    IncVar(usize, bool, bool),
+    /// (map, keys, prefix, increment)
+    IncMap(usize, Vec<TE>, bool, bool),
+    /// A value of this C type at this offset of the script's memory.
+    Mem(u32, CType),
+    /// `str()` of the memory at this offset, with at most this many characters.
+    StrRead(u32, usize),
 }
 
 #[derive(Clone, Debug)]
@@ -81,12 +119,16 @@ enum TS {
     Store(usize, Vec<TE>, TE),
     If(TE, Vec<TS>, Vec<TS>),
     Printf(String, Vec<TE>),
+    Print(TE),
     Exit,
 }
 
 /// What the checker learns across its two passes.
 #[derive(Default)]
 struct Typer {
+    structs: Vec<StructDef>,
+    /// `BPFTRACE_STRLEN`.
+    strlen: u32,
     vars: [Option<Ty>; 5],
     map_keys: BTreeMap<usize, Vec<Ty>>,
     map_vals: BTreeMap<usize, Ty>,
@@ -167,6 +209,7 @@ impl Typer {
                 }
                 (TS::Printf(fmt.clone(), args), defined)
             }
+            Stmt::Print(e) => (TS::Print(self.expr(e, defined)?), defined),
             Stmt::Exit => (TS::Exit, defined),
         })
     }
@@ -221,7 +264,10 @@ impl Typer {
         if t.ty.is_int() {
             Ok(t)
         } else {
-            Err(format!("not an integer: {}", super::script::expr(e)))
+            Err(format!(
+                "not an integer: {}",
+                super::script::expr(e, &self.structs)
+            ))
         }
     }
 
@@ -309,6 +355,53 @@ impl Typer {
                 };
                 mk(TK::Field(Box::new(x), *i), ty)
             }
+            Expr::Member(x, name) => {
+                let x = self.expr(x, defined)?;
+                let Ty::Record(k) = x.ty else {
+                    return Err("member of a non-struct".into());
+                };
+                let members = &self.structs[k].members;
+                let i = members
+                    .iter()
+                    .position(|(n, _)| n == name)
+                    .ok_or("no such member")?;
+                let ty = c_ty(&members[i].1);
+                mk(TK::Member(Box::new(x), i), ty)
+            }
+            Expr::Incr(target, prefix, up) => match &**target {
+                Expr::Var(v) => {
+                    // As `$v = $v + 1` would: the variable widens, and the value has its type.
+                    let cur = self.int(target, defined)?;
+                    let one = TE {
+                        kind: TK::Int(1),
+                        ty: I64,
+                    };
+                    let sum = binary(Op::Add, cur, one)?;
+                    self.stmt_typed_assign(*v, sum, defined)?;
+                    let ty = self.vars[*v].clone().unwrap_or(I64);
+                    mk(TK::IncVar(*v, *prefix, *up), ty)
+                }
+                Expr::Map(m, keys) => {
+                    let keys = self.keys(*m, keys, defined)?;
+                    self.map_value(*m, &I64)?;
+                    let ty = self.map_vals.get(m).cloned().unwrap_or(I64);
+                    if !ty.is_int() {
+                        return Err("++ of a non-integer map".into());
+                    }
+                    mk(TK::IncMap(*m, keys, *prefix, *up), ty)
+                }
+                _ => Err("++ of something else".into()),
+            },
+            Expr::Deref(k, off, path) => {
+                let (at, t) = walk(&self.structs, *k, path).ok_or("bad path")?;
+                mk(TK::Mem(off + at, t.clone()), c_ty(&t))
+            }
+            Expr::StrRead(off, n) => {
+                // str() keeps at most n characters, and at most BPFTRACE_STRLEN - 1.
+                let cap = (self.strlen as usize).saturating_sub(1);
+                let chars = n.map_or(cap, |n| (n as usize).min(cap));
+                mk(TK::StrRead(*off, chars), Ty::Str(self.strlen))
+            }
         }
     }
 }
@@ -346,6 +439,8 @@ enum V {
     Int(u64),
     Str(Vec<u8>),
     Tuple(Vec<V>),
+    /// A struct's members or an array's elements.
+    Seq(Vec<V>),
 }
 
 impl V {
@@ -357,27 +452,95 @@ impl V {
     }
 }
 
-fn zero_of(ty: &Ty) -> V {
+fn zero_of(ty: &Ty, structs: &[StructDef]) -> V {
     match ty {
         Ty::Int { .. } => V::Int(0),
         Ty::Str(_) => V::Str(Vec::new()),
-        Ty::Tuple(elems) => V::Tuple(elems.iter().map(zero_of).collect()),
+        Ty::Tuple(elems) => V::Tuple(elems.iter().map(|t| zero_of(t, structs)).collect()),
+        Ty::Record(k) => V::Seq(
+            structs[*k]
+                .members
+                .iter()
+                .map(|(_, t)| zero_of(&c_ty(t), structs))
+                .collect(),
+        ),
+        Ty::Array(e, n) => V::Seq((0..*n).map(|_| zero_of(e, structs)).collect()),
     }
 }
 
-fn to_value(v: &V, ty: &Ty) -> Value {
+/// The value of C type `t` at `at` in `mem` (little-endian; strings end at a NUL).
+fn read_c(mem: &[u8], at: u32, t: &CType, structs: &[StructDef]) -> V {
+    let at = at as usize;
+    let byte = |i: usize| mem.get(i).copied().unwrap_or(0);
+    match t {
+        CType::Int(i, _) => {
+            let raw =
+                (0..usize::from(i.size)).fold(0u64, |v, b| v | u64::from(byte(at + b)) << (8 * b));
+            V::Int(cast(raw, i.size, i.signed))
+        }
+        CType::Chars(n) => V::Str(
+            (at..at + *n as usize)
+                .map(byte)
+                .take_while(|&b| b != 0)
+                .collect(),
+        ),
+        CType::Array(e, n) => {
+            let size = c_layout(structs, e).0;
+            V::Seq(
+                (0..*n)
+                    .map(|i| read_c(mem, at as u32 + i * size, e, structs))
+                    .collect(),
+            )
+        }
+        CType::Struct(k) => {
+            let offsets = super::script::member_offsets(structs, *k).0;
+            V::Seq(
+                structs[*k]
+                    .members
+                    .iter()
+                    .zip(offsets)
+                    .map(|((_, t), o)| read_c(mem, at as u32 + o, t, structs))
+                    .collect(),
+            )
+        }
+    }
+}
+
+fn to_value(v: &V, ty: &Ty, structs: &[StructDef]) -> Value {
     match (v, ty) {
         (V::Int(x), Ty::Int { signed: true, .. }) => Value::Int(*x as i64),
         (V::Int(x), _) => Value::UInt(*x),
         (V::Str(s), _) => Value::Str(s.clone()),
-        (V::Tuple(items), Ty::Tuple(tys)) => {
-            Value::Tuple(items.iter().zip(tys).map(|(v, t)| to_value(v, t)).collect())
+        (V::Tuple(items), Ty::Tuple(tys)) => Value::Tuple(
+            items
+                .iter()
+                .zip(tys)
+                .map(|(v, t)| to_value(v, t, structs))
+                .collect(),
+        ),
+        (V::Tuple(items), _) => {
+            Value::Tuple(items.iter().map(|v| to_value(v, &U64, structs)).collect())
         }
-        (V::Tuple(items), _) => Value::Tuple(items.iter().map(|v| to_value(v, &U64)).collect()),
+        (V::Seq(items), Ty::Record(k)) => Value::Record(
+            items
+                .iter()
+                .zip(&structs[*k].members)
+                .map(|(v, (name, t))| (name.clone(), to_value(v, &c_ty(t), structs)))
+                .collect(),
+        ),
+        (V::Seq(items), Ty::Array(e, _)) => {
+            Value::Array(items.iter().map(|v| to_value(v, e, structs)).collect())
+        }
+        (V::Seq(items), _) => {
+            Value::Array(items.iter().map(|v| to_value(v, &U64, structs)).collect())
+        }
     }
 }
 
-struct Machine {
+struct Machine<'s> {
+    structs: &'s [StructDef],
+    /// The script's data and its NUL.
+    mem: Vec<u8>,
     vars: [V; 5],
     maps: BTreeMap<usize, BTreeMap<Vec<V>, V>>,
     out: Vec<u8>,
@@ -448,7 +611,7 @@ fn arith(op: Op, a: u64, b: u64, signed: bool) -> u64 {
     }
 }
 
-impl Machine {
+impl Machine<'_> {
     /// Runs statements; false once `exit()` ran.
     fn block(&mut self, stmts: &[TS]) -> Result<bool, String> {
         for s in stmts {
@@ -466,11 +629,17 @@ impl Machine {
                     }
                 }
                 TS::Printf(fmt, args) => {
-                    let vals: Vec<Value> = args
-                        .iter()
-                        .map(|a| to_value(&self.eval(a), &a.ty))
-                        .collect();
+                    let mut vals = Vec::new();
+                    for a in args {
+                        let v = self.eval(a);
+                        vals.push(to_value(&v, &a.ty, self.structs));
+                    }
                     printf::format_into(&mut self.out, fmt, &vals)?;
+                }
+                TS::Print(e) => {
+                    let v = self.eval(e);
+                    print::write_value(&mut self.out, &to_value(&v, &e.ty, self.structs));
+                    self.out.push(b'\n');
                 }
                 TS::Exit => return Ok(false),
             }
@@ -478,7 +647,9 @@ impl Machine {
         Ok(true)
     }
 
-    fn eval(&self, e: &TE) -> V {
+    /// An expression's value; operands are evaluated left to right, `&&`, `||` and `?:`
+    /// evaluate only what they need (`++` and `--` change variables and maps on the way).
+    fn eval(&mut self, e: &TE) -> V {
         match &e.kind {
             TK::Int(v) => V::Int(*v),
             TK::Str(s) => V::Str(s.clone()),
@@ -489,7 +660,7 @@ impl Machine {
                     .get(m)
                     .and_then(|entries| entries.get(&k))
                     .cloned()
-                    .unwrap_or_else(|| zero_of(&e.ty))
+                    .unwrap_or_else(|| zero_of(&e.ty, self.structs))
             }
             TK::Cast(x) => {
                 let Ty::Int { size, signed } = e.ty else {
@@ -505,13 +676,31 @@ impl Machine {
                     Un::Not => u64::from(v == 0),
                 })
             }
+            TK::Binary(op @ (Op::LAnd | Op::LOr), _, l, r) => {
+                let a = self.eval(l).int() != 0;
+                let b = if a == (*op == Op::LAnd) {
+                    self.eval(r).int() != 0
+                } else {
+                    a
+                };
+                V::Int(u64::from(b))
+            }
             TK::Binary(op, signed, l, r) => {
                 let a = self.eval(l).int();
                 let b = self.eval(r).int();
                 V::Int(arith(*op, a, b, *signed))
             }
             TK::StrEq(negate, l, r) => {
-                let eq = self.eval(l) == self.eval(r);
+                // As bpftrace 0.17 (and rtrace) compare: the first min(size) bytes of the two
+                // zero-padded buffers, so a `char[5]` without a NUL equals any longer string
+                // that starts with its 5 bytes.
+                let n = str_size(&l.ty).min(str_size(&r.ty)) as usize;
+                let (a, b) = (self.eval(l), self.eval(r));
+                let padded = |v: &V| match v {
+                    V::Str(s) => (0..n).map(|i| s.get(i).copied().unwrap_or(0)).collect(),
+                    _ => Vec::new(),
+                };
+                let eq = padded(&a) == padded(&b);
                 V::Int(u64::from(eq != *negate))
             }
             TK::Ternary(c, t, f) => {
@@ -526,6 +715,42 @@ impl Machine {
                 V::Tuple(mut items) if *i < items.len() => items.swap_remove(*i),
                 _ => V::Int(0),
             },
+            TK::Member(x, i) => match self.eval(x) {
+                V::Seq(mut items) if *i < items.len() => items.swap_remove(*i),
+                _ => V::Int(0),
+            },
+            TK::IncVar(v, prefix, up) => {
+                let old = self.vars[*v].int();
+                let new = if *up {
+                    old.wrapping_add(1)
+                } else {
+                    old.wrapping_sub(1)
+                };
+                self.vars[*v] = V::Int(new);
+                V::Int(if *prefix { new } else { old })
+            }
+            TK::IncMap(m, keys, prefix, up) => {
+                let k: Vec<V> = keys.iter().map(|k| self.eval(k)).collect();
+                let entries = self.maps.entry(*m).or_default();
+                let old = entries.get(&k).map_or(0, V::int);
+                let new = if *up {
+                    old.wrapping_add(1)
+                } else {
+                    old.wrapping_sub(1)
+                };
+                entries.insert(k, V::Int(new));
+                V::Int(if *prefix { new } else { old })
+            }
+            TK::Mem(at, t) => read_c(&self.mem, *at, t, self.structs),
+            TK::StrRead(off, chars) => V::Str(
+                self.mem
+                    .iter()
+                    .skip(*off as usize)
+                    .take(*chars)
+                    .take_while(|&&b| b != 0)
+                    .copied()
+                    .collect(),
+            ),
         }
     }
 }
@@ -533,11 +758,34 @@ impl Machine {
 /// Checks that `script` is one the generator may produce (well typed, every variable assigned
 /// on every path before use) and returns its exact expected stdout.
 pub fn expected(script: &Script) -> Result<String, String> {
-    let mut typer = Typer::default();
-    // Two passes, as the checker makes: the second sees the types the first learned.
-    typer.block(&script.body, 0)?;
-    let (typed, _) = typer.block(&script.body, 0)?;
+    let mut typer = Typer {
+        structs: script.structs.clone(),
+        strlen: script.strlen.unwrap_or(64),
+        ..Typer::default()
+    };
+    // Passes until no variable or map type widens any more, as the checker makes them; the
+    // last one types the program with the settled types.
+    let mut typed = typer.block(&script.body, 0)?.0;
+    for _ in 0..16 {
+        let before = (
+            typer.vars.clone(),
+            typer.map_keys.clone(),
+            typer.map_vals.clone(),
+        );
+        typed = typer.block(&script.body, 0)?.0;
+        if before
+            == (
+                typer.vars.clone(),
+                typer.map_keys.clone(),
+                typer.map_vals.clone(),
+            )
+        {
+            break;
+        }
+    }
     let mut m = Machine {
+        structs: &script.structs,
+        mem: script.memory(),
         vars: [V::Int(0), V::Int(0), V::Int(0), V::Int(0), V::Int(0)],
         maps: BTreeMap::new(),
         out: Vec::new(),
@@ -555,12 +803,15 @@ pub fn expected(script: &Script) -> Result<String, String> {
                     .map(|(k, v)| {
                         let key = match kty.len() {
                             0 => None,
-                            1 => Some(to_value(&k[0], &kty[0])),
+                            1 => Some(to_value(&k[0], &kty[0], &script.structs)),
                             _ => Some(Value::Tuple(
-                                k.iter().zip(&kty).map(|(v, t)| to_value(v, t)).collect(),
+                                k.iter()
+                                    .zip(&kty)
+                                    .map(|(v, t)| to_value(v, t, &script.structs))
+                                    .collect(),
                             )),
                         };
-                        (key, MapValue::Scalar(to_value(v, vty)))
+                        (key, MapValue::Scalar(to_value(v, vty, &script.structs)))
                     })
                     .collect()
             })

@@ -1,6 +1,9 @@
 //! Runs one script with the rtrace binary and judges it against the reference's expected stdout.
 
+use super::script::Script;
+use std::ffi::OsString;
 use std::io::Read;
+use std::os::unix::ffi::OsStringExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -25,11 +28,34 @@ impl Run {
     pub fn matches(&self, expected: &str) -> bool {
         self.code == Some(0) && self.stdout == expected
     }
+
+    /// Whether rtrace refused the script at compile time only because it needs more than the
+    /// kernel's 512 bytes of stack (as bpftrace 0.17 would: neither has scratch space for
+    /// large keys and values): every error it printed says so, and it ran nothing.
+    pub fn out_of_stack(&self) -> bool {
+        let errors = self
+            .stderr
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().contains("error"))
+            .count();
+        let stack = self
+            .stderr
+            .lines()
+            .filter(|l| l.contains("bytes of stack; the kernel allows"))
+            .count();
+        self.code == Some(1) && self.stdout.is_empty() && stack > 0 && errors == stack
+    }
 }
 
-/// Runs `rtrace ARGS` with stdin closed; kills the process (by its id) after the timeout.
-pub fn run_args(args: &[&str]) -> Run {
-    let mut child = match Command::new(BIN)
+/// Runs `rtrace ARGS` with stdin closed and `BPFTRACE_STRLEN` set (or unset); kills the
+/// process (by its id) after the timeout.
+pub fn run_args(args: &[OsString], strlen: Option<u32>) -> Run {
+    let mut cmd = Command::new(BIN);
+    match strlen {
+        Some(n) => cmd.env("BPFTRACE_STRLEN", n.to_string()),
+        None => cmd.env_remove("BPFTRACE_STRLEN"),
+    };
+    let mut child = match cmd
         .args(args)
         .current_dir("/")
         .stdin(Stdio::null())
@@ -77,7 +103,16 @@ pub fn run_args(args: &[&str]) -> Run {
     }
 }
 
-/// Runs a script given as text.
-pub fn run_script(text: &str) -> Run {
-    run_args(&["-e", text])
+/// Runs a script: its text with `-e`, its data as the last argument, its `BPFTRACE_STRLEN`.
+pub fn run_script(script: &Script) -> Run {
+    run_args(&arguments(&script.text(), &script.data), script.strlen)
+}
+
+/// `-e TEXT [DATA]`: the data last, so that it ends where `curtask->mm->arg_end` points.
+pub fn arguments(text: &str, data: &[u8]) -> Vec<OsString> {
+    let mut args = vec![OsString::from("-e"), OsString::from(text)];
+    if !data.is_empty() {
+        args.push(OsString::from_vec(data.to_vec()));
+    }
+    args
 }

@@ -12,8 +12,8 @@ pub fn candidates(s: &Script) -> Vec<Script> {
         let mut b = body;
         b.extend_from_slice(&s.body[keep..]);
         out.push(Script {
-            nmaps: s.nmaps,
             body: b,
+            ..s.clone()
         });
     }
     let n = count_exprs(&s.body);
@@ -87,7 +87,27 @@ fn replacements(e: &Expr) -> Vec<Expr> {
     let mut out: Vec<Expr> = match e {
         Expr::Int(_) | Expr::Str(_) | Expr::Var(_) => Vec::new(),
         Expr::Map(_, keys) => keys.clone(),
-        Expr::Cast(_, x) | Expr::Unary(_, x) | Expr::Field(x, _) => vec![(**x).clone()],
+        Expr::Cast(_, x) | Expr::Unary(_, x) | Expr::Field(x, _) | Expr::Member(x, _) => {
+            vec![(**x).clone()]
+        }
+        Expr::Incr(target, ..) => vec![(**target).clone()],
+        Expr::Deref(k, off, path) => {
+            let mut v = Vec::new();
+            if *off > 0 {
+                v.push(Expr::Deref(*k, 0, path.clone()));
+            }
+            if !path.is_empty() {
+                v.push(Expr::Deref(*k, *off, path[..path.len() - 1].to_vec()));
+            }
+            v
+        }
+        Expr::StrRead(off, n) => {
+            let mut v = vec![Expr::Str(Vec::new())];
+            if n.is_some() {
+                v.push(Expr::StrRead(*off, None));
+            }
+            v
+        }
         Expr::Binary(_, l, r) => vec![(**l).clone(), (**r).clone()],
         Expr::Ternary(c, t, f) => vec![(**t).clone(), (**f).clone(), (**c).clone()],
         Expr::Tuple(items) => items.clone(),
@@ -118,9 +138,15 @@ fn visit(stmts: &[Stmt], f: &mut dyn FnMut(&Expr) -> bool) -> bool {
             return true;
         }
         match e {
-            Expr::Int(_) | Expr::Str(_) | Expr::Var(_) => false,
+            Expr::Int(_) | Expr::Str(_) | Expr::Var(_) | Expr::Deref(..) | Expr::StrRead(..) => {
+                false
+            }
             Expr::Map(_, keys) => keys.iter().any(|k| expr(k, f)),
-            Expr::Cast(_, x) | Expr::Unary(_, x) | Expr::Field(x, _) => expr(x, f),
+            Expr::Cast(_, x)
+            | Expr::Unary(_, x)
+            | Expr::Field(x, _)
+            | Expr::Member(x, _)
+            | Expr::Incr(x, ..) => expr(x, f),
             Expr::Binary(_, l, r) => expr(l, f) || expr(r, f),
             Expr::Ternary(c, t, e2) => expr(c, f) || expr(t, f) || expr(e2, f),
             Expr::Tuple(items) => items.iter().any(|x| expr(x, f)),
@@ -136,6 +162,7 @@ fn visit(stmts: &[Stmt], f: &mut dyn FnMut(&Expr) -> bool) -> bool {
             }
             Stmt::If(c, t, e) => expr(c, f) || visit(t, f) || visit(e, f),
             Stmt::Printf(_, args) => args.iter().any(|a| expr(a, f)),
+            Stmt::Print(e) => expr(e, f),
             Stmt::Exit => false,
         };
         if stop {
@@ -152,9 +179,15 @@ fn visit_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr) -> bool) -> bool {
             return true;
         }
         match e {
-            Expr::Int(_) | Expr::Str(_) | Expr::Var(_) => false,
+            Expr::Int(_) | Expr::Str(_) | Expr::Var(_) | Expr::Deref(..) | Expr::StrRead(..) => {
+                false
+            }
             Expr::Map(_, keys) => keys.iter_mut().any(|k| expr(k, f)),
-            Expr::Cast(_, x) | Expr::Unary(_, x) | Expr::Field(x, _) => expr(x, f),
+            Expr::Cast(_, x)
+            | Expr::Unary(_, x)
+            | Expr::Field(x, _)
+            | Expr::Member(x, _)
+            | Expr::Incr(x, ..) => expr(x, f),
             Expr::Binary(_, l, r) => expr(l, f) || expr(r, f),
             Expr::Ternary(c, t, e2) => expr(c, f) || expr(t, f) || expr(e2, f),
             Expr::Tuple(items) => items.iter_mut().any(|x| expr(x, f)),
@@ -170,6 +203,7 @@ fn visit_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr) -> bool) -> bool {
             }
             Stmt::If(c, t, e) => expr(c, f) || visit_mut(t, f) || visit_mut(e, f),
             Stmt::Printf(_, args) => args.iter_mut().any(|a| expr(a, f)),
+            Stmt::Print(e) => expr(e, f),
             Stmt::Exit => false,
         };
         if stop {

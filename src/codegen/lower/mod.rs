@@ -202,11 +202,28 @@ impl<'a> Lowerer<'a> {
         id
     }
 
-    /// A slot for the current statement; reused by later statements.
+    /// A slot for the current statement; reused by later statements. A free slot of the same
+    /// size is taken first; else one at most twice as large; else the largest smaller one,
+    /// grown to `size`. So temporaries of different statements share the stack (as LLVM's
+    /// stack colouring makes bpftrace's allocas do) without one slot per distinct size ever
+    /// used, and a small temporary never takes a large slot another one will need.
     pub(super) fn slot(&mut self, size: u32) -> SlotId {
         let size = size.div_ceil(8).max(1) * 8;
-        if let Some(i) = self.free_slots.iter().position(|&(_, s)| s == size) {
+        let free = |i: usize| self.free_slots[i].1;
+        let n = self.free_slots.len();
+        let pick = (0..n)
+            .find(|&i| free(i) == size)
+            .or_else(|| {
+                (0..n)
+                    .filter(|&i| free(i) > size && free(i) <= 2 * size)
+                    .min_by_key(|&i| free(i))
+            })
+            .or_else(|| (0..n).filter(|&i| free(i) < size).max_by_key(|&i| free(i)));
+        if let Some(i) = pick {
             let (id, s) = self.free_slots.swap_remove(i);
+            let s = s.max(size);
+            let info = &mut self.f.slots[id.0 as usize];
+            info.size = info.size.max(s);
             self.taken_slots.push((id, s));
             return id;
         }
