@@ -15,7 +15,7 @@ use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 
 use super::elf;
 use crate::bpf::sys;
-use crate::probes::{attach_btf_program, attach_probe, chain, probe_text, Attach};
+use crate::probes::{attach_btf_program, attach_probe, chain, probe_text, uprobe, Attach};
 
 /// One encoded program and where it attaches.
 #[derive(Clone, Debug)]
@@ -85,7 +85,98 @@ pub struct Programs {
     programs: Vec<Loaded>,
     /// The fentry/fexit programs, loaded by aya with the kernel's BTF; `None` without any.
     btf_programs: Option<Ebpf>,
+    /// Uprobe perf events opened, without programs, while the programs load (`load_for`).
+    opening: Option<Opening>,
     closed: bool,
+}
+
+/// The uprobe perf events `load_for` opens on a thread of their own: registering a uprobe
+/// writes its breakpoint into every process that maps the file (about 0.2 ms per uprobe
+/// with 30 processes mapping libc, and a grace period for the first), while loading a
+/// program is the verifier's work on the other CPU.
+struct Opening {
+    /// The `pid` the events are limited to.
+    pid: Option<i32>,
+    thread: Option<std::thread::JoinHandle<Vec<(usize, Opened)>>>,
+    /// Joined: the event of each program index, taken when it is attached.
+    events: std::collections::HashMap<usize, Opened>,
+}
+
+/// A uprobe perf event opened ahead, or why it could not be.
+type Opened = Result<OwnedFd, String>;
+
+impl Opening {
+    /// Opens the uprobe events of `images` in the order `attach_for` attaches them (the
+    /// kernel runs a uprobe's consumers in the order they registered).
+    fn start(images: &[ProgramImage], pid: Option<i32>) -> Option<Opening> {
+        let wanted: Vec<(usize, Attach)> = attach_order(images.iter().map(|im| &im.attach))
+            .into_iter()
+            .filter(|&i| matches!(images[i].attach, Attach::Uprobe { .. }))
+            .map(|i| (i, images[i].attach.clone()))
+            .collect();
+        if wanted.is_empty() {
+            return None;
+        }
+        let open = move || {
+            let mut out = Vec::with_capacity(wanted.len());
+            for (i, attach) in wanted {
+                let fd = uprobe::open_event(&attach, pid);
+                let failed = fd.is_err();
+                out.push((i, fd));
+                // The first failure ends the run; opening more would only slow it down.
+                if failed {
+                    break;
+                }
+            }
+            out
+        };
+        let thread = std::thread::Builder::new()
+            .name("rtrace-uprobes".into())
+            .spawn(open)
+            .ok()?;
+        Some(Opening {
+            pid,
+            thread: Some(thread),
+            events: Default::default(),
+        })
+    }
+
+    /// Waits for the thread; the events it opened are kept for `take`.
+    fn join(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // A thread that panicked opened nothing that outlives it: attach as usual.
+            if let Ok(events) = thread.join() {
+                self.events.extend(events);
+            }
+        }
+    }
+
+    /// The event opened for program `i`, if it was opened for this `pid`.
+    fn take(&mut self, i: usize, pid: Option<i32>) -> Option<Opened> {
+        self.join();
+        if pid != self.pid {
+            return None;
+        }
+        self.events.remove(&i)
+    }
+
+    /// Every event still unattached.
+    fn into_fds(mut self) -> Vec<OwnedFd> {
+        self.join();
+        self.events.into_values().filter_map(Result::ok).collect()
+    }
+}
+
+/// Program indices in attach order: those the kernel fires in attach order first, in order;
+/// the others after, in reverse. Every probe's programs then run in the order of the script.
+fn attach_order<'a>(attaches: impl Iterator<Item = &'a Attach>) -> Vec<usize> {
+    let attaches: Vec<&Attach> = attaches.collect();
+    let (forward, reverse): (Vec<usize>, Vec<usize>) =
+        (0..attaches.len()).partition(|&i| !crate::probes::fires_in_reverse(attaches[i]));
+    forward
+        .into_iter()
+        .chain(reverse.into_iter().rev())
+        .collect()
 }
 
 /// `enum bpf_prog_type` values, named as the kernel names them.
@@ -103,6 +194,27 @@ impl Programs {
     /// Verifies every program with `BPF_PROG_LOAD` (fentry/fexit ones through aya, which needs
     /// the kernel's BTF). Nothing is attached yet.
     pub fn load(images: &[ProgramImage]) -> Result<Programs, LoadError> {
+        Programs::load_opening(images, None)
+    }
+
+    /// `load`, opening the uprobe events of `pid` (every process when `None`) on another
+    /// thread meanwhile, for `attach_for` with the same `pid` to attach the programs to.
+    pub fn load_for(images: &[ProgramImage], pid: Option<i32>) -> Result<Programs, LoadError> {
+        check_names(images)?;
+        Programs::load_opening(images, Opening::start(images, pid))
+    }
+
+    fn load_opening(
+        images: &[ProgramImage],
+        opening: Option<Opening>,
+    ) -> Result<Programs, LoadError> {
+        // Whatever fails below drops the events opened so far (closing them unregisters).
+        let mut programs = Programs {
+            programs: Vec::with_capacity(images.len()),
+            btf_programs: None,
+            opening,
+            closed: false,
+        };
         check_names(images)?;
         let needs_version = images
             .iter()
@@ -112,7 +224,6 @@ impl Programs {
         } else {
             0
         };
-        let mut programs = Vec::with_capacity(images.len());
         for (i, im) in images.iter().enumerate() {
             let fd = match prog_type(&im.attach) {
                 Some(prog_type) => {
@@ -120,19 +231,15 @@ impl Programs {
                 }
                 None => None,
             };
-            programs.push(Loaded {
+            programs.programs.push(Loaded {
                 name: im.name.clone(),
                 attach: im.attach.clone(),
                 links: Vec::new(),
                 fd,
             });
         }
-        let btf_programs = load_btf_programs(images)?;
-        Ok(Programs {
-            programs,
-            btf_programs,
-            closed: false,
-        })
+        programs.btf_programs = load_btf_programs(images)?;
+        Ok(programs)
     }
 
     /// Attaches every program except BEGIN/END. Returns the probe count bpftrace prints in
@@ -154,18 +261,15 @@ impl Programs {
         if self.closed {
             return Err(closed());
         }
-        // Probes the kernel fires in attach order are attached first, in order; the others
-        // after, in reverse: every probe's programs then run in the order of the script.
-        let (forward, reverse): (Vec<usize>, Vec<usize>) = (0..self.programs.len())
-            .partition(|&i| !crate::probes::fires_in_reverse(&self.programs[i].attach));
-        for i in forward.into_iter().chain(reverse.into_iter().rev()) {
+        let order = attach_order(self.programs.iter().map(|p| &p.attach));
+        for i in order {
             let pid = match self.programs[i].attach {
                 Attach::Usdt { .. } => pid.or(command),
                 _ => pid,
             };
             if let Err(message) = self.attach_one(i, pid) {
                 // Closing every perf event, link and program fd detaches and unloads them.
-                release(std::mem::take(&mut self.programs));
+                self.release();
                 self.btf_programs = None;
                 self.closed = true;
                 return Err(LoadError::Attach {
@@ -181,14 +285,20 @@ impl Programs {
         let Some(p) = self.programs.get_mut(i) else {
             return Ok(());
         };
-        match (&p.attach, &p.fd) {
-            (Attach::Begin | Attach::End, _) => Ok(()),
-            (_, Some(fd)) => {
+        // A uprobe's event may have been opened while the programs loaded.
+        let opened = self.opening.as_mut().and_then(|o| o.take(i, pid));
+        match (&p.attach, &p.fd, opened) {
+            (Attach::Begin | Attach::End, _, _) => Ok(()),
+            (attach, Some(fd), Some(event)) => {
+                p.links = uprobe::attach_opened(fd.as_raw_fd(), attach, event?)?;
+                Ok(())
+            }
+            (_, Some(fd), None) => {
                 let links = attach_probe(fd.as_raw_fd(), &p.attach, pid)?;
                 p.links = links;
                 Ok(())
             }
-            (attach, None) => match self
+            (attach, None, _) => match self
                 .btf_programs
                 .as_mut()
                 .and_then(|ebpf| ebpf.program_mut(&p.name))
@@ -250,7 +360,19 @@ impl Drop for Programs {
     /// Detaches every probe (perf events and links closed concurrently, see `release`), then
     /// unloads the programs; everything is gone from the kernel when this returns.
     fn drop(&mut self) {
-        release(std::mem::take(&mut self.programs));
+        self.release();
+    }
+}
+
+impl Programs {
+    /// Closes every perf event (those opened ahead too) and link, then the programs.
+    fn release(&mut self) {
+        let opened = self
+            .opening
+            .take()
+            .map(Opening::into_fds)
+            .unwrap_or_default();
+        release(std::mem::take(&mut self.programs), opened);
     }
 }
 
@@ -270,10 +392,11 @@ const MAX_CLOSERS: usize = 16;
 /// no work is left running. `PERF_EVENT_IOC_DISABLE` first was measured and saves nothing
 /// (a tracepoint's BPF programs run from its program array whether or not the event is
 /// enabled), and neither does closing through a BPF link or closing the program fd first.
-fn release(mut programs: Vec<Loaded>) {
+fn release(mut programs: Vec<Loaded>, opened: Vec<OwnedFd>) {
     let mut links: Vec<OwnedFd> = programs
         .iter_mut()
         .flat_map(|p| std::mem::take(&mut p.links))
+        .chain(opened)
         .collect();
     let threads = links.len().min(MAX_CLOSERS);
     if threads > 1 {

@@ -166,7 +166,8 @@ impl<'o> Session<'o> {
                 })
             })
             .collect::<Result<Vec<_>, RunError>>()?;
-        let mut programs = Programs::load(&images).map_err(|e| load_error(e, object))?;
+        let mut programs =
+            Programs::load_for(&images, cfg.pid).map_err(|e| load_error(e, object))?;
         let probes = object.programs.len();
 
         // The ring buffer's reader takes the map; keep the others for dumps.

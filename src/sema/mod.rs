@@ -296,6 +296,9 @@ fn expand_attach_points<'p>(
     let mut out = Vec::new();
     let mut diags = Vec::new();
     for probe in &prog.probes {
+        // Reading a file's DWARF is the slowest part of compiling a uprobe on a large library
+        // (libc's debug file: tens of milliseconds): only a probe that names `args` needs it.
+        let needs_args = uses_args(probe);
         for ap in &probe.attach_points {
             let raw = match positional_in_attach(&ap.raw, params) {
                 Ok(raw) => raw,
@@ -323,7 +326,7 @@ fn expand_attach_points<'p>(
                                 symbol: Some(func),
                                 offset: 0,
                                 ret: false,
-                            } => catalogue.uprobe_args(path, func),
+                            } if needs_args => catalogue.uprobe_args(path, func),
                             _ => None,
                         };
                         let text = probes::display_name(&attach, &raw);
@@ -339,6 +342,22 @@ fn expand_attach_points<'p>(
     } else {
         Err(diags)
     }
+}
+
+/// Whether the probe's predicate or body uses `args`.
+fn uses_args(probe: &ast::Probe) -> bool {
+    fn expr(e: &ast::Expr) -> bool {
+        matches!(&e.kind, ast::ExprKind::Builtin(b) if b == "args")
+            || e.children().into_iter().any(expr)
+    }
+    fn block(b: &ast::Block) -> bool {
+        b.stmts.iter().any(|s| {
+            s.exprs().into_iter().any(expr)
+                || s.assigned_map().is_some_and(|m| m.keys.iter().any(expr))
+                || s.blocks().into_iter().any(block)
+        })
+    }
+    probe.predicate.as_ref().is_some_and(expr) || block(&probe.body)
 }
 
 /// An attach point with its `$N` (outside quotes) replaced by the parameters' text, as
@@ -741,6 +760,23 @@ pub(crate) use crate::builtins::agg_name;
 #[cfg(test)]
 mod tests {
     use super::positional_in_attach;
+
+    #[test]
+    fn only_probes_naming_args_read_uprobe_arguments() {
+        let uses = |text: &str| {
+            let src = crate::source::Source::new("t.bt", text);
+            let prog = crate::parse::parse(&src).expect("parses");
+            super::uses_args(&prog.probes[0])
+        };
+        assert!(!uses("uprobe:/x:f { @[probe, func] = count(); }"));
+        assert!(uses("uprobe:/x:f { @ = args->n; }"));
+        assert!(uses("uprobe:/x:f /args->n > 1/ { }"));
+        assert!(uses("uprobe:/x:f { @[str(args->s)] = count(); }"));
+        assert!(uses("uprobe:/x:f { @m[args->n] = 1; }"));
+        assert!(uses(
+            "uprobe:/x:f { if (1) { while (1) { print(*args->p); } } }"
+        ));
+    }
 
     #[test]
     fn generated_programs_are_limited() {
