@@ -7,8 +7,11 @@
 //! programs). Everything else is loaded directly, so a run starts in a few milliseconds.
 //! Nothing is pinned: closing the fds (drop, exit, SIGKILL) detaches and unloads everything.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 
 use aya::programs::Program;
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
@@ -91,15 +94,20 @@ pub struct Programs {
 }
 
 /// The uprobe perf events `load_for` opens on a thread of their own: registering a uprobe
-/// writes its breakpoint into every process that maps the file (about 0.2 ms per uprobe
-/// with 30 processes mapping libc, and a grace period for the first), while loading a
-/// program is the verifier's work on the other CPU.
+/// writes its breakpoint into every process that maps the file (0.1-0.2 ms per uprobe with 30
+/// processes mapping libc, and an RCU grace period for the first), while the programs load
+/// on this thread. `attach_for` then attaches each program to its event as soon as the
+/// thread hands it over, so attaching overlaps the registering of the next ones.
 struct Opening {
     /// The `pid` the events are limited to.
     pid: Option<i32>,
-    thread: Option<std::thread::JoinHandle<Vec<(usize, Opened)>>>,
-    /// Joined: the event of each program index, taken when it is attached.
-    events: std::collections::HashMap<usize, Opened>,
+    /// The events in attach order as the thread opens them; `None` once it has ended.
+    opened: Option<mpsc::Receiver<(usize, Opened)>>,
+    /// Set to make the thread stop opening more (everything is being released).
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Received and not yet attached.
+    events: HashMap<usize, Opened>,
 }
 
 /// A uprobe perf event opened ahead, or why it could not be.
@@ -117,18 +125,21 @@ impl Opening {
         if wanted.is_empty() {
             return None;
         }
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
         let open = move || {
-            let mut out = Vec::with_capacity(wanted.len());
             for (i, attach) in wanted {
-                let fd = uprobe::open_event(&attach, pid);
-                let failed = fd.is_err();
-                out.push((i, fd));
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                let event = uprobe::open_event(&attach, pid);
                 // The first failure ends the run; opening more would only slow it down.
-                if failed {
+                let failed = event.is_err();
+                if tx.send((i, event)).is_err() || failed {
                     break;
                 }
             }
-            out
         };
         let thread = std::thread::Builder::new()
             .name("rtrace-uprobes".into())
@@ -136,33 +147,45 @@ impl Opening {
             .ok()?;
         Some(Opening {
             pid,
+            opened: Some(rx),
+            stop,
             thread: Some(thread),
-            events: Default::default(),
+            events: HashMap::new(),
         })
     }
 
-    /// Waits for the thread; the events it opened are kept for `take`.
-    fn join(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            // A thread that panicked opened nothing that outlives it: attach as usual.
-            if let Ok(events) = thread.join() {
-                self.events.extend(events);
-            }
-        }
-    }
-
-    /// The event opened for program `i`, if it was opened for this `pid`.
+    /// The event opened for program `i` (waiting for the thread to open it), if it was
+    /// opened for this `pid`.
     fn take(&mut self, i: usize, pid: Option<i32>) -> Option<Opened> {
-        self.join();
         if pid != self.pid {
             return None;
         }
-        self.events.remove(&i)
+        if let Some(event) = self.events.remove(&i) {
+            return Some(event);
+        }
+        while let Some(rx) = &self.opened {
+            match rx.recv() {
+                Ok((j, event)) if j == i => return Some(event),
+                Ok((j, event)) => {
+                    self.events.insert(j, event);
+                }
+                // The thread has ended (after a failure, or it could not open this one).
+                Err(_) => self.opened = None,
+            }
+        }
+        None
     }
 
-    /// Every event still unattached.
+    /// Stops the thread and returns every event not attached.
     fn into_fds(mut self) -> Vec<OwnedFd> {
-        self.join();
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(rx) = self.opened.take() {
+            self.events.extend(rx);
+        }
+        if let Some(thread) = self.thread.take() {
+            // A thread that panicked has sent what it opened; nothing else outlives it.
+            let _ = thread.join();
+        }
         self.events.into_values().filter_map(Result::ok).collect()
     }
 }
