@@ -162,8 +162,8 @@ KNOWN_MISSES = """### Why a target can be missed, and what would close it
   (libc's symbol index included, mapped once per file; a file's DWARF is read only when a
   probe uses `args`: reading libc's took 90 ms), then opens the uprobe events on a second
   thread while the programs load, and attaches each program as soon as its event is open.
-  Under `strace -f -ttt` here: the thread starts at 5 ms, the first uprobe is in place at 10
-  to 20 ms, the last 7 to 8 ms later, and the line is printed about 1.5 ms after that.
+  Under `strace -f -ttt` here: the thread starts at 5 ms, the first uprobe is in place at 11
+  to 28 ms, the last 7 to 8 ms later, and the line is printed about 1.5 ms after that.
   Loading one program for all 80 attach points would not shorten that path (the loads already
   overlap the grace period) and needs `probe` read at run time (here each program writes its
   own probe name into the key). Exiting takes about 8 s for both tools: the kernel
