@@ -284,6 +284,20 @@ fn append_digit_insns(map_fd: RawFd, digit: i32) -> Vec<[u8; 8]> {
     ]
 }
 
+/// The target of the uprobe order test (each test has its own: tests run in parallel).
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn rtrace_load_test_order_target(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(5)
+}
+
+/// The target of the uprobe pid test.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn rtrace_load_test_pid_target(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(7)
+}
+
 #[test]
 fn uprobes_opened_while_loading_run_in_script_order() {
     if !as_root() {
@@ -292,7 +306,7 @@ fn uprobes_opened_while_loading_run_in_script_order() {
     let exe = std::env::current_exe().expect("current exe");
     let target = Attach::Uprobe {
         path: exe.to_string_lossy().into_owned(),
-        symbol: Some("rtrace_load_test_target".into()),
+        symbol: Some("rtrace_load_test_order_target".into()),
         offset: 0,
         ret: false,
     };
@@ -319,7 +333,7 @@ fn uprobes_opened_while_loading_run_in_script_order() {
         }
         .expect("load");
         assert_eq!(s.attach(pid).expect("attach"), 2);
-        std::hint::black_box(rtrace_load_test_target(std::hint::black_box(1)));
+        std::hint::black_box(rtrace_load_test_order_target(std::hint::black_box(1)));
         assert_eq!(ctr.get(), 12, "opened ahead: {ahead}");
         let ids = [prog_ids("ld_order_1"), prog_ids("ld_order_2")].concat();
         s.close();
@@ -338,7 +352,7 @@ fn uprobe_opened_for_another_pid_is_opened_again() {
         "ld_repid",
         Attach::Uprobe {
             path: exe.to_string_lossy().into_owned(),
-            symbol: Some("rtrace_load_test_target".into()),
+            symbol: Some("rtrace_load_test_pid_target".into()),
             offset: 0,
             ret: false,
         },
@@ -347,7 +361,7 @@ fn uprobe_opened_for_another_pid_is_opened_again() {
     // Opened for every process, attached for this one only: the event is opened again.
     let mut s = Programs::load_for(&images, None).expect("load");
     s.attach(Some(std::process::id() as i32)).expect("attach");
-    std::hint::black_box(rtrace_load_test_target(std::hint::black_box(2)));
+    std::hint::black_box(rtrace_load_test_pid_target(std::hint::black_box(2)));
     assert_eq!(ctr.get(), 1);
 }
 
