@@ -99,6 +99,15 @@ fn prog_ids(name: &str) -> Vec<u32> {
 }
 
 fn assert_gone(ids: &[u32]) {
+    // Another test listing programs holds an fd of each one for a moment (to read its
+    // name), which keeps a closed program loaded until that test closes it: wait a little.
+    for _ in 0..100 {
+        let progs: Vec<u32> = sys::loaded_programs().into_iter().map(|p| p.0).collect();
+        if !ids.iter().any(|id| progs.contains(id)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let progs: Vec<u32> = sys::loaded_programs().into_iter().map(|p| p.0).collect();
     let links = sys::loaded_links();
     for id in ids {
