@@ -96,6 +96,14 @@ def run_all(args, tools, only):
     return res
 
 
+def load_text(start, end):
+    """The 1-minute load averages at the start and the end of the run: a load above the CPU
+    count means other work competed with the tracers (wall times suffer most)."""
+    return "Load average (1 min) at the start and the end of the run: %.1f and %.1f on %d CPUs%s." % (
+        start, end, os.cpu_count(),
+        "; other work shared the machine" if max(start, end) > (os.cpu_count() or 1) else "")
+
+
 def render(res, info, ver, args, seconds):
     neither = report.neither_loses(res["loss"])
     notes = report.errors(res)
@@ -104,6 +112,7 @@ def render(res, info, ver, args, seconds):
             info["date"], info["kernel"], info["cpus"], info["memory"], info["cpu"]),
         "Versions: %s; %s; %s; Python %s." % (ver["rtrace"], ver["bpftrace"], ver["bpftool"], ver["python"]),
         "Medians of %d repetitions; the whole run took %.0f s." % (args.reps, seconds),
+        load_text(*info["load"]),
         "",
         report.main_table(res),
         "",
@@ -144,18 +153,34 @@ KNOWN_MISSES = """### Why a target can be missed, and what would close it
   `syscalls:*` probes through raw tracepoints (`raw_syscalls:sys_enter`/`sys_exit`, filtered by
   syscall number, arguments read from `pt_regs`), whose BPF links are released without these
   waits. Not done yet: it changes how `args->field` is compiled for every syscall probe.
-- **80 libc uprobes, start to attached (≤ 20 ms).** Resolving the 80 symbols takes well under
-  a millisecond after libc's symbol index is built (about 5 ms for the whole compile, index
-  included: one mapped index per file, shared by every probe); the rest is the kernel loading
-  81 programs and registering 80 uprobes. Exiting afterwards takes about 8 s for both tools:
-  the kernel unregisters each uprobe with its own RCU wait. What would close both: one
-  `BPF_LINK_TYPE_UPROBE_MULTI` link per file (Linux 6.6+), registered and released in one batch.
-- **Per-event cost of `@[kstack] = count()` (≤ 0.7×).** About 1.2 µs of each tool's cost is
-  the kernel unwinding the stack inside `bpf_get_stackid` (the same helper, the same stack
-  map, the same frames in both tools); what rtrace generates around the call (the key and the
-  per-CPU count, about 65 ns against bpftrace's 150 ns, as in `@[comm] = count()`) is a small
-  part of the whole, so the ratio stays near 0.9. Closing it would take a cheaper unwind, which
-  is the kernel's, not the script's.
+- **80 libc uprobes, start to attached (≤ 20 ms).** Most of the time is the kernel
+  registering the uprobes, which no tool avoids: each `perf_event_open` of the uprobe PMU
+  writes the breakpoint into every process that maps libc (about 0.1 ms per uprobe with 30
+  such processes), under a global lock (`dup_mmap_sem`), so registrations cannot run in
+  parallel; the first one also waits for an RCU grace period when that lock is first taken
+  (`rcu_sync_enter`: 4 to 16 ms here, depending on the load). rtrace compiles in about 5 ms
+  (libc's symbol index included, mapped once per file; a file's DWARF is read only when a
+  probe uses `args`: reading libc's took 90 ms), then opens the uprobe events on a second
+  thread while the programs load, and attaches each program as soon as its event is open.
+  Under `strace -f -ttt` here: the thread starts at 5 ms, the first uprobe is in place at 11
+  to 28 ms, the last 7 to 8 ms later, and the line is printed about 1.5 ms after that.
+  Loading one program for all 80 attach points would not shorten that path (the loads already
+  overlap the grace period) and needs `probe` read at run time (here each program writes its
+  own probe name into the key). Exiting takes about 8 s for both tools: the kernel
+  unregisters each uprobe with its own RCU wait. What would help both: one
+  `BPF_LINK_TYPE_UPROBE_MULTI` link per file (Linux 6.6+, one program with a cookie per
+  attach point): one registration pass per uprobe instead of two, and one wait at exit.
+- **Per-event cost of `@[kstack] = count()` (≤ 0.7×).** The kernel's `bpf_get_stackid`
+  alone costs more than 0.7× of bpftrace's whole probe: measured the same way, `{ $k =
+  kstack; }` costs 1,133 ns above the floor in rtrace and 1,147 ns in bpftrace (it unwinds
+  about ten frames with the ORC unwinder, the BPF program's and the tracepoint's own before
+  the four it records), and `{ @[kstack] = count(); }` 1,181 ns against 1,285 ns (medians
+  of 3, load average 5 on 2 CPUs). Both tools emit the same call on the same stack map
+  (`bpftool prog dump xlated`: 127 frames, 131,072 entries, flags 0); what follows it costs
+  rtrace about 48 ns (one lookup, the per-CPU count incremented in place, an update only for
+  a new stack) and bpftrace about 138 ns (a lookup and an update every time). Reaching 0.7×
+  would need a cheaper unwind, which is the kernel's; `BPF_F_FAST_STACK_CMP` would save the
+  frame comparison but give two stacks with the same hash one id, so it is not used.
 - **Per-event cost.** The numbers come from the kernel's `bpf_stats` over a fixed workload,
   medians of the repetitions; on a shared 2-CPU machine single runs move by several ns, so a
   ratio near a target can flip between runs.
@@ -189,6 +214,7 @@ def main():
     started = time.monotonic()
     info = machine()
     info["date"] = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    load_start = os.getloadavg()[0]
     try:
         ver = versions(args)
         res = run_all(args, tools, only)
@@ -198,6 +224,7 @@ def main():
     finally:
         proc.cleanup()
         shutil.rmtree(proc.TMP, ignore_errors=True)
+    info["load"] = (load_start, os.getloadavg()[0])
     text = render(res, info, ver, args, time.monotonic() - started)
     print()
     print(text)

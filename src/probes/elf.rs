@@ -197,15 +197,28 @@ pub struct Elf {
     by_name: OnceLock<HashMap<Box<str>, Vec<u32>>>,
 }
 
+/// The process's ELF files by path, each mapped and indexed once.
+fn files() -> &'static Mutex<HashMap<String, Arc<Elf>>> {
+    static FILES: OnceLock<Mutex<HashMap<String, Arc<Elf>>>> = OnceLock::new();
+    FILES.get_or_init(Mutex::default)
+}
+
+/// The file at `path` if this process has already mapped it.
+fn opened(path: &str) -> Option<Arc<Elf>> {
+    files()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(path)
+        .cloned()
+}
+
 /// The process's ELF files by path: each file is mapped and indexed once, then shared.
 pub fn open(path: &str) -> Result<Arc<Elf>, String> {
-    static FILES: OnceLock<Mutex<HashMap<String, Arc<Elf>>>> = OnceLock::new();
-    let files = FILES.get_or_init(Mutex::default);
-    if let Some(elf) = files.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
-        return Ok(elf.clone());
+    if let Some(elf) = opened(path) {
+        return Ok(elf);
     }
     let elf = Arc::new(Elf::read(path)?);
-    let mut guard = files.lock().unwrap_or_else(|p| p.into_inner());
+    let mut guard = files().lock().unwrap_or_else(|p| p.into_inner());
     Ok(guard.entry(path.to_string()).or_insert(elf).clone())
 }
 
@@ -442,6 +455,10 @@ fn debug_file(id: &[u8]) -> Option<PathBuf> {
 /// shared object.
 pub fn is_traceable(path: &Path) -> bool {
     use std::io::Read;
+    // A file already mapped (every uprobe on libc names it again) is not read again.
+    if let Some(elf) = path.to_str().and_then(opened) {
+        return elf.kind == ET_DYN || is_executable(path);
+    }
     let mut head = [0u8; 18];
     let ok = std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))

@@ -327,6 +327,22 @@ fn list_kind(
 /// A uprobe or uretprobe perf event from the uprobe PMU, at the file offset of the symbol;
 /// `pid` limits it to one process.
 fn attach(prog_fd: RawFd, attach: &Attach, pid: Option<i32>) -> Result<Vec<OwnedFd>, String> {
+    let fd = open_event(attach, pid)?;
+    attach_opened(prog_fd, attach, fd)
+}
+
+/// Runs `prog_fd` on a perf event `open_event` opened for `attach`, and enables it.
+pub fn attach_opened(prog_fd: RawFd, attach: &Attach, fd: OwnedFd) -> Result<Vec<OwnedFd>, String> {
+    on_perf_event(prog_fd, fd)
+        .map(|fd| vec![fd])
+        .map_err(|e| format!("cannot attach {attach}: ioctl: {e}"))
+}
+
+/// The perf event of a uprobe or uretprobe, opened without a program: it runs nothing until
+/// `attach_opened` gives it one. Opening it registers the uprobe, which writes its breakpoint
+/// into every process that maps the file (the slow part of attaching), so the runtime opens
+/// these while it loads the programs.
+pub fn open_event(attach: &Attach, pid: Option<i32>) -> Result<OwnedFd, String> {
     let Attach::Uprobe {
         path,
         symbol,
@@ -336,7 +352,6 @@ fn attach(prog_fd: RawFd, attach: &Attach, pid: Option<i32>) -> Result<Vec<Owned
     else {
         return Err(super::wrong_provider(attach));
     };
-    let fail = |call: &str, e: std::io::Error| format!("cannot attach {attach}: {call}: {e}");
     // Parsing resolved the path; a bare name (`libc`) built by hand is looked up as it does.
     let file = if path.contains('/') {
         path.clone()
@@ -346,7 +361,7 @@ fn attach(prog_fd: RawFd, attach: &Attach, pid: Option<i32>) -> Result<Vec<Owned
     let off = file_offset(&file, symbol.as_deref(), *offset)
         .map_err(|e| format!("cannot attach {attach}: {e}"))?;
     let (kind, ret_bit) =
-        dynamic_pmu("uprobe").map_err(|e| format!("cannot attach {attach}: no uprobe PMU: {e}"))?;
+        uprobe_pmu().map_err(|e| format!("cannot attach {attach}: no uprobe PMU: {e}"))?;
     let c_path =
         CString::new(file).map_err(|_| format!("cannot attach {attach}: NUL in the path"))?;
     let ev = PerfEvent {
@@ -363,10 +378,15 @@ fn attach(prog_fd: RawFd, attach: &Attach, pid: Option<i32>) -> Result<Vec<Owned
         Some(p) if p > 0 => (p, -1),
         Some(p) => return Err(format!("invalid pid {p}")),
     };
-    let fd = sys::perf_event_open(&ev, pid, cpu).map_err(|e| fail("perf_event_open", e))?;
-    on_perf_event(prog_fd, fd)
-        .map(|fd| vec![fd])
-        .map_err(|e| fail("ioctl", e))
+    sys::perf_event_open(&ev, pid, cpu)
+        .map_err(|e| format!("cannot attach {attach}: perf_event_open: {e}"))
+}
+
+/// The uprobe PMU's perf type and return probe bit, read from sysfs once per process.
+fn uprobe_pmu() -> Result<(u32, u32), String> {
+    static PMU: std::sync::OnceLock<Result<(u32, u32), String>> = std::sync::OnceLock::new();
+    PMU.get_or_init(|| dynamic_pmu("uprobe").map_err(|e| e.to_string()))
+        .clone()
 }
 
 #[cfg(test)]

@@ -7,15 +7,18 @@
 //! programs). Everything else is loaded directly, so a run starts in a few milliseconds.
 //! Nothing is pinned: closing the fds (drop, exit, SIGKILL) detaches and unloads everything.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 
 use aya::programs::Program;
 use aya::{Btf, Ebpf, EbpfLoader, VerifierLogLevel};
 
 use super::elf;
 use crate::bpf::sys;
-use crate::probes::{attach_btf_program, attach_probe, chain, probe_text, Attach};
+use crate::probes::{attach_btf_program, attach_probe, chain, probe_text, uprobe, Attach};
 
 /// One encoded program and where it attaches.
 #[derive(Clone, Debug)]
@@ -131,9 +134,120 @@ pub struct Programs {
     programs: Vec<Loaded>,
     /// The fentry/fexit programs, loaded by aya with the kernel's BTF; `None` without any.
     btf_programs: Option<Ebpf>,
+    /// Uprobe perf events opened, without programs, while the programs load (`load_for`).
+    opening: Option<Opening>,
     closed: bool,
     /// `-v`: the verifier's log of every program loaded directly, in load order.
     logs: Vec<VerifierLog>,
+}
+
+/// The uprobe perf events `load_for` opens on a thread of their own: registering a uprobe
+/// writes its breakpoint into every process that maps the file (0.1-0.2 ms per uprobe with 30
+/// processes mapping libc, and an RCU grace period for the first), while the programs load
+/// on this thread. `attach_for` then attaches each program to its event as soon as the
+/// thread hands it over, so attaching overlaps the registering of the next ones.
+struct Opening {
+    /// The `pid` the events are limited to.
+    pid: Option<i32>,
+    /// The events in attach order as the thread opens them; `None` once it has ended.
+    opened: Option<mpsc::Receiver<(usize, Opened)>>,
+    /// Set to make the thread stop opening more (everything is being released).
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Received and not yet attached.
+    events: HashMap<usize, Opened>,
+}
+
+/// A uprobe perf event opened ahead, or why it could not be.
+type Opened = Result<OwnedFd, String>;
+
+impl Opening {
+    /// Opens the uprobe events of `images` in the order `attach_for` attaches them (the
+    /// kernel runs a uprobe's consumers in the order they registered).
+    fn start(images: &[ProgramImage], pid: Option<i32>) -> Option<Opening> {
+        let wanted: Vec<(usize, Attach)> = attach_order(images.iter().map(|im| &im.attach))
+            .into_iter()
+            .filter(|&i| matches!(images[i].attach, Attach::Uprobe { .. }))
+            .map(|i| (i, images[i].attach.clone()))
+            .collect();
+        if wanted.is_empty() {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let open = move || {
+            for (i, attach) in wanted {
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
+                let event = uprobe::open_event(&attach, pid);
+                // The first failure ends the run; opening more would only slow it down.
+                let failed = event.is_err();
+                if tx.send((i, event)).is_err() || failed {
+                    break;
+                }
+            }
+        };
+        let thread = std::thread::Builder::new()
+            .name("rtrace-uprobes".into())
+            .spawn(open)
+            .ok()?;
+        Some(Opening {
+            pid,
+            opened: Some(rx),
+            stop,
+            thread: Some(thread),
+            events: HashMap::new(),
+        })
+    }
+
+    /// The event opened for program `i` (waiting for the thread to open it), if it was
+    /// opened for this `pid`.
+    fn take(&mut self, i: usize, pid: Option<i32>) -> Option<Opened> {
+        if pid != self.pid {
+            return None;
+        }
+        if let Some(event) = self.events.remove(&i) {
+            return Some(event);
+        }
+        while let Some(rx) = &self.opened {
+            match rx.recv() {
+                Ok((j, event)) if j == i => return Some(event),
+                Ok((j, event)) => {
+                    self.events.insert(j, event);
+                }
+                // The thread has ended (after a failure, or it could not open this one).
+                Err(_) => self.opened = None,
+            }
+        }
+        None
+    }
+
+    /// Stops the thread and returns every event not attached.
+    fn into_fds(mut self) -> Vec<OwnedFd> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(rx) = self.opened.take() {
+            self.events.extend(rx);
+        }
+        if let Some(thread) = self.thread.take() {
+            // A thread that panicked has sent what it opened; nothing else outlives it.
+            let _ = thread.join();
+        }
+        self.events.into_values().filter_map(Result::ok).collect()
+    }
+}
+
+/// Program indices in attach order: those the kernel fires in attach order first, in order;
+/// the others after, in reverse. Every probe's programs then run in the order of the script.
+fn attach_order<'a>(attaches: impl Iterator<Item = &'a Attach>) -> Vec<usize> {
+    let attaches: Vec<&Attach> = attaches.collect();
+    let (forward, reverse): (Vec<usize>, Vec<usize>) =
+        (0..attaches.len()).partition(|&i| !crate::probes::fires_in_reverse(attaches[i]));
+    forward
+        .into_iter()
+        .chain(reverse.into_iter().rev())
+        .collect()
 }
 
 /// `enum bpf_prog_type` values, named as the kernel names them.
@@ -156,12 +270,40 @@ impl Programs {
     /// Verifies every program with `BPF_PROG_LOAD` (fentry/fexit ones through aya, which needs
     /// the kernel's BTF). Nothing is attached yet.
     pub fn load(images: &[ProgramImage]) -> Result<Programs, LoadError> {
-        Programs::load_with(images, &LoadOptions::default())
+        Programs::load_opening(images, &LoadOptions::default(), None)
     }
 
     /// `load`, with the verifier log as `opts` asks (`-v`, `BPFTRACE_LOG_SIZE`). A program
     /// refused here leaves nothing loaded: the ones before it are closed on return.
+    #[cfg(test)]
     pub fn load_with(images: &[ProgramImage], opts: &LoadOptions) -> Result<Programs, LoadError> {
+        Programs::load_opening(images, opts, None)
+    }
+
+    /// `load_with`, opening the uprobe events of `pid` (every process when `None`) on another
+    /// thread meanwhile, for `attach_for` with the same `pid` to attach the programs to.
+    pub fn load_for(
+        images: &[ProgramImage],
+        pid: Option<i32>,
+        opts: &LoadOptions,
+    ) -> Result<Programs, LoadError> {
+        check_names(images)?;
+        Programs::load_opening(images, opts, Opening::start(images, pid))
+    }
+
+    fn load_opening(
+        images: &[ProgramImage],
+        opts: &LoadOptions,
+        opening: Option<Opening>,
+    ) -> Result<Programs, LoadError> {
+        // Whatever fails below drops the events opened so far (closing them unregisters).
+        let mut programs = Programs {
+            programs: Vec::with_capacity(images.len()),
+            btf_programs: None,
+            opening,
+            closed: false,
+            logs: Vec::new(),
+        };
         check_names(images)?;
         let needs_version = images
             .iter()
@@ -171,15 +313,13 @@ impl Programs {
         } else {
             0
         };
-        let mut programs = Vec::with_capacity(images.len());
-        let mut logs = Vec::new();
         for (i, im) in images.iter().enumerate() {
             let fd = match prog_type(&im.attach) {
                 Some(prog_type) => {
                     let (fd, log) =
                         load_one(im, prog_type, kern_version, opts).map_err(|e| e.at(i, im))?;
                     if let Some(log) = log {
-                        logs.push(VerifierLog {
+                        programs.logs.push(VerifierLog {
                             program: i,
                             id: sys::prog_id(fd.as_raw_fd()).ok(),
                             log,
@@ -189,20 +329,15 @@ impl Programs {
                 }
                 None => None,
             };
-            programs.push(Loaded {
+            programs.programs.push(Loaded {
                 name: im.name.clone(),
                 attach: im.attach.clone(),
                 links: Vec::new(),
                 fd,
             });
         }
-        let btf_programs = load_btf_programs(images)?;
-        Ok(Programs {
-            programs,
-            btf_programs,
-            closed: false,
-            logs,
-        })
+        programs.btf_programs = load_btf_programs(images)?;
+        Ok(programs)
     }
 
     /// `-v`: the verifier's log of every program loaded directly (all but fentry/fexit), in
@@ -242,18 +377,15 @@ impl Programs {
         if self.closed {
             return Err(closed());
         }
-        // Probes the kernel fires in attach order are attached first, in order; the others
-        // after, in reverse: every probe's programs then run in the order of the script.
-        let (forward, reverse): (Vec<usize>, Vec<usize>) = (0..self.programs.len())
-            .partition(|&i| !crate::probes::fires_in_reverse(&self.programs[i].attach));
-        for i in forward.into_iter().chain(reverse.into_iter().rev()) {
+        let order = attach_order(self.programs.iter().map(|p| &p.attach));
+        for i in order {
             let pid = match self.programs[i].attach {
                 Attach::Usdt { .. } | Attach::WatchpointSetup { .. } => pid.or(command),
                 _ => pid,
             };
             if let Err(message) = self.attach_one(i, pid) {
                 // Closing every perf event, link and program fd detaches and unloads them.
-                release(std::mem::take(&mut self.programs));
+                self.release();
                 self.btf_programs = None;
                 self.closed = true;
                 return Err(LoadError::Attach {
@@ -269,15 +401,21 @@ impl Programs {
         let Some(p) = self.programs.get_mut(i) else {
             return Ok(());
         };
-        match (&p.attach, &p.fd) {
+        // A uprobe's event may have been opened while the programs loaded.
+        let opened = self.opening.as_mut().and_then(|o| o.take(i, pid));
+        match (&p.attach, &p.fd, opened) {
             // Watchpoints are placed by `runtime::watch`, which can also remove them.
-            (Attach::Begin | Attach::End | Attach::Watchpoint { .. }, _) => Ok(()),
-            (_, Some(fd)) => {
+            (Attach::Begin | Attach::End | Attach::Watchpoint { .. }, _, _) => Ok(()),
+            (attach, Some(fd), Some(event)) => {
+                p.links = uprobe::attach_opened(fd.as_raw_fd(), attach, event?)?;
+                Ok(())
+            }
+            (_, Some(fd), None) => {
                 let links = attach_probe(fd.as_raw_fd(), &p.attach, pid)?;
                 p.links = links;
                 Ok(())
             }
-            (attach, None) => match self
+            (attach, None, _) => match self
                 .btf_programs
                 .as_mut()
                 .and_then(|ebpf| ebpf.program_mut(&p.name))
@@ -348,7 +486,19 @@ impl Drop for Programs {
     /// Detaches every probe (perf events and links closed concurrently, see `release`), then
     /// unloads the programs; everything is gone from the kernel when this returns.
     fn drop(&mut self) {
-        release(std::mem::take(&mut self.programs));
+        self.release();
+    }
+}
+
+impl Programs {
+    /// Closes every perf event (those opened ahead too) and link, then the programs.
+    fn release(&mut self) {
+        let opened = self
+            .opening
+            .take()
+            .map(Opening::into_fds)
+            .unwrap_or_default();
+        release(std::mem::take(&mut self.programs), opened);
     }
 }
 
@@ -368,10 +518,11 @@ const MAX_CLOSERS: usize = 16;
 /// no work is left running. `PERF_EVENT_IOC_DISABLE` first was measured and saves nothing
 /// (a tracepoint's BPF programs run from its program array whether or not the event is
 /// enabled), and neither does closing through a BPF link or closing the program fd first.
-fn release(mut programs: Vec<Loaded>) {
+fn release(mut programs: Vec<Loaded>, opened: Vec<OwnedFd>) {
     let links: Vec<OwnedFd> = programs
         .iter_mut()
         .flat_map(|p| std::mem::take(&mut p.links))
+        .chain(opened)
         .collect();
     close_all(links);
     drop(programs);

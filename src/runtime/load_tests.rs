@@ -99,6 +99,15 @@ fn prog_ids(name: &str) -> Vec<u32> {
 }
 
 fn assert_gone(ids: &[u32]) {
+    // Another test listing programs holds an fd of each one for a moment (to read its
+    // name), which keeps a closed program loaded until that test closes it: wait a little.
+    for _ in 0..100 {
+        let progs: Vec<u32> = sys::loaded_programs().into_iter().map(|p| p.0).collect();
+        if !ids.iter().any(|id| progs.contains(id)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let progs: Vec<u32> = sys::loaded_programs().into_iter().map(|p| p.0).collect();
     let links = sys::loaded_links();
     for id in ids {
@@ -263,6 +272,146 @@ fn uprobe_on_bash_readline_fires() {
         assert!(status.success());
         assert!(ctr.get() > 0, "readline never hit");
     }
+}
+
+/// `*v = *v * 10 + digit` on the counter's slot: the programs that ran, in the order they ran.
+fn append_digit_insns(map_fd: RawFd, digit: i32) -> Vec<[u8; 8]> {
+    vec![
+        insn(0x62, 10, 0, -4, 0),     // *(u32 *)(r10 - 4) = 0
+        insn(0x18, 1, 1, 0, map_fd),  // r1 = map fd
+        insn(0, 0, 0, 0, 0),          //   second slot
+        insn(MOV64_REG, 2, 10, 0, 0), // r2 = r10
+        insn(0x07, 2, 0, 0, -4),      // r2 += -4
+        insn(0x85, 0, 0, 0, 1),       // call bpf_map_lookup_elem
+        insn(0x15, 0, 0, 4, 0),       // if r0 == 0 goto +4
+        insn(0x79, 1, 0, 0, 0),       // r1 = *(u64 *)(r0 + 0)
+        insn(0x27, 1, 0, 0, 10),      // r1 *= 10
+        insn(0x07, 1, 0, 0, digit),   // r1 += digit
+        insn(0x7b, 0, 1, 0, 0),       // *(u64 *)(r0 + 0) = r1
+        insn(MOV64_IMM, 0, 0, 0, 0),  // r0 = 0
+        insn(EXIT, 0, 0, 0, 0),       // exit
+    ]
+}
+
+/// The target of the uprobe order test (each test has its own: tests run in parallel).
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn rtrace_load_test_order_target(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(5)
+}
+
+/// The target of the uprobe pid test.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn rtrace_load_test_pid_target(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(7)
+}
+
+#[test]
+fn uprobes_opened_while_loading_run_in_script_order() {
+    if !as_root() {
+        return;
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let target = Attach::Uprobe {
+        path: exe.to_string_lossy().into_owned(),
+        symbol: Some("rtrace_load_test_order_target".into()),
+        offset: 0,
+        ret: false,
+    };
+    let pid = Some(std::process::id() as i32);
+    // Both ways of loading: events opened while loading (`load_for`) and at attach time.
+    for ahead in [true, false] {
+        let ctr = Counter::new("ld_order_ctr");
+        let images = [
+            image(
+                "ld_order_1",
+                target.clone(),
+                append_digit_insns(ctr.fd(), 1),
+            ),
+            image(
+                "ld_order_2",
+                target.clone(),
+                append_digit_insns(ctr.fd(), 2),
+            ),
+        ];
+        let mut s = if ahead {
+            Programs::load_for(&images, pid, &LoadOptions::default())
+        } else {
+            Programs::load(&images)
+        }
+        .expect("load");
+        assert_eq!(s.attach(pid).expect("attach"), 2);
+        std::hint::black_box(rtrace_load_test_order_target(std::hint::black_box(1)));
+        assert_eq!(ctr.get(), 12, "opened ahead: {ahead}");
+        let ids = [prog_ids("ld_order_1"), prog_ids("ld_order_2")].concat();
+        s.close();
+        assert_gone(&ids);
+    }
+}
+
+#[test]
+fn uprobe_opened_for_another_pid_is_opened_again() {
+    if !as_root() {
+        return;
+    }
+    let ctr = Counter::new("ld_repid_ctr");
+    let exe = std::env::current_exe().expect("current exe");
+    let images = [image(
+        "ld_repid",
+        Attach::Uprobe {
+            path: exe.to_string_lossy().into_owned(),
+            symbol: Some("rtrace_load_test_pid_target".into()),
+            offset: 0,
+            ret: false,
+        },
+        count_insns(ctr.fd()),
+    )];
+    // Opened for every process, attached for this one only: the event is opened again.
+    let mut s = Programs::load_for(&images, None, &LoadOptions::default()).expect("load");
+    s.attach(Some(std::process::id() as i32)).expect("attach");
+    std::hint::black_box(rtrace_load_test_pid_target(std::hint::black_box(2)));
+    assert_eq!(ctr.get(), 1);
+}
+
+#[test]
+fn missing_uprobe_target_opened_ahead_is_an_attach_error() {
+    if !as_root() {
+        return;
+    }
+    let ok = image(
+        "ld_ahead_ok",
+        getpid_tp(),
+        vec![insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)],
+    );
+    let missing = image(
+        "ld_ahead_missing",
+        Attach::Uprobe {
+            path: "/no/such/binary".into(),
+            symbol: Some("main".into()),
+            offset: 0,
+            ret: false,
+        },
+        vec![insn(MOV64_IMM, 0, 0, 0, 0), insn(EXIT, 0, 0, 0, 0)],
+    );
+    ensure_tracefs();
+    let mut s = Programs::load_for(&[ok, missing], None, &LoadOptions::default()).expect("load");
+    let ids = [prog_ids("ld_ahead_ok"), prog_ids("ld_ahead_missing")].concat();
+    match s.attach(None) {
+        Err(LoadError::Attach {
+            program: 1,
+            message,
+        }) => assert_eq!(
+            message,
+            "cannot attach uprobe:/no/such/binary:main: cannot read /no/such/binary: \
+             No such file or directory (os error 2)"
+        ),
+        other => panic!(
+            "expected an attach error, got {:?}",
+            other.map_err(|e| e.to_string())
+        ),
+    }
+    assert_gone(&ids);
 }
 
 #[test]

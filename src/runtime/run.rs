@@ -191,7 +191,7 @@ impl<'o> Session<'o> {
             verbose: cfg.verbose,
             log_size: cfg.log_size,
         };
-        let mut programs = Programs::load_with(&images, &load).map_err(|e| {
+        let mut programs = Programs::load_for(&images, cfg.pid, &load).map_err(|e| {
             if cfg.verbose {
                 print_error_log(&e);
             }
