@@ -1008,9 +1008,10 @@ impl Gen {
         for _ in 0..4 {
             match self.rng.below(14) {
                 0..=3 => break,
-                // A str() takes BPFTRACE_STRLEN bytes of the 512-byte stack wherever it goes
-                // (keys, values, variables): the longer, the rarer.
-                10..=11 if self.mem_len > 1 && self.rng.below(self.strlen as usize) < 48 => {
+                // A str() takes BPFTRACE_STRLEN bytes wherever it goes (keys, values,
+                // variables): the longer, the rarer; those over the 512-byte stack go to
+                // scratch space.
+                10..=11 if self.mem_len > 1 && self.rng.below(self.strlen as usize) < 96 => {
                     // Every length up to BPFTRACE_STRLEN - 1: from anywhere in the memory,
                     // its NUL included, sometimes cut shorter.
                     let off = self.rng.below(self.mem_len as usize) as u32;
