@@ -30,8 +30,9 @@ impl Run {
     }
 
     /// Whether rtrace refused the script at compile time only because it needs more than the
-    /// kernel's 512 bytes of stack (as bpftrace 0.17 would: neither has scratch space for
-    /// large keys and values): every error it printed says so, and it ran nothing.
+    /// kernel's 512 bytes of stack: every error it printed says so, and it ran nothing. (Keys,
+    /// values and strings that do not fit go to scratch space; this remains for a frame whose
+    /// spilled registers alone would not fit.)
     pub fn out_of_stack(&self) -> bool {
         let errors = self
             .stderr
