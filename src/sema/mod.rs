@@ -286,10 +286,18 @@ pub(crate) fn internal_map(
     }
 }
 
+/// The diagnostics once each, without those that follow from an earlier one: an error on an
+/// expression holding a part already reported (`printf("%s", macaddr(x))` with a bad `x` is
+/// not also a `%s` of an integer).
 fn dedup(diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut out: Vec<Diagnostic> = Vec::new();
     for d in diags {
-        if !out.contains(&d) {
+        let follows = d.span.is_some_and(|outer| {
+            out.iter()
+                .filter_map(|e| e.span)
+                .any(|inner| outer.start <= inner.start && inner.end <= outer.end)
+        });
+        if !follows && !out.contains(&d) {
             out.push(d);
         }
     }
