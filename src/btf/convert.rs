@@ -225,16 +225,8 @@ impl Btf {
             let ty = self.convert(m.ty, table, 0);
             fields.push(Field::placed(m.name.to_string(), ty, bit_offset, bits));
         }
-        let anonymous: Vec<RecordRef> = fields
-            .iter()
-            .filter_map(|f| match &f.ty {
-                Type::Record(inner) if f.name.is_empty() => Some(inner.clone()),
-                _ => None,
-            })
-            .collect();
-        table.fill_record(r, fields);
         // Anonymous members' members are the record's own (`TypeTable::field` looks through).
-        for inner in anonymous {
+        for inner in table.fill_record(r, fields) {
             self.fill_record(&inner, table);
         }
     }

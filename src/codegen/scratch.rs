@@ -96,64 +96,29 @@ pub fn move_slots(func: &Function, map: MapId) -> Result<(Function, u32), Diagno
         }
     };
     for si in &func.insts {
-        let inst = match si.inst.clone() {
-            Inst::Load {
-                dst,
-                base: b,
-                off,
-                size,
-            } => {
-                let (base, off) = moved(b, off)?;
-                Inst::Load {
-                    dst,
-                    base,
-                    off,
-                    size,
-                }
-            }
-            Inst::Store {
-                base: b,
-                off,
-                src,
-                size,
-            } => {
-                let (base, off) = moved(b, off)?;
-                Inst::Store {
-                    base,
-                    off,
-                    src,
-                    size,
-                }
-            }
-            Inst::AtomicAdd {
-                base: b,
-                off,
-                src,
-                size,
-            } => {
-                let (base, off) = moved(b, off)?;
-                Inst::AtomicAdd {
-                    base,
-                    off,
-                    src,
-                    size,
-                }
+        let mut inst = si.inst.clone();
+        let inst = match &mut inst {
+            Inst::Load { base: b, off, .. }
+            | Inst::Store { base: b, off, .. }
+            | Inst::AtomicAdd { base: b, off, .. } => {
+                (*b, *off) = moved(*b, *off)?;
+                inst
             }
             Inst::StackAddr { dst, slot, off } => {
                 out.insts.push(SpannedInst {
                     inst: Inst::Mov {
-                        dst,
+                        dst: *dst,
                         src: Operand::Reg(base),
                     },
                     span: si.span,
                 });
                 Inst::Alu64 {
                     op: AluOp::Add,
-                    dst,
-                    src: Operand::Imm(offsets[slot.0 as usize] as i32 + off),
+                    dst: *dst,
+                    src: Operand::Imm(offsets[slot.0 as usize] as i32 + *off),
                 }
             }
-            other => other,
+            _ => inst,
         };
         out.insts.push(SpannedInst {
             inst,

@@ -454,20 +454,28 @@ fn debug_file(id: &[u8]) -> Option<PathBuf> {
 /// Whether `path` is an ELF file bpftrace 0.17 would trace: an executable (`X_OK`) or a
 /// shared object.
 pub fn is_traceable(path: &Path) -> bool {
-    use std::io::Read;
     // A file already mapped (every uprobe on libc names it again) is not read again.
     if let Some(elf) = path.to_str().and_then(opened) {
         return elf.kind == ET_DYN || is_executable(path);
     }
+    file_type(path).is_some_and(|kind| kind == ET_DYN || is_executable(path))
+}
+
+/// The `e_type` of the ELF file at `path`, read from its header alone (in the file's byte
+/// order); `None` when it cannot be read or is no ELF file.
+pub fn file_type(path: &Path) -> Option<u16> {
+    use std::io::Read;
     let mut head = [0u8; 18];
-    let ok = std::fs::File::open(path)
+    std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok();
-    if !ok || head[..4] != *b"\x7fELF" {
-        return false;
+        .ok()?;
+    if head[..4] != *b"\x7fELF" {
+        return None;
     }
-    let kind = u16::from_le_bytes([head[16], head[17]]);
-    kind == ET_DYN || is_executable(path)
+    Some(match head[5] {
+        2 => u16::from_be_bytes([head[16], head[17]]),
+        _ => u16::from_le_bytes([head[16], head[17]]),
+    })
 }
 
 fn is_executable(path: &Path) -> bool {

@@ -67,6 +67,17 @@ fn image(name: &str, attach: Attach, insns: Vec<[u8; 8]>) -> ProgramImage {
     }
 }
 
+/// A uprobe (or uretprobe) on `func` of this test binary.
+fn own_uprobe(func: &str, ret: bool) -> Attach {
+    let exe = std::env::current_exe().expect("current exe");
+    Attach::Uprobe {
+        path: exe.to_string_lossy().into_owned(),
+        symbol: Some(func.into()),
+        offset: 0,
+        ret,
+    }
+}
+
 fn getpid_tp() -> Attach {
     Attach::Tracepoint {
         category: "syscalls".into(),
@@ -222,15 +233,9 @@ fn uprobe_on_own_function_counts_calls() {
         return;
     }
     let ctr = Counter::new("ld_up_ctr");
-    let exe = std::env::current_exe().expect("current exe");
     let images = [image(
         "ld_uprobe",
-        Attach::Uprobe {
-            path: exe.to_string_lossy().into_owned(),
-            symbol: Some("rtrace_load_test_target".into()),
-            offset: 0,
-            ret: false,
-        },
+        own_uprobe("rtrace_load_test_target", false),
         count_insns(ctr.fd()),
     )];
     let mut s = Programs::load(&images).expect("load");
@@ -312,13 +317,7 @@ fn uprobes_opened_while_loading_run_in_script_order() {
     if !as_root() {
         return;
     }
-    let exe = std::env::current_exe().expect("current exe");
-    let target = Attach::Uprobe {
-        path: exe.to_string_lossy().into_owned(),
-        symbol: Some("rtrace_load_test_order_target".into()),
-        offset: 0,
-        ret: false,
-    };
+    let target = own_uprobe("rtrace_load_test_order_target", false);
     let pid = Some(std::process::id() as i32);
     // Both ways of loading: events opened while loading (`load_for`) and at attach time.
     for ahead in [true, false] {
@@ -356,15 +355,9 @@ fn uprobe_opened_for_another_pid_is_opened_again() {
         return;
     }
     let ctr = Counter::new("ld_repid_ctr");
-    let exe = std::env::current_exe().expect("current exe");
     let images = [image(
         "ld_repid",
-        Attach::Uprobe {
-            path: exe.to_string_lossy().into_owned(),
-            symbol: Some("rtrace_load_test_pid_target".into()),
-            offset: 0,
-            ret: false,
-        },
+        own_uprobe("rtrace_load_test_pid_target", false),
         count_insns(ctr.fd()),
     )];
     // Opened for every process, attached for this one only: the event is opened again.
@@ -613,15 +606,9 @@ fn uretprobe_on_own_function_counts_returns() {
         return;
     }
     let ctr = Counter::new("ld_uret_ctr");
-    let exe = std::env::current_exe().expect("current exe");
     let images = [image(
         "ld_uretprobe",
-        Attach::Uprobe {
-            path: exe.to_string_lossy().into_owned(),
-            symbol: Some("rtrace_load_test_target".into()),
-            offset: 0,
-            ret: true,
-        },
+        own_uprobe("rtrace_load_test_target", true),
         count_insns(ctr.fd()),
     )];
     let mut s = Programs::load(&images).expect("load");

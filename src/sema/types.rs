@@ -285,12 +285,21 @@ impl TypeTable {
         })
     }
 
-    /// Gives a declared record its members.
-    pub fn fill_record(&mut self, r: &RecordRef, fields: Vec<Field>) {
+    /// Gives a declared record its members. Returns its anonymous members' records, whose
+    /// members are the record's own (`field` looks through them): the caller fills them too.
+    pub fn fill_record(&mut self, r: &RecordRef, fields: Vec<Field>) -> Vec<RecordRef> {
+        let anonymous = fields
+            .iter()
+            .filter_map(|f| match &f.ty {
+                Type::Record(inner) if f.name.is_empty() => Some(inner.clone()),
+                _ => None,
+            })
+            .collect();
         if let Some(rec) = self.records.get_mut(r.id as usize) {
             rec.fields = fields;
             rec.complete = true;
         }
+        anonymous
     }
 
     /// The type declared for entry `key` of DWARF file `file`, if any.

@@ -674,22 +674,29 @@ impl Gen {
         }
     }
 
+    /// One time in three, a variable or map entry of category `cat`, if there is one.
+    fn held(&mut self, cat: &Cat, defined: u8) -> Option<Expr> {
+        if !self.rng.chance(1, 3) {
+            return None;
+        }
+        let vars = self.vars_of(cat, defined);
+        let maps = self.maps_of(cat);
+        let n = vars.len() + maps.len();
+        if n == 0 {
+            return None;
+        }
+        let i = self.rng.below(n);
+        if i < vars.len() {
+            return Some(Expr::Var(vars[i]));
+        }
+        self.map_read(maps[i - vars.len()], defined)
+    }
+
     /// A struct or array: read through a pointer, or a variable or map of the same type, or
     /// a ternary of two.
     fn mem_value(&mut self, cat: &Cat, defined: u8) -> Expr {
-        if self.rng.chance(1, 3) {
-            let vars = self.vars_of(cat, defined);
-            let maps = self.maps_of(cat);
-            let n = vars.len() + maps.len();
-            if n > 0 {
-                let i = self.rng.below(n);
-                if i < vars.len() {
-                    return Expr::Var(vars[i]);
-                }
-                if let Some(e) = self.map_read(maps[i - vars.len()], defined) {
-                    return e;
-                }
-            }
+        if let Some(e) = self.held(cat, defined) {
+            return e;
         }
         let want = match cat {
             Cat::Rec(k) => CType::Struct(*k),
@@ -782,19 +789,8 @@ impl Gen {
 
     fn tuple(&mut self, elems: &[Cat], defined: u8) -> Expr {
         let cat = Cat::Tuple(elems.to_vec());
-        if self.rng.chance(1, 3) {
-            let vars = self.vars_of(&cat, defined);
-            let maps = self.maps_of(&cat);
-            let n = vars.len() + maps.len();
-            if n > 0 {
-                let i = self.rng.below(n);
-                if i < vars.len() {
-                    return Expr::Var(vars[i]);
-                }
-                if let Some(e) = self.map_read(maps[i - vars.len()], defined) {
-                    return e;
-                }
-            }
+        if let Some(e) = self.held(&cat, defined) {
+            return e;
         }
         if self.rng.chance(1, 8) {
             let c = self.int(1, defined);

@@ -588,6 +588,11 @@ impl Lowerer<'_> {
 
     /// `ringbuf_output(&ringbuf, rec, size, 0)`; a failure adds one to the lost counter.
     pub(super) fn output(&mut self, rec: SlotId, size: u32) {
+        self.output_or(rec, size, |_| {});
+    }
+
+    /// `output`, running `lost` after the lost counter when the ring buffer had no room.
+    pub(super) fn output_or(&mut self, rec: SlotId, size: u32, lost: impl FnOnce(&mut Self)) {
         let ringbuf = self.checked.ringbuf;
         let fd = self.map_fd(ringbuf);
         let p = self.stack_addr(rec, 0);
@@ -603,12 +608,13 @@ impl Lowerer<'_> {
         let l_ok = self.label();
         self.jmp_if(Cond::Eq, ret, Operand::Imm(0), l_ok);
         self.count_lost();
+        lost(self);
         self.place_label(l_ok);
     }
 
     /// Adds one, atomically, to the `lost` counter (a direct map-value pointer: no lookup),
     /// unless exit() was called (the second word of the `lost` value is then set).
-    pub(super) fn count_lost(&mut self) {
+    fn count_lost(&mut self) {
         let lost = self.checked.lost;
         let counter = self.reg();
         self.emit(Inst::LdMapValue {

@@ -5,7 +5,7 @@
 //! function watchpoint of the checked program.
 
 use super::Lowerer;
-use crate::codegen::ir::{helper, Base, Cond, Function, Inst, Operand, Size};
+use crate::codegen::ir::{helper, Base, Function, Inst, Operand, Size};
 use crate::probes::{arch, Attach};
 use crate::sema::typed::{event, Checked, CheckedProbe};
 
@@ -64,25 +64,12 @@ pub fn watch_setup(checked: &Checked, probe: &CheckedProbe, watch: usize) -> Opt
         src: Operand::Reg(pid),
         size: Size::DW,
     });
-    let fd = l.map_fd(checked.ringbuf);
-    let p = l.stack_addr(rec, 0);
-    let ret = l.call(
-        helper::RINGBUF_OUTPUT,
-        vec![
-            Operand::Reg(fd),
-            Operand::Reg(p),
-            Operand::Imm(RECORD_SIZE as i32),
-            Operand::Imm(0),
-        ],
-    );
-    let done = l.label();
-    l.jmp_if(Cond::Eq, ret, Operand::Imm(0), done);
     // No room in the ring buffer: nobody will continue the process, so it is not stopped.
-    l.count_lost();
-    if *stop {
-        l.call_void(helper::SEND_SIGNAL, vec![Operand::Imm(SIGCONT)]);
-    }
-    l.place_label(done);
+    l.output_or(rec, RECORD_SIZE, |l| {
+        if *stop {
+            l.call_void(helper::SEND_SIGNAL, vec![Operand::Imm(SIGCONT)]);
+        }
+    });
     l.emit(Inst::Exit {
         ret: Operand::Imm(0),
     });

@@ -340,16 +340,8 @@ impl Dwarf {
             let bit_offset = u32::try_from(bit_offset).unwrap_or(u32::MAX);
             fields.push(Field::placed(name, ty, bit_offset, bits.unwrap_or(0)));
         }
-        let anonymous: Vec<RecordRef> = fields
-            .iter()
-            .filter_map(|f| match &f.ty {
-                Type::Record(inner) if f.name.is_empty() => Some(inner.clone()),
-                _ => None,
-            })
-            .collect();
-        table.fill_record(r, fields);
         // Anonymous members' members are the record's own (`TypeTable::field` looks through).
-        for inner in anonymous {
+        for inner in table.fill_record(r, fields) {
             self.fill_record(&inner, table);
         }
     }

@@ -3,7 +3,6 @@
 //! works) and the ELF files a glob names; asked by the system catalogue.
 
 use crate::probes::{glob_match, has_wildcard};
-use std::io::Read;
 use std::path::Path;
 
 /// The executable files process `pid` maps, as `/proc/PID/root/PATH`, in map order, unique.
@@ -48,18 +47,7 @@ pub fn is_elf_object(path: &Path) -> bool {
     if !path.is_file() {
         return false;
     }
-    let mut head = [0u8; 18];
-    let ok = std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok();
-    if !ok || head[..4] != *b"\x7fELF" {
-        return false;
-    }
-    let e_type = match head[5] {
-        2 => u16::from_be_bytes([head[16], head[17]]),
-        _ => u16::from_le_bytes([head[16], head[17]]),
-    };
-    matches!(e_type, 2 | 3)
+    matches!(crate::probes::elf::file_type(path), Some(2 | 3))
 }
 
 /// The ELF executables and shared objects whose path matches the glob `pattern` (`*` and `?`
