@@ -17,12 +17,6 @@ pub struct Frame {
     pub size: u32,
 }
 
-/// Whether `d` is `layout`'s error for a frame over the limit.
-pub fn overflowed(d: &Diagnostic) -> bool {
-    d.message
-        .ends_with(&format!("the kernel allows {MAX_STACK}"))
-}
-
 fn align_up(n: u64, align: u64) -> u64 {
     n.div_ceil(align) * align
 }

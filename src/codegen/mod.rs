@@ -81,6 +81,27 @@ pub fn compile(func: &ir::Function) -> Result<Encoded, Diagnostic> {
     compile_with(func, true)
 }
 
+/// Why a function could not be encoded: its frame does not fit the kernel's stack (which
+/// scratch space can mend), or anything else.
+enum Failure {
+    Stack(Diagnostic),
+    Other(Diagnostic),
+}
+
+impl From<Diagnostic> for Failure {
+    fn from(d: Diagnostic) -> Failure {
+        Failure::Other(d)
+    }
+}
+
+impl From<Failure> for Diagnostic {
+    fn from(f: Failure) -> Diagnostic {
+        match f {
+            Failure::Stack(d) | Failure::Other(d) => d,
+        }
+    }
+}
+
 /// `compile`, or when the stack slots do not fit the kernel's 512 bytes, `compile` of the
 /// function with its slots moved to the scratch space of map `scratch` (`scratch::move_slots`);
 /// also the bytes of scratch space the program needs (0: none).
@@ -88,12 +109,12 @@ pub fn compile_spilling(
     func: &ir::Function,
     scratch: ir::MapId,
 ) -> Result<(Encoded, u32), Diagnostic> {
-    match compile(func) {
-        Err(d) if frame::overflowed(&d) && !func.slots.is_empty() => {
+    match encode(func, true) {
+        Err(Failure::Stack(_)) if !func.slots.is_empty() => {
             let (moved, bytes) = scratch::move_slots(func, scratch)?;
             Ok((compile(&moved)?, bytes))
         }
-        other => other.map(|e| (e, 0)),
+        other => Ok((other?, 0)),
     }
 }
 
@@ -103,6 +124,10 @@ pub(crate) fn compile_with(
     func: &ir::Function,
     call_preferences: bool,
 ) -> Result<Encoded, Diagnostic> {
+    Ok(encode(func, call_preferences)?)
+}
+
+fn encode(func: &ir::Function, call_preferences: bool) -> Result<Encoded, Failure> {
     let cfg = cfg::Cfg::build(func)?;
     let live = liveness::Liveness::compute(&cfg, vreg_count(func));
     let prefs = if call_preferences {
@@ -123,7 +148,7 @@ pub(crate) fn compile_with(
             .unwrap_or_default()
     };
     let spill_spans: Vec<Span> = alloc.spill_owner.iter().map(|&v| first_span(v)).collect();
-    let frame = frame::layout(&func.slots, &spill_spans)?;
+    let frame = frame::layout(&func.slots, &spill_spans).map_err(Failure::Stack)?;
 
     let mut e = emit::Emitter::new(&alloc, &frame);
     let entry_span = cfg.insts.first().map(|si| si.span).unwrap_or_default();
