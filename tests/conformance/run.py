@@ -388,10 +388,14 @@ def run_test(test, ctx):
 def parallel_safe(test, workdir):
     """Tests that cannot see or disturb other tests' processes may run side by side: those
     without BEFORE/AFTER whose probes do not watch other processes (tracepoints, uprobes,
-    usdt, software events, comm == "bpftrace", pids)."""
+    usdt, software events, comm == "bpftrace", pids), and that do not clear and read the
+    kernel's one trace buffer (debugf's tests: run side by side, one clears what another
+    printed)."""
     if test.before or test.after or test.group in ("signals", "usdt", "uprobe"):
         return False
     text = test_text(test, workdir)
+    if "tracing/trace" in text:
+        return False
     return not re.search(r"bpftrace|pidof|pkill|\b(uprobe|uretprobe|usdt|tracepoint|"
                          r"rawtracepoint|software|u|ur|U|t|rt|s):", text)
 
