@@ -126,19 +126,24 @@ pub fn hist_bucket(v: i64) -> usize {
 /// The number of lhist buckets for `min, max, step`: `(max - min) / step` in-range buckets plus
 /// one below and one at or above max.
 pub fn lhist_buckets(min: i64, max: i64, step: i64) -> usize {
-    ((max - min) / step) as usize + 2
+    lhist_steps(min, max, step) as usize + 2
+}
+
+/// The number of whole steps in `[min, max)`; the range may span more than `i64` holds.
+pub fn lhist_steps(min: i64, max: i64, step: i64) -> i64 {
+    ((i128::from(max) - i128::from(min)) / i128::from(step.max(1))) as i64
 }
 
 /// The lhist bucket of a value: 0 below min, `1 + (v - min) / step` in range, and the last bucket
 /// (`[max, ...)`) at or above max or in a last partial bucket.
 pub fn lhist_bucket(v: i64, min: i64, max: i64, step: i64) -> usize {
-    let n = ((max - min) / step) as usize;
+    let n = lhist_steps(min, max, step) as usize;
     if v < min {
         0
     } else if v >= max {
         n + 1
     } else {
-        (((v - min) / step) as usize + 1).min(n + 1)
+        (((i128::from(v) - i128::from(min)) / i128::from(step)) as usize + 1).min(n + 1)
     }
 }
 
@@ -167,5 +172,13 @@ mod tests {
         assert_eq!(lhist_bucket(8, 0, 10, 3), 3);
         assert_eq!(lhist_bucket(9, 0, 10, 3), 4);
         assert_eq!(lhist_bucket(10, 0, 10, 3), 4);
+    }
+
+    #[test]
+    fn lhist_ranges_wider_than_i64_count_their_steps() {
+        let (min, max, step) = (-i64::MAX, i64::MAX, i64::MAX / 4);
+        assert_eq!(lhist_buckets(min, max, step), 10);
+        assert_eq!(lhist_bucket(0, min, max, step), 5);
+        assert_eq!(lhist_bucket(i64::MAX - 1, min, max, step), 9);
     }
 }
