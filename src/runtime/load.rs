@@ -158,17 +158,38 @@ struct Opening {
     events: HashMap<usize, Opened>,
 }
 
+/// The uprobe events of a run being opened on their own thread from before its maps are
+/// created: the first registration waits for an RCU grace period (4-16 ms here), which then
+/// passes while maps are created and programs load. Dropped unused, it closes what it opened.
+pub struct OpenAhead(Option<Opening>);
+
+impl OpenAhead {
+    /// Starts opening the uprobe events of `attaches` (the programs' attach points, in
+    /// program order), limited to `pid`.
+    pub fn start<'a>(attaches: impl Iterator<Item = &'a Attach>, pid: Option<i32>) -> OpenAhead {
+        OpenAhead(Opening::start(attaches, pid))
+    }
+}
+
+impl Drop for Opening {
+    /// Unused (the run failed before loading): the thread stops and its events close.
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 /// A uprobe perf event opened ahead, or why it could not be.
 type Opened = Result<OwnedFd, String>;
 
 impl Opening {
     /// Opens the uprobe events of `images` in the order `attach_for` attaches them (the
     /// kernel runs a uprobe's consumers in the order they registered).
-    fn start(images: &[ProgramImage], pid: Option<i32>) -> Option<Opening> {
-        let wanted: Vec<(usize, Attach)> = attach_order(images.iter().map(|im| &im.attach))
+    fn start<'a>(attaches: impl Iterator<Item = &'a Attach>, pid: Option<i32>) -> Option<Opening> {
+        let attaches: Vec<&Attach> = attaches.collect();
+        let wanted: Vec<(usize, Attach)> = attach_order(attaches.iter().copied())
             .into_iter()
-            .filter(|&i| matches!(images[i].attach, Attach::Uprobe { .. }))
-            .map(|i| (i, images[i].attach.clone()))
+            .filter(|&i| matches!(attaches[i], Attach::Uprobe { .. }))
+            .map(|i| (i, attaches[i].clone()))
             .collect();
         if wanted.is_empty() {
             return None;
@@ -226,6 +247,15 @@ impl Opening {
 
     /// Stops the thread and returns every event not attached.
     fn into_fds(mut self) -> Vec<OwnedFd> {
+        self.finish();
+        std::mem::take(&mut self.events)
+            .into_values()
+            .filter_map(Result::ok)
+            .collect()
+    }
+
+    /// Stops the thread and waits for it, keeping what it opened in `events`.
+    fn finish(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(rx) = self.opened.take() {
             self.events.extend(rx);
@@ -234,7 +264,6 @@ impl Opening {
             // A thread that panicked has sent what it opened; nothing else outlives it.
             let _ = thread.join();
         }
-        self.events.into_values().filter_map(Result::ok).collect()
     }
 }
 
@@ -282,13 +311,25 @@ impl Programs {
 
     /// `load_with`, opening the uprobe events of `pid` (every process when `None`) on another
     /// thread meanwhile, for `attach_for` with the same `pid` to attach the programs to.
+    #[cfg(test)]
     pub fn load_for(
         images: &[ProgramImage],
         pid: Option<i32>,
         opts: &LoadOptions,
     ) -> Result<Programs, LoadError> {
         check_names(images)?;
-        Programs::load_opening(images, opts, Opening::start(images, pid))
+        let ahead = OpenAhead::start(images.iter().map(|im| &im.attach), pid);
+        Programs::load_ahead(images, opts, ahead)
+    }
+
+    /// `load_for` with the uprobe events already being opened by `ahead` (started for the
+    /// same attach points, in the same order, before the maps were created).
+    pub fn load_ahead(
+        images: &[ProgramImage],
+        opts: &LoadOptions,
+        ahead: OpenAhead,
+    ) -> Result<Programs, LoadError> {
+        Programs::load_opening(images, opts, ahead.0)
     }
 
     fn load_opening(

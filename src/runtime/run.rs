@@ -5,7 +5,7 @@
 
 use super::child::{self, Child};
 use super::decode;
-use super::load::{LoadError, LoadOptions, ProgramImage, Programs, VerifierLog};
+use super::load::{LoadError, LoadOptions, OpenAhead, ProgramImage, Programs, VerifierLog};
 use super::relocate::{self, RunConsts};
 use super::resolve::{MapTable, SessionSymbols};
 use super::signals;
@@ -162,6 +162,8 @@ impl<'o> Session<'o> {
     /// other probes attached and `Attaching N probes...` printed.
     pub fn start(object: &'o Object, cfg: RunConfig) -> Result<Session<'o>, RunError> {
         signals::install();
+        // Uprobe registration starts first: its first RCU wait overlaps the set-up below.
+        let ahead = OpenAhead::start(object.programs.iter().map(|p| &p.attach), cfg.pid);
         let formats = printf_formats(object)?;
         let child = match &cfg.command {
             Some(cmd) => Some(Child::spawn(cmd).map_err(RunError::Message)?),
@@ -191,7 +193,7 @@ impl<'o> Session<'o> {
             verbose: cfg.verbose,
             log_size: cfg.log_size,
         };
-        let mut programs = Programs::load_for(&images, cfg.pid, &load).map_err(|e| {
+        let mut programs = Programs::load_ahead(&images, &load, ahead).map_err(|e| {
             if cfg.verbose {
                 print_error_log(&e);
             }
