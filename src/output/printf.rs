@@ -171,7 +171,7 @@ impl Format {
             match piece {
                 Piece::Lit(r) => out.extend_from_slice(&self.text[r.clone()]),
                 Piece::Conv(spec) => {
-                    let arg = args.next().ok_or("printf: missing argument")?;
+                    let arg = args.next().ok_or("missing argument")?;
                     write_conv(out, spec, arg)?;
                 }
             }
@@ -268,7 +268,7 @@ fn number(text: &[u8], i: &mut usize) -> Result<Option<usize>, String> {
     let digits = std::str::from_utf8(&text[start..*i]).unwrap_or("");
     match digits.parse::<usize>() {
         Ok(n) if n <= MAX_WIDTH => Ok(Some(n)),
-        _ => Err(format!("printf: width or precision {digits} is too large")),
+        _ => Err(format!("width or precision {digits} is too large")),
     }
 }
 
@@ -304,12 +304,7 @@ fn write_conv(out: &mut Vec<u8>, spec: &Spec, arg: &Value) -> Result<(), String>
         }
         (ArgKind::Int | ArgKind::Char, Value::Int(i)) => *i as u64,
         (ArgKind::Int | ArgKind::Char, Value::UInt(u)) => *u,
-        _ => {
-            return Err(format!(
-                "printf: %{} cannot print {arg:?}",
-                spec.conv as char
-            ))
-        }
+        _ => return Err(format!("%{} cannot print {arg:?}", spec.conv as char)),
     };
     if spec.kind == ArgKind::Char {
         pad(out, spec, &[bits as u8]);
