@@ -71,6 +71,37 @@ fn str_of_filename_shows_the_opened_file() {
 }
 
 #[test]
+#[cfg(target_arch = "x86_64")] // openat is syscall 257 there
+fn raw_tracepoint_args_are_the_tracepoints_arguments() {
+    kernel_test(|| {
+        // sched_process_exec(p, old_pid, bprm) and sys_enter(regs, id), one by a wildcard;
+        // `probe` names the expansion.
+        let out = rtrace(&[
+            "-e",
+            "rawtracepoint:sched_process_e*c /pid == cpid/ { \
+                printf(\"%s <%s> %d\\n\", probe, \
+                    str(((struct linux_binprm *)arg2)->filename), arg1 == cpid); } \
+             rt:sys_enter /pid == cpid && arg1 == 257/ { @openat = count(); }",
+            "-c",
+            "/usr/bin/cat /etc/hostname",
+        ]);
+        out.expect_code(0);
+        assert!(
+            out.stdout
+                .contains("rawtracepoint:sched_process_exec </usr/bin/cat> 1\n"),
+            "{}",
+            out.stdout
+        );
+        let opens = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("@openat: "))
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(opens.is_some_and(|n| n >= 2), "{}", out.stdout);
+    });
+}
+
+#[test]
 fn interval_ticks_until_exit() {
     kernel_test(|| {
         let start = Instant::now();

@@ -22,6 +22,9 @@ pub struct Field {
     pub signed: bool,
 }
 
+/// The name of a raw tracepoint's probe type in BTF: `btf_trace_sched_switch`.
+const RAW_TP_PREFIX: &str = "btf_trace_";
+
 /// Deepest chain of pointers, qualifiers and typedefs written out (a real one is short).
 const MAX_DEPTH: u32 = 32;
 
@@ -158,6 +161,50 @@ impl Btf {
         })
     }
 
+    /// The kernel's raw tracepoints: the `NAME` of every `btf_trace_NAME` typedef (the type
+    /// of a raw tracepoint's BPF probe), sorted.
+    pub fn raw_tracepoints(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .by_kind
+            .typedefs
+            .iter()
+            .filter_map(|&id| self.get(id)?.name.strip_prefix(RAW_TP_PREFIX))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// The arguments of raw tracepoint `name`, in order: its `btf_trace_NAME` prototype
+    /// without the first parameter (the tracepoint's private data). The prototype's
+    /// parameters have no names; those of `__bpf_trace_NAME` (the kernel's own probe, same
+    /// parameters) are used when BTF has it, else `argN`. `None` when BTF has no such raw
+    /// tracepoint.
+    pub fn raw_tracepoint_params(&self, name: &str) -> Option<Vec<super::Param>> {
+        let typedef = self.find_typedef(&format!("{RAW_TP_PREFIX}{name}"))?;
+        let ptr = self.get(typedef)?.size_or_type;
+        let proto = self.get(ptr).filter(|p| p.kind == Kind::Ptr)?.size_or_type;
+        let p = self.get(proto).filter(|p| p.kind == Kind::FuncProto)?;
+        let types: Vec<u32> = (1..p.vlen as usize)
+            .map(|i| self.word(proto, 2 * i + 1))
+            .collect();
+        let named = self
+            .func_proto(&format!("__bpf_trace_{name}"))
+            .filter(|f| f.params.len() == types.len() + 1);
+        Some(
+            types
+                .iter()
+                .enumerate()
+                .map(|(i, &ty)| super::Param {
+                    name: named
+                        .as_ref()
+                        .map_or_else(|| format!("arg{i}"), |f| f.params[i + 1].name.clone()),
+                    ty,
+                })
+                .collect(),
+        )
+    }
+
     /// `-lv kfunc:FUNC`'s lines for `func`, as bpftrace 0.17 prints them: each parameter as
     /// `TYPE NAME`, then `TYPE retval` unless the function returns void. `None` when BTF
     /// has no such function.
@@ -179,7 +226,8 @@ impl Btf {
 /// contexts `bpf_iter__task` and `bpf_iter__task_file` laid out as the kernel declares them
 /// (each pointer inside an anonymous union), the functions `bpf_iter_task`,
 /// `bpf_iter_task_file`, `vfs_read`, `vfs_write`, `do_exit` (void), `call_it` (a function
-/// pointer and a `char **`) and `many` (seven parameters).
+/// pointer and a `char **`) and `many` (seven parameters); the raw tracepoints `sched_switch`
+/// (with the kernel's named `__bpf_trace_sched_switch`) and `sys_enter` (without).
 #[cfg(test)]
 pub(crate) fn kernel_fixture() -> Vec<u8> {
     use super::writer::Writer;
@@ -282,6 +330,32 @@ pub(crate) fn kernel_fixture() -> Vec<u8> {
         .collect();
     let many = w.func_proto(int, &seven);
     w.func("many", many);
+    // Raw tracepoints: sched_switch with the kernel's named probe, sys_enter without.
+    let void_ptr = w.ptr(0);
+    let switch_params = [
+        ("", void_ptr),
+        ("", int),
+        ("", task_ptr),
+        ("", task_ptr),
+        ("", u32_t),
+    ];
+    let switch = w.func_proto(0, &switch_params);
+    let switch_ptr = w.ptr(switch);
+    w.refer(8, "btf_trace_sched_switch", switch_ptr);
+    let named = w.func_proto(
+        0,
+        &[
+            ("__data", void_ptr),
+            ("preempt", int),
+            ("prev", task_ptr),
+            ("next", task_ptr),
+            ("prev_state", u32_t),
+        ],
+    );
+    w.func("__bpf_trace_sched_switch", named);
+    let enter = w.func_proto(0, &[("", void_ptr), ("", file_ptr), ("", long)]);
+    let enter_ptr = w.ptr(enter);
+    w.refer(8, "btf_trace_sys_enter", enter_ptr);
     w.finish()
 }
 
@@ -330,7 +404,8 @@ mod tests {
         assert!(all.contains(&("vfs_read", 4)));
         assert!(all.contains(&("do_exit", 1)));
         assert!(all.contains(&("many", 7)));
-        assert_eq!(all.len(), 7);
+        assert!(all.contains(&("__bpf_trace_sched_switch", 5)));
+        assert_eq!(all.len(), 8);
     }
 
     #[test]

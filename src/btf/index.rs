@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 #[derive(Default)]
 pub(super) struct Buckets {
     records: Vec<u32>,
-    typedefs: Vec<u32>,
+    pub(super) typedefs: Vec<u32>,
     enums: Vec<u32>,
     pub(super) funcs: Vec<u32>,
 }

@@ -305,6 +305,8 @@ pub fn display_name(attach: &Attach, raw: &str) -> String {
             ..
         } => return format!("usdt:{path}:{provider}:{name}"),
         Attach::Watchpoint { .. } => return watchpoint::probe_name(attach),
+        // A wildcard's expansions are named one by one, as bpftrace names kprobes.
+        Attach::RawTracepoint { .. } | Attach::Kprobe { .. } => return attach.to_string(),
         // As bpftrace 0.17 names a kfunc: with the BTF object (module) it is found in.
         Attach::Fentry { func, .. } => {
             return format!("{}:{}:{func}", attach.provider().name, kfunc::MODULE)

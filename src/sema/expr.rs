@@ -250,7 +250,9 @@ impl Checker<'_> {
                 self.error(span, "args must be used with a field, as in args->filename");
                 return zero(span);
             }
-            _ if arch::pt_regs_offset(name).is_some() => return self.pt_regs_arg(name, span),
+            _ if name == "retval" || arg_index(name).is_some() => {
+                return self.pt_regs_arg(name, span)
+            }
             _ => {}
         }
         let ident = ast::Ident {
@@ -278,12 +280,15 @@ impl Checker<'_> {
     }
 
     /// `argN` and `retval` of a (u)probe or k(ret)probe: a register of the saved `pt_regs`.
+    /// `argN` of a usdt probe comes from its note and of a raw tracepoint from its context's
+    /// slots.
     fn pt_regs_arg(&mut self, name: &str, span: Span) -> TExpr {
-        let Some(offset) = arch::pt_regs_offset(name) else {
-            return zero(span);
-        };
-        if let (Some(Attach::Usdt { .. }), Some(n)) = (&self.ctx.attach, name.strip_prefix("arg")) {
-            return self.usdt_arg(n.parse().unwrap_or(0), span);
+        match (&self.ctx.attach, arg_index(name)) {
+            (Some(Attach::Usdt { .. }), Some(n)) => return self.usdt_arg(n, span),
+            (Some(Attach::RawTracepoint { .. }), Some(n)) => {
+                return self.raw_tracepoint_arg(n, span)
+            }
+            _ => {}
         }
         if let (Some(Attach::Fentry { ret: true, func }), "retval") = (&self.ctx.attach, name) {
             let has = self.ctx.format.as_ref().is_some_and(|f| {
@@ -315,13 +320,49 @@ impl Checker<'_> {
             let want = if name == "retval" {
                 "uretprobe, kretprobe and kretfunc"
             } else {
-                "uprobe, kprobe and usdt"
+                "uprobe, kprobe, usdt and rawtracepoint"
             };
             self.error(span, format!("{name} is only available in {want} probes"));
             return zero(span);
         }
+        let Some(offset) = arch::pt_regs_offset(name) else {
+            self.error(
+                span,
+                format!("{} doesn't support {name}", std::env::consts::ARCH),
+            );
+            return zero(span);
+        };
         TExpr {
             kind: TExprKind::CtxField(CtxField::register(offset)),
+            ty: Type::U64,
+            span,
+        }
+    }
+
+    /// `argN` of a raw tracepoint: the context's 8-byte slot N, which must be one of the
+    /// tracepoint's arguments when BTF says how many it has (else one of `MAX_ARGS`).
+    fn raw_tracepoint_arg(&mut self, n: usize, span: Span) -> TExpr {
+        let count = self
+            .ctx
+            .format
+            .as_ref()
+            .map_or(probes::rawtracepoint::MAX_ARGS, |f| f.fields.len());
+        if n >= count {
+            let probe = self.ctx.text.clone();
+            let plural = if count == 1 { "" } else { "s" };
+            let known = if self.ctx.format.is_some() {
+                "the kernel's BTF gives it"
+            } else {
+                "a raw tracepoint has at most"
+            };
+            self.error(
+                span,
+                format!("{probe}: arg{n} does not exist ({known} {count} argument{plural})"),
+            );
+            return zero(span);
+        }
+        TExpr {
+            kind: TExprKind::CtxField(CtxField::register(8 * n as u32)),
             ty: Type::U64,
             span,
         }
@@ -847,4 +888,13 @@ fn unop_sym(op: UnOp) -> &'static str {
         UnOp::Deref => "*",
         UnOp::AddrOf => "&",
     }
+}
+
+/// N of `argN` (`arg0`, `arg12`); `None` for any other name.
+fn arg_index(name: &str) -> Option<usize> {
+    let digits = name.strip_prefix("arg")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
