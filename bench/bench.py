@@ -161,9 +161,12 @@ KNOWN_MISSES = """### Why a target can be missed, and what would close it
   (`rcu_sync_enter`: 4 to 16 ms here, depending on the load). rtrace compiles in about 5 ms
   (libc's symbol index included, mapped once per file; a file's DWARF is read only when a
   probe uses `args`: reading libc's took 90 ms), then opens the uprobe events on a second
-  thread while the programs load, and attaches each program as soon as its event is open.
-  Under `strace -f -ttt` here: the thread starts at 5 ms, the first uprobe is in place at 11
-  to 28 ms, the last 7 to 8 ms later, and the line is printed about 1.5 ms after that.
+  thread started before anything else of the run (maps, programs), so that the grace period
+  passes while the maps are created and the programs load, and attaches each program as soon
+  as its event is open (starting that thread before the maps took the median from 26 to 19
+  ms on a quiet machine; with bpftrace runs in between, as here, it lands near 20 ms). Under
+  `strace -f -ttt` here: the thread starts at 5 to 10 ms, the first uprobe is in place 8 to
+  16 ms later, the last 7 to 8 ms after that.
   Loading one program for all 80 attach points would not shorten that path (the loads already
   overlap the grace period) and needs `probe` read at run time (here each program writes its
   own probe name into the key). Exiting takes about 8 s for both tools: the kernel
