@@ -164,7 +164,8 @@ KNOWN_MISSES = """### Why a target can be missed, and what would close it
   thread started before anything else of the run (maps, programs), so that the grace period
   passes while the maps are created and the programs load, and attaches each program as soon
   as its event is open (starting that thread before the maps took the median from 26 to 19
-  ms on a quiet machine; with bpftrace runs in between, as here, it lands near 20 ms). Under
+  ms in runs one after another on a quiet machine; here, each run following the other tool's,
+  it measured 21 to 25 ms: the grace period's length varies with what ran just before). Under
   `strace -f -ttt` here: the thread starts at 5 to 10 ms, the first uprobe is in place 8 to
   16 ms later, the last 7 to 8 ms after that.
   Loading one program for all 80 attach points would not shorten that path (the loads already
