@@ -162,13 +162,14 @@ impl<'o> Session<'o> {
     /// other probes attached and `Attaching N probes...` printed.
     pub fn start(object: &'o Object, cfg: RunConfig) -> Result<Session<'o>, RunError> {
         signals::install();
-        // Uprobe registration starts first: its first RCU wait overlaps the set-up below.
-        let ahead = OpenAhead::start(object.programs.iter().map(|p| &p.attach), cfg.pid);
         let formats = printf_formats(object)?;
         let child = match &cfg.command {
             Some(cmd) => Some(Child::spawn(cmd).map_err(RunError::Message)?),
             None => None,
         };
+        // Uprobe registration starts now (after the fork, so that the held child has none of
+        // its events): its first RCU wait overlaps the set-up below.
+        let ahead = OpenAhead::start(object.programs.iter().map(|p| &p.attach), cfg.pid);
         let consts = RunConsts {
             cpid: child.as_ref().map_or(0, |c| u64::from(c.pid())),
             start_ns: relocate::monotonic_ns(),
