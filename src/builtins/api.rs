@@ -97,6 +97,9 @@ pub enum Message {
     Value(Value),
     /// A problem for the user, on stderr as `ERROR: ...` (the run goes on).
     Error(String),
+    /// `Error`, then the record of `kind` with no text: `{"type": KIND, "data": ""}` in JSON,
+    /// nothing in text (bpftrace 0.17's `cat` of a file it cannot open).
+    Failed { error: String, kind: &'static str },
 }
 
 /// A map function's rules: the value type its calls give the map, how the kernel stores it,

@@ -38,7 +38,13 @@ fn print_file(e: &Event<'_>) -> Message {
             text,
             newline: false,
         },
-        Err(e) => Message::Error(format!("failed to open file '{path}': {}", crate::output::os_error_text(&e))),
+        Err(e) => Message::Failed {
+            error: format!(
+                "failed to open file '{path}': {}",
+                crate::output::os_error_text(&e)
+            ),
+            kind: "cat",
+        },
     }
 }
 

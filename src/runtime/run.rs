@@ -959,6 +959,11 @@ impl Sink {
                             self.flush()?;
                             eprintln!("ERROR: {msg}");
                         }
+                        builtins::Message::Failed { error, kind } => {
+                            self.flush()?;
+                            eprintln!("ERROR: {error}");
+                            self.printer.message(&mut self.out, kind, b"", false);
+                        }
                     }
                 }
             }
