@@ -378,52 +378,43 @@ impl Dwarf {
         if depth > 16 {
             return true;
         }
-        let Some(unit) = self.units.get(die.unit) else {
-            return true;
-        };
-        let Ok(mut tree) = unit.entries_tree(Some(die.offset)) else {
-            return true;
-        };
-        let Ok(root) = tree.root() else { return true };
-        let mut kids = root.children();
-        while let Ok(Some(child)) = kids.next() {
-            let m = child.entry();
-            if m.tag() != gimli::DW_TAG_member {
-                continue;
+        let mut found = false;
+        let walked = self.children(die, |dwarf, m| {
+            if !found && m.tag() == gimli::DW_TAG_member {
+                found = dwarf
+                    .type_of(die.unit, m)
+                    .is_some_and(|ty| dwarf.type_has_float(ty, depth));
             }
-            let Some(mut ty) = self.type_of(die.unit, m) else {
-                continue;
+        });
+        found || !walked
+    }
+
+    /// Whether a member's type is a float or holds one (through typedefs, qualifiers and
+    /// arrays).
+    fn type_has_float(&self, mut ty: Die, depth: u32) -> bool {
+        for _ in 0..32 {
+            let Some((_, e)) = self.entry(ty) else {
+                return false;
             };
-            for _ in 0..32 {
-                let Some((_, e)) = self.entry(ty) else { break };
-                match e.tag() {
-                    tag if is_transparent(tag) || tag == gimli::DW_TAG_array_type => {
-                        match self.type_of(ty.unit, &e) {
-                            Some(next) => ty = next,
-                            None => break,
-                        }
+            match e.tag() {
+                tag if is_transparent(tag) || tag == gimli::DW_TAG_array_type => {
+                    match self.type_of(ty.unit, &e) {
+                        Some(next) => ty = next,
+                        None => return false,
                     }
-                    gimli::DW_TAG_base_type => {
-                        if matches!(
-                            e.attr_value(gimli::DW_AT_encoding).ok().flatten(),
-                            Some(AttributeValue::Encoding(
-                                gimli::DW_ATE_float | gimli::DW_ATE_complex_float
-                            ))
-                        ) {
-                            return true;
-                        }
-                        break;
-                    }
-                    gimli::DW_TAG_structure_type
-                    | gimli::DW_TAG_class_type
-                    | gimli::DW_TAG_union_type => {
-                        if self.has_float(ty, depth + 1) {
-                            return true;
-                        }
-                        break;
-                    }
-                    _ => break,
                 }
+                gimli::DW_TAG_base_type => {
+                    return matches!(
+                        e.attr_value(gimli::DW_AT_encoding).ok().flatten(),
+                        Some(AttributeValue::Encoding(
+                            gimli::DW_ATE_float | gimli::DW_ATE_complex_float
+                        ))
+                    )
+                }
+                gimli::DW_TAG_structure_type
+                | gimli::DW_TAG_class_type
+                | gimli::DW_TAG_union_type => return self.has_float(ty, depth + 1),
+                _ => return false,
             }
         }
         false
@@ -434,22 +425,31 @@ impl Dwarf {
         let Some(&die) = self.functions.get(func) else {
             return Vec::new();
         };
-        let unit = &self.units[die.unit];
         let mut out = Vec::new();
-        let Ok(mut tree) = unit.entries_tree(Some(die.offset)) else {
-            return out;
-        };
-        let Ok(root) = tree.root() else { return out };
-        let mut kids = root.children();
-        while let Ok(Some(p)) = kids.next() {
-            let e = p.entry();
-            if e.tag() != gimli::DW_TAG_formal_parameter {
-                continue;
+        self.children(die, |dwarf, e| {
+            if e.tag() == gimli::DW_TAG_formal_parameter {
+                let name = dwarf.name_in(&dwarf.units[die.unit], e).unwrap_or_default();
+                out.push((name, dwarf.type_of(die.unit, e)));
             }
-            let name = self.name_in(unit, e).unwrap_or_default();
-            out.push((name, self.type_of(die.unit, e)));
-        }
+        });
         out
+    }
+
+    /// Calls `f` with each child entry of `die`; false when its unit or entries cannot be
+    /// read.
+    fn children(&self, die: Die, mut f: impl FnMut(&Dwarf, &Entry<'_, '_>)) -> bool {
+        let Some(unit) = self.units.get(die.unit) else {
+            return false;
+        };
+        let Ok(mut tree) = unit.entries_tree(Some(die.offset)) else {
+            return false;
+        };
+        let Ok(root) = tree.root() else { return false };
+        let mut kids = root.children();
+        while let Ok(Some(child)) = kids.next() {
+            f(self, child.entry());
+        }
+        true
     }
 
     /// The entry `die` names.

@@ -345,21 +345,6 @@ impl Dwarf {
             self.fill_record(&inner, table);
         }
     }
-
-    /// Calls `f` with each child entry of `die`.
-    fn children(&self, die: Die, mut f: impl FnMut(&Dwarf, &Entry<'_, '_>)) {
-        let Some(unit) = self.units.get(die.unit) else {
-            return;
-        };
-        let Ok(mut tree) = unit.entries_tree(Some(die.offset)) else {
-            return;
-        };
-        let Ok(root) = tree.root() else { return };
-        let mut kids = root.children();
-        while let Ok(Some(child)) = kids.next() {
-            f(self, child.entry());
-        }
-    }
 }
 
 /// Whether a base type is an integer, and signed: `Some(signed)`, `None` for floats and
