@@ -292,13 +292,7 @@ fn update_minmax(cx: &mut dyn LowerCx, u: &MapUpdate<'_>, is_min: bool) {
     cx.map_upsert(u.map, key, &init, &mut |cx, found| {
         let l_store = cx.label();
         let l_done = cx.label();
-        let t = cx.reg();
-        cx.emit(Inst::Load {
-            dst: t,
-            base: Base::Reg(found),
-            off: 8,
-            size: Size::DW,
-        });
+        let t = cx.load(Base::Reg(found), 8, Size::DW);
         cx.jmp_if(Cond::Eq, t, Operand::Imm(0), l_store);
         cx.emit(Inst::Load {
             dst: t,

@@ -2,7 +2,7 @@
 //! lowering contexts its hooks are handed. Sema implements `CheckCx`, codegen `LowerCx`.
 
 use crate::ast;
-use crate::codegen::ir::{Base, Cond, Inst, Label, Operand, SlotId, VReg};
+use crate::codegen::ir::{Base, Cond, Inst, Label, Operand, Size, SlotId, VReg};
 use crate::diag::Diagnostic;
 use crate::output::value::Value;
 use crate::probes::Attach;
@@ -278,6 +278,17 @@ pub trait LowerCx {
     fn jmp_if(&mut self, cond: Cond, a: VReg, b: Operand, target: Label);
     /// `dst = v` for any 64-bit value.
     fn mov_imm(&mut self, dst: VReg, v: i64);
+    /// `*(size *)(base + off)` in a fresh register.
+    fn load(&mut self, base: Base, off: i16, size: Size) -> VReg {
+        let dst = self.reg();
+        self.emit(Inst::Load {
+            dst,
+            base,
+            off,
+            size,
+        });
+        dst
+    }
     /// Calls a helper; its result in a fresh register.
     fn call(&mut self, helper: u32, args: Vec<Operand>) -> VReg;
     fn call_void(&mut self, helper: u32, args: Vec<Operand>);

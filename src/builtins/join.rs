@@ -87,13 +87,7 @@ fn lower(cx: &mut dyn LowerCx, call: &TCall<'_>) {
             }
             let tmp = cx.addr(Base::Slot(slot), 0);
             cx.call_void(read, vec![Operand::Reg(tmp), Operand::Imm(8), Operand::Reg(elem)]);
-            let ptr = cx.reg();
-            cx.emit(Inst::Load {
-                dst: ptr,
-                base: Base::Slot(slot),
-                off: 0,
-                size: Size::DW,
-            });
+            let ptr = cx.load(Base::Slot(slot), 0, Size::DW);
             cx.jmp_if(Cond::Eq, ptr, Operand::Imm(0), done);
             let dst = cx.addr(Base::Reg(rec), off);
             cx.call_void(

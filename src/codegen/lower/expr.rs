@@ -119,13 +119,11 @@ impl Lowerer<'_> {
                 let size = e.ty.c_size().clamp(1, 8);
                 let slot = self.slot(8);
                 self.read_mem(Base::Slot(slot), 0, size, addr, *user);
-                let r = self.reg();
-                self.emit(Inst::Load {
-                    dst: r,
-                    base: Base::Slot(slot),
-                    off: 0,
-                    size: Size::from_bytes(size).unwrap_or(Size::DW),
-                });
+                let r = self.load(
+                    Base::Slot(slot),
+                    0,
+                    Size::from_bytes(size).unwrap_or(Size::DW),
+                );
                 if e.ty.is_signed() {
                     self.normalize(r, size as u8, true);
                 }
@@ -136,13 +134,11 @@ impl Lowerer<'_> {
                 let slot = self.slot(size);
                 self.mem_into(whole, Base::Slot(slot), 0, size);
                 let n = e.ty.c_size().clamp(1, 8);
-                let r = self.reg();
-                self.emit(Inst::Load {
-                    dst: r,
-                    base: Base::Slot(slot),
-                    off: *offset as i16,
-                    size: Size::from_bytes(n).unwrap_or(Size::DW),
-                });
+                let r = self.load(
+                    Base::Slot(slot),
+                    *offset as i16,
+                    Size::from_bytes(n).unwrap_or(Size::DW),
+                );
                 if e.ty.is_signed() {
                     self.normalize(r, n as u8, true);
                 }
@@ -190,13 +186,7 @@ impl Lowerer<'_> {
                     4 => (4, Size::W),
                     _ => (8, Size::DW),
                 };
-                let r = self.reg();
-                self.emit(Inst::Load {
-                    dst: r,
-                    base: Base::Slot(slot),
-                    off: off as i16,
-                    size: load,
-                });
+                let r = self.load(Base::Slot(slot), off as i16, load);
                 self.normalize(r, width, e.ty.is_signed());
                 r
             }

@@ -622,13 +622,7 @@ impl Lowerer<'_> {
             map: MapId(lost),
             off: 0,
         });
-        let exited = self.reg();
-        self.emit(Inst::Load {
-            dst: exited,
-            base: Base::Reg(counter),
-            off: 8,
-            size: Size::DW,
-        });
+        let exited = self.load(Base::Reg(counter), 8, Size::DW);
         let l_done = self.label();
         self.jmp_if(Cond::Ne, exited, Operand::Imm(0), l_done);
         let one = self.reg();

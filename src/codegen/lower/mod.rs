@@ -142,20 +142,8 @@ impl<'a> Lowerer<'a> {
     /// small batches instead of after every object at once (which would overflow it). The
     /// bytes are markers, never printed.
     fn iter_marker(&mut self) {
-        let meta = self.reg();
-        self.emit(Inst::Load {
-            dst: meta,
-            base: Base::Reg(self.f.ctx),
-            off: 0,
-            size: Size::DW,
-        });
-        let seq = self.reg();
-        self.emit(Inst::Load {
-            dst: seq,
-            base: Base::Reg(meta),
-            off: 0,
-            size: Size::DW,
-        });
+        let meta = self.load(Base::Reg(self.f.ctx), 0, Size::DW);
+        let seq = self.load(Base::Reg(meta), 0, Size::DW);
         let slot = self.slot(8);
         self.zero(Base::Slot(slot), 0, 8);
         let byte = self.addr(Base::Slot(slot), 0);
@@ -246,6 +234,18 @@ impl<'a> Lowerer<'a> {
         } else {
             self.emit(Inst::LdImm64 { dst, imm: v });
         }
+    }
+
+    /// `*(size *)(base + off)` in a fresh register.
+    pub(super) fn load(&mut self, base: Base, off: i16, size: Size) -> VReg {
+        let dst = self.reg();
+        self.emit(Inst::Load {
+            dst,
+            base,
+            off,
+            size,
+        });
+        dst
     }
 
     pub(super) fn stack_addr(&mut self, slot: SlotId, off: i32) -> VReg {
