@@ -39,13 +39,7 @@ pub fn watch_setup(checked: &Checked, probe: &CheckedProbe, watch: usize) -> Opt
     }
     let rec = l.slot(RECORD_SIZE);
     l.header(rec, event::WATCHPOINT, watch as u32);
-    let addr = l.reg();
-    l.emit(Inst::Load {
-        dst: addr,
-        base: Base::Reg(ctx),
-        off: off as i16,
-        size: Size::DW,
-    });
+    let addr = l.load(Base::Reg(ctx), off as i16, Size::DW);
     l.emit(Inst::Store {
         base: Base::Slot(rec),
         off: 8,
