@@ -751,7 +751,9 @@ impl Checker<'_> {
         {
             self.ctx.format = self.catalogue.uprobe_args(path, func);
         }
-        let Some(format) = &self.ctx.format else {
+        // A raw tracepoint's format only counts its `argN` slots: it has no `args`.
+        let raw = matches!(self.ctx.attach, Some(Attach::RawTracepoint { .. }));
+        let Some(format) = self.ctx.format.as_ref().filter(|_| !raw) else {
             let what = match &self.ctx.attach {
                 Some(Attach::Begin) => "BEGIN probes",
                 Some(Attach::End) => "END probes",
