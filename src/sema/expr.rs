@@ -342,6 +342,14 @@ impl Checker<'_> {
     /// `argN` of a raw tracepoint: the context's 8-byte slot N, which must be one of the
     /// tracepoint's arguments when BTF says how many it has (else one of `MAX_ARGS`).
     fn raw_tracepoint_arg(&mut self, n: usize, span: Span) -> TExpr {
+        // Its arguments from BTF, read on first use (a script without `argN` reads no BTF).
+        if let (None, Some(Attach::RawTracepoint { name })) = (&self.ctx.format, &self.ctx.attach) {
+            self.ctx.format = self
+                .catalogue
+                .btf()
+                .ok()
+                .and_then(|b| probes::rawtracepoint::args_format(b, name));
+        }
         let count = self
             .ctx
             .format

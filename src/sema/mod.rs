@@ -355,11 +355,6 @@ fn expand_attach_points<'p>(
                                 .and_then(|b| probes::kfunc::args_format(b, func, *ret)),
                             // An iterator's context: `struct bpf_iter__NAME` from BTF (parsing
                             // has already said why a kernel without it cannot run one).
-                            // A raw tracepoint's number of arguments, from BTF.
-                            Attach::RawTracepoint { name } => catalogue
-                                .btf()
-                                .ok()
-                                .and_then(|b| probes::rawtracepoint::args_format(b, name)),
                             Attach::Iter { name, .. } => catalogue
                                 .btf()
                                 .and_then(|b| probes::iter::context_fields(b, name))
